@@ -1,0 +1,45 @@
+# The single entry point: CI and hooks call these targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: all venv lint format typecheck test demo check bench schemas clean
+
+all: check
+
+$(STAMP): pyproject.toml
+	@sh scripts/bootstrap-venv.sh "$(PYTHON)" "$(VENV)"
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check reconciler tests
+	$(BIN)/ruff format --check reconciler tests
+
+format: $(STAMP)
+	$(BIN)/ruff format reconciler tests
+	$(BIN)/ruff check --fix reconciler tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+schemas: $(STAMP)
+	$(BIN)/vzgitops schema --out schemas
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

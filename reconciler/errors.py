@@ -1,0 +1,107 @@
+"""The one exception tree of vzgitops.
+
+Every error a user can see derives from `VzGitopsError`. Subclasses say what happens next,
+which is what the CLI, the executor and the controller decide on:
+
+- `NeedsHuman`: bad input (spec, usage); nothing is retried until a new revision arrives.
+- `RetryLater`: transient (git unreachable, container locked, lock held); try again.
+- `Permanent`: this action cannot succeed as asked (bad parameter, missing template).
+"""
+
+from __future__ import annotations
+
+
+class VzGitopsError(Exception):
+    """Root of every error vzgitops raises on purpose."""
+
+    exit_code = 1
+
+
+class NeedsHuman(VzGitopsError):
+    """Waits for a person: a bad spec or bad usage."""
+
+
+class UsageError(NeedsHuman):
+    """The command line is wrong."""
+
+    exit_code = 64
+
+
+class SpecError(NeedsHuman):
+    """A revision does not validate; carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0].render() if problems else "invalid desired state"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class Problem:
+    """One validation problem with its place: `path:line:col: field: message`."""
+
+    __slots__ = ("col", "field", "line", "message", "path")
+
+    def __init__(
+        self, path: str, line: int, col: int, field: str, message: str
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.col = col
+        self.field = field
+        self.message = message
+
+    def render(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "field": self.field,
+            "message": self.message,
+        }
+
+    def __repr__(self) -> str:
+        return f"Problem({self.render()!r})"
+
+
+class RetryLater(VzGitopsError):
+    """Transient: the same action may succeed later."""
+
+
+class SourceUnavailable(RetryLater):
+    """Git could not be read or fetched."""
+
+
+class LockHeld(RetryLater):
+    """Another vzgitops process holds the node lock."""
+
+    exit_code = 75
+
+
+class Permanent(VzGitopsError):
+    """This action cannot succeed as asked; do not retry it."""
+
+
+class UnsafeRefused(Permanent):
+    """A destructive or unowned change was refused by policy."""
+
+
+class ObserveError(RetryLater):
+    """The node's state could not be read or parsed."""
+
+
+class VzctlFailed(VzGitopsError):
+    """A vzctl call failed; `retryable` is decided by the exit-code table."""
+
+    def __init__(self, ctid: int, argv: list[str], code: int, output: str) -> None:
+        self.ctid = ctid
+        self.argv = argv
+        self.code = code
+        self.output = output
+        verb = argv[1] if len(argv) > 1 else "?"
+        detail = output.strip().splitlines()[-1] if output.strip() else "no output"
+        super().__init__(f"container {ctid}: vzctl {verb} failed (exit {code}): {detail}")
