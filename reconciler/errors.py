@@ -42,9 +42,7 @@ class Problem:
 
     __slots__ = ("col", "field", "line", "message", "path")
 
-    def __init__(
-        self, path: str, line: int, col: int, field: str, message: str
-    ) -> None:
+    def __init__(self, path: str, line: int, col: int, field: str, message: str) -> None:
         self.path = path
         self.line = line
         self.col = col
@@ -53,7 +51,9 @@ class Problem:
 
     def render(self) -> str:
         where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
     def as_dict(self) -> dict[str, str | int]:
         return {

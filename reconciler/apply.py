@@ -1,0 +1,194 @@
+"""The executor: runs exactly the commands of a Plan with vzctl (shell).
+
+Exit codes are classified in one table (REFERENCE §5, §8 and the recordings): transient ones are
+retried with exponential backoff and jitter (tenacity, injectable sleep), permanent ones are
+tried once, and state mismatches stop the container's remaining commands so that the caller
+observes again and re-plans instead of retrying blindly. "Already in that state" answers count
+as success. One failing container never stops the others. Before every mutating call an intent
+record is written durably; ownership is recorded as soon as a create succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import tenacity
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.errors import VzGitopsError
+from reconciler.plan import Change, Command, Plan
+from reconciler.process import CommandTimeout, Completed, Runner
+from reconciler.state import StateDir
+
+Outcome = Literal["ok", "transient", "permanent", "mismatch"]
+TRANSIENT = frozenset({3, 6, 9, 15, 33, 50, 51, 52, 133, 139, 152, 153})
+MISMATCH = frozenset({14, 31, 32, 41, 44})
+ALREADY_DONE = {("start", 32), ("destroy", 14), ("umount", 40), ("mount", 41)}
+MUTATING = frozenset({"create", "set", "start", "stop", "restart", "destroy", "mount", "umount"})
+VZCTL_TIMEOUT = 900.0
+
+
+def classify(verb: str, code: int) -> Outcome:
+    """The one exit-code table: what an exit code of vzctl means for what happens next."""
+    if code == 0 or (verb, code) in ALREADY_DONE:
+        return "ok"
+    if code in TRANSIENT:
+        return "transient"
+    if code in MISMATCH:
+        return "mismatch"
+    return "permanent"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CommandResult(Frozen):
+    argv: tuple[str, ...] = Field(description="vzctl arguments.")
+    code: int = Field(description="Exit code of the last attempt (-1: timed out).")
+    attempts: int = Field(description="How many times it ran.")
+    outcome: Outcome = Field(description="ok, transient, permanent or mismatch.")
+    output: str = Field(default="", description="vzctl's output, kept for failures only.")
+
+
+class ChangeResult(Frozen):
+    ctid: int = Field(description="Container ID.")
+    name: str = Field(description="Container name.")
+    action: str = Field(description="Planned action.")
+    status: Literal["applied", "unchanged", "failed", "skipped"] = Field(
+        description="What happened."
+    )
+    commands: tuple[CommandResult, ...] = Field(default=(), description="Each vzctl call.")
+    error: str | None = Field(default=None, description="One sentence when it failed.")
+
+
+class ApplyResult(Frozen):
+    revision: str | None = Field(default=None, description="Applied revision.")
+    results: tuple[ChangeResult, ...] = Field(default=(), description="Per change, in order.")
+    converged: bool = Field(description="The plan after applying was empty.")
+    not_converged_reason: str | None = Field(
+        default=None, description="Why not, when not converged."
+    )
+    rounds: int = Field(default=1, description="Observe-plan-apply rounds used.")
+
+    @property
+    def failed(self) -> tuple[ChangeResult, ...]:
+        return tuple(r for r in self.results if r.status == "failed")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    initial: float = 0.5
+    maximum: float = 20.0
+    jitter: float = 0.5
+
+
+class _Transient(Exception):
+    def __init__(self, done: Completed) -> None:
+        self.done = done
+
+
+@dataclass
+class Executor:
+    """Runs a plan's commands; `sleep` is injectable so tests never wait."""
+
+    run: Runner
+    state: StateDir
+    sleep: Callable[[float], None]
+    retry: RetryPolicy = RetryPolicy()
+    should_stop: Callable[[], bool] = lambda: False
+
+    def _once(self, command: Command) -> Completed:
+        try:
+            done = self.run(("vzctl", *command.argv), timeout=VZCTL_TIMEOUT)
+        except CommandTimeout as exc:
+            return Completed(("vzctl", *command.argv), -1, "", str(exc), 0.0)
+        if classify(command.verb, done.code) == "transient":
+            raise _Transient(done)
+        return done
+
+    def run_command(self, command: Command) -> CommandResult:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Transient),
+            stop=tenacity.stop_after_attempt(self.retry.attempts),
+            wait=tenacity.wait_exponential_jitter(
+                initial=self.retry.initial, max=self.retry.maximum, jitter=self.retry.jitter
+            ),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            done = retrying(self._once, command)
+        except _Transient as exc:
+            done = exc.done
+        attempts = retrying.statistics.get("attempt_number", 1)
+        outcome = "permanent" if done.code == -1 else classify(command.verb, done.code)
+        output = "" if outcome == "ok" else done.output
+        return CommandResult(
+            argv=command.argv, code=done.code, attempts=attempts, outcome=outcome, output=output
+        )
+
+    def apply_change(self, change: Change, protect: bool) -> ChangeResult:
+        results: list[CommandResult] = []
+        for command in change.commands:
+            if command.verb in MUTATING:
+                self.state.write_intent(change.ctid, change.action, command.argv, change.name)
+            result = self.run_command(command)
+            results.append(result)
+            if result.outcome != "ok":
+                return ChangeResult(
+                    ctid=change.ctid,
+                    name=change.name,
+                    action=change.action,
+                    status="failed",
+                    commands=tuple(results),
+                    error=_error(change, result),
+                )
+            self._record(change, command, protect)
+        self.state.clear_intent(change.ctid)
+        return ChangeResult(
+            ctid=change.ctid,
+            name=change.name,
+            action=change.action,
+            status="applied",
+            commands=tuple(results),
+        )
+
+    def _record(self, change: Change, command: Command, protect: bool) -> None:
+        if command.verb == "create":
+            self.state.record_owned(change.ctid, change.name, "create", protect)
+        elif command.verb == "destroy" and change.action == "destroy":
+            self.state.forget(change.ctid)
+
+    def apply(self, plan: Plan, protected: frozenset[int] = frozenset()) -> list[ChangeResult]:
+        results: list[ChangeResult] = []
+        for change in plan.changes:
+            if self.should_stop():
+                results.append(
+                    ChangeResult(
+                        ctid=change.ctid,
+                        name=change.name,
+                        action=change.action,
+                        status="skipped",
+                        error="shutting down",
+                    )
+                )
+                continue
+            results.append(self.apply_change(change, change.ctid in protected))
+        return results
+
+
+def _error(change: Change, result: CommandResult) -> str:
+    verb = result.argv[0]
+    last = result.output.strip().splitlines()[-1] if result.output.strip() else "no output"
+    tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    if result.code == -1:
+        return f"container {change.ctid}: vzctl {verb} timed out{tries}"
+    return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {last}"
+
+
+class ApplyFailed(VzGitopsError):
+    """Some changes failed; the result says which."""

@@ -1,0 +1,370 @@
+"""The `vzgitops` command: argv -> typed options -> one function per command -> exit code.
+
+One error handler maps outcomes to exit codes: 0 ok, 1 a known error, 2 changes or drift present
+(with --detailed-exitcode), 3 a bug (with a pointer to the traceback), 64 usage, 75 the node lock
+is held, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from reconciler import __version__
+from reconciler.errors import SpecError, UsageError, VzGitopsError
+
+if TYPE_CHECKING:
+    from reconciler.reconcile import NodeAccess, Options
+    from reconciler.source import Revision
+    from reconciler.spec.desired import DesiredState
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
+EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--repo",
+        default=".",
+        help="git repository: a local path or a URL (default: the current directory)",
+    )
+    p.add_argument(
+        "--ref",
+        default=None,
+        help="branch, tag or commit (default: HEAD / the remote's default branch)",
+    )
+    p.add_argument(
+        "--path", default="", help="subdirectory of the repository that holds the YAML files"
+    )
+
+
+def _node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state-dir",
+        default=None,
+        help="state directory (default $VZGITOPS_STATE_DIR or /var/lib/vzgitops)",
+    )
+    p.add_argument(
+        "--vz-conf-dir",
+        default=None,
+        help="container config directory (default $VZGITOPS_VZ_CONF_DIR or /etc/vz/conf)",
+    )
+    p.add_argument("--node", default=None, help="node name, when the repository declares several")
+
+
+def _plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="destroy owned containers that git removed or marks absent",
+    )
+    p.add_argument(
+        "--allow-mass-destroy",
+        action="store_true",
+        help="allow destroying more than max(1, 10%%) of the owned containers",
+    )
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when changes are present, 0 when none",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vzgitops", description="GitOps reconciler for OpenVZ containers.")
+    parser.add_argument("--version", action="version", version=f"vzgitops {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plan", help="show what applying a revision would change")
+    _source_options(p)
+    _node_options(p)
+    _plan_options(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument(
+        "--out", type=Path, default=None, help="save the plan to this file for 'apply --plan-file'"
+    )
+
+    p = sub.add_parser("apply", help="make the node match a revision")
+    _source_options(p)
+    _node_options(p)
+    _plan_options(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--plan-file",
+        type=Path,
+        default=None,
+        help="apply this saved plan, only if it is still current",
+    )
+    p.add_argument(
+        "--wait-lock", action="store_true", help="wait for the node lock instead of exiting 75"
+    )
+
+    p = sub.add_parser("validate", help="validate a revision without touching any node")
+    _source_options(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = sub.add_parser("schema", help="write the JSON Schemas of the document kinds")
+    p.add_argument("--out", type=Path, default=Path("schemas"))
+
+    p = sub.add_parser("import", help="write YAML for the containers on the node and adopt them")
+    _node_options(p)
+    p.add_argument("--out", type=Path, required=True, help="directory to write the YAML files into")
+    p.add_argument(
+        "--ctid", type=int, action="append", default=None, help="only these containers (repeatable)"
+    )
+
+    p = sub.add_parser("adopt", help="take ownership of containers already on the node")
+    _node_options(p)
+    p.add_argument("ctids", type=int, nargs="*", help="container IDs")
+    p.add_argument(
+        "--confirm", action="store_true", help="confirm an inventory rebuilt after it was lost"
+    )
+
+    sub.add_parser(
+        "sim", help="manage a simulated OpenVZ node (see 'vzgitops sim --help')", add_help=False
+    )
+    return parser
+
+
+# ---- shared steps ----------------------------------------------------------------------------
+
+
+def _state_dir(value: str | None) -> Path:
+    from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV
+
+    return Path(value or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+
+
+def _access(args: argparse.Namespace) -> NodeAccess:
+    from reconciler.observe import conf_dir_from_env
+    from reconciler.process import SubprocessRunner
+    from reconciler.reconcile import NodeAccess
+
+    conf_dir = Path(args.vz_conf_dir) if args.vz_conf_dir else conf_dir_from_env()
+    return NodeAccess(run=SubprocessRunner(), conf_dir=conf_dir)
+
+
+def _read_revision(args: argparse.Namespace, cache: Path | None) -> Revision:
+    from reconciler.source import open_source
+
+    cache_dir = cache if cache is not None else Path(tempfile.mkdtemp(prefix="vzgitops-cache-"))
+    return open_source(args.repo, cache_dir).read(args.ref, args.path)
+
+
+def _load(args: argparse.Namespace, cache: Path | None) -> tuple[Revision, DesiredState]:
+    from reconciler.spec.load import load_desired
+
+    revision = _read_revision(args, cache)
+    return revision, load_desired(revision.files)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    from reconciler.reconcile import Options
+
+    return Options(node=args.node, prune=args.prune, allow_mass_destroy=args.allow_mass_destroy)
+
+
+def _print_problems(error: SpecError, fmt: str) -> None:
+    if fmt == "json":
+        print(
+            json.dumps(
+                {"valid": False, "problems": [p.as_dict() for p in error.problems]}, indent=2
+            )
+        )
+        return
+    for problem in error.problems:
+        print(problem.render(), file=sys.stderr)
+    count = len(error.problems)
+    print(
+        f"Invalid: {count} problem{'s' if count != 1 else ''}; nothing was applied.",
+        file=sys.stderr,
+    )
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        revision, desired = _load(args, None)
+    except SpecError as error:
+        _print_problems(error, args.format)
+        return EXIT_ERROR
+    count = len(desired.containers)
+    sha = revision.sha
+    if args.format == "json":
+        print(
+            json.dumps(
+                {"valid": True, "revision": sha, "containers": count, "problems": []}, indent=2
+            )
+        )
+    else:
+        print(f"Valid: {count} container{'s' if count != 1 else ''} at {sha[:12]}.")
+    return EXIT_OK
+
+
+def _plan_exit(args: argparse.Namespace, has_changes: bool) -> int:
+    return EXIT_CHANGES if args.detailed_exitcode and has_changes else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from reconciler.reconcile import make_plan
+    from reconciler.report import build_report, render
+    from reconciler.state import StateDir
+
+    state = StateDir(_state_dir(args.state_dir))
+    try:
+        revision, desired = _load(args, state.root / "cache")
+    except SpecError as error:
+        _print_problems(error, "json" if args.format == "json" else "text")
+        return EXIT_ERROR
+    plan, _ = make_plan(desired, revision.sha, _access(args), state, _options(args))
+    if args.out is not None:
+        args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    sys.stdout.write(render(build_report(plan), args.format))
+    return _plan_exit(args, not plan.empty)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from reconciler.apply import Executor
+    from reconciler.plan import Plan
+    from reconciler.reconcile import apply_revision, make_plan
+    from reconciler.report import build_report, render
+    from reconciler.state import StateDir, node_lock
+
+    state = StateDir(_state_dir(args.state_dir))
+    try:
+        revision, desired = _load(args, state.root / "cache")
+    except SpecError as error:
+        _print_problems(error, args.format)
+        return EXIT_ERROR
+    access = _access(args)
+    options = _options(args)
+    with node_lock(state, wait=args.wait_lock, what="vzgitops apply"):
+        before, _ = make_plan(desired, revision.sha, access, state, options)
+        if args.plan_file is not None:
+            saved = Plan.model_validate_json(args.plan_file.read_text(encoding="utf-8"))
+            if saved != before:
+                raise VzGitopsError(
+                    f"the saved plan {args.plan_file} is stale: the revision or the node changed since it was made; run 'vzgitops plan --out' again"
+                )
+        executor = Executor(run=access.run, state=state, sleep=time.sleep)
+        result, after = apply_revision(desired, revision.sha, access, state, executor, options)
+    sys.stdout.write(render(build_report(before, result, after), args.format))
+    if not result.converged:
+        return EXIT_ERROR
+    return _plan_exit(args, not before.empty)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from reconciler.spec.schema import write_schemas
+
+    for path in write_schemas(args.out):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import yaml
+
+    from reconciler.importer import MODELINE, to_document
+    from reconciler.observe import observe
+    from reconciler.state import StateDir, node_lock
+
+    access = _access(args)
+    state = StateDir(_state_dir(args.state_dir))
+    observed = observe(access.run, access.conf_dir)
+    args.out.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.ctid) if args.ctid else None
+    with node_lock(state, what="vzgitops import"):
+        for ctid, container in observed.containers.items():
+            if not container.listed or (wanted is not None and ctid not in wanted):
+                continue
+            document, warnings = to_document(container)
+            name = document["metadata"]["name"]
+            path = args.out / f"{name}.yaml"
+            path.write_text(MODELINE + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+            state.record_owned(ctid, name, "import")
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            print(f"imported container {ctid} -> {path}")
+    return EXIT_OK
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from reconciler.observe import observe
+    from reconciler.state import StateDir, node_lock
+
+    state = StateDir(_state_dir(args.state_dir))
+    if not args.ctids and not args.confirm:
+        raise UsageError("adopt: name the containers to adopt, or pass --confirm")
+    access = _access(args)
+    with node_lock(state, what="vzgitops adopt"):
+        observed = observe(access.run, access.conf_dir)
+        for ctid in args.ctids:
+            container = observed.containers.get(ctid)
+            if container is None or not container.listed:
+                raise VzGitopsError(f"container {ctid} is not on the node; nothing adopted")
+            state.record_owned(ctid, container.name or f"ct{ctid}", "adopt")
+            print(f"adopted container {ctid}")
+        if args.confirm:
+            state.confirm()
+            print("inventory confirmed; pruning is allowed again")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "import": cmd_import,
+    "adopt": cmd_adopt,
+}
+
+
+def run(argv: Sequence[str]) -> int:
+    if argv[:1] == ["sim"]:
+        from reconciler.sim.cli import main as sim_main
+
+        return sim_main(list(argv[1:]))
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: the one error handler."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(arguments)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SpecError as error:
+        _print_problems(error, "text")
+        return EXIT_ERROR
+    except VzGitopsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except Exception:  # the one place a bug becomes exit 3, with its traceback
+        path = Path(tempfile.gettempdir()) / f"vzgitops-crash-{os.getpid()}.txt"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"vzgitops: internal error (a bug); traceback written to {path}", file=sys.stderr)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

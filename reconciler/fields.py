@@ -1,0 +1,406 @@
+"""The field table: how each spec field is normalised, stored, compared and set (pure).
+
+One row per setting links three worlds: the value written in git (`ram: 2G`), the value vzctl
+stores in `CTID.conf` (`PHYSPAGES="0:524288"`), and the `vzctl set` options that change it
+(`--ram 2G`). Both sides are turned into one canonical value, so `2048M` in git and 524288 pages
+on the node are equal and produce no change. Each row also says whether a running container
+takes the change live, needs a restart, or needs a recreate (REFERENCE §4).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from reconciler import units
+from reconciler.spec.models import ContainerSpec
+
+Canon = Any
+Klass = Literal["live", "restart", "recreate"]
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One setting: canonical forms, comparison, vzctl options and change class."""
+
+    name: str
+    key: str
+    desired: Callable[[Any, int], Canon]
+    observed: Callable[[str, int], Canon]
+    argv: Callable[[Canon, Canon], list[str]]
+    show: Callable[[Canon], str]
+    klass: Klass = "live"
+    equal: Callable[[Canon, Canon], bool] = lambda want, have: bool(want == have)
+    create_option: bool = False
+    restart_if: Callable[[Canon, Canon], bool] | None = None
+
+    def change_class(self, before: Canon, after: Canon) -> Klass:
+        if self.restart_if is not None:
+            return "restart" if self.restart_if(before, after) else "live"
+        return self.klass
+
+
+# ---- canonical forms -------------------------------------------------------------------------
+
+
+def _text(value: Any, _ctid: int = 0) -> str:
+    return str(value)
+
+
+def _lower(value: Any, _ctid: int = 0) -> str:
+    return str(value).lower()
+
+
+def _int(value: Any, _ctid: int = 0) -> int:
+    return int(value)
+
+
+def _conf_int(value: str, _ctid: int = 0) -> int:
+    text = value.strip()
+    if text.lower() == "unlimited":
+        return units.LONG_MAX
+    return int(float(text)) if text else 0
+
+
+def _bool(value: Any, _ctid: int = 0) -> bool:
+    return bool(value)
+
+
+def _conf_bool(value: str, _ctid: int = 0) -> bool:
+    return value.strip().lower() == "yes"
+
+
+def _canon_ip(text: str) -> str:
+    try:
+        if "/" in text:
+            return str(ipaddress.ip_interface(text))
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def _ips(value: Any, _ctid: int = 0) -> tuple[str, ...]:
+    return tuple(sorted(_canon_ip(str(v)) for v in value))
+
+
+def _conf_ips(value: str, _ctid: int = 0) -> tuple[str, ...]:
+    return tuple(sorted(_canon_ip(v) for v in value.split()))
+
+
+def _words(value: Any, _ctid: int = 0) -> tuple[str, ...]:
+    return tuple(str(v).lower() for v in value)
+
+
+def _conf_words(value: str, _ctid: int = 0) -> tuple[str, ...]:
+    return tuple(v.lower() for v in value.split())
+
+
+def _pages(value: Any, _ctid: int = 0) -> int:
+    return units.to_pages(str(value))
+
+
+def _conf_pages(value: str, _ctid: int = 0) -> int:
+    """PHYSPAGES="0:256M" or "0:65536": the limit, bare numbers already in pages."""
+    limit = value.split(":")[-1].strip()
+    if limit.isdigit():
+        return int(limit)
+    return units.to_pages(limit)
+
+
+def _disk(value: Any, _ctid: int = 0) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    soft, hard = units.pair(str(value))
+    return units.to_kib(soft), units.to_kib(hard)
+
+
+def _conf_disk(value: str, _ctid: int = 0) -> tuple[int, int]:
+    soft, hard = units.pair(value.strip())
+    return units.to_kib(soft), units.to_kib(hard)
+
+
+def _items(value: Any, _ctid: int = 0) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    soft, hard = units.pair(str(value))
+    return units.to_items(soft), units.to_items(hard)
+
+
+def _conf_items(value: str, _ctid: int = 0) -> tuple[int, int]:
+    soft, hard = units.pair(value.strip())
+    return _conf_int(soft), _conf_int(hard)
+
+
+def _rate(value: Any, _ctid: int = 0) -> int:
+    return value if isinstance(value, int) else units.to_bytes(str(value))
+
+
+def _flags(value: Any, _ctid: int = 0) -> tuple[tuple[str, bool], ...]:
+    return tuple(sorted((str(k).lower(), bool(v)) for k, v in dict(value).items()))
+
+
+def _conf_flags(value: str, _ctid: int = 0) -> tuple[tuple[str, bool], ...]:
+    pairs: dict[str, bool] = {}
+    for item in value.replace(",", " ").split():
+        name, _, state = item.partition(":")
+        pairs[name.lower()] = state.lower() == "on"
+    return tuple(sorted(pairs.items()))
+
+
+def _perms(value: Any, _ctid: int = 0) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in dict(value).items()))
+
+
+def _conf_perms(value: str, _ctid: int = 0) -> tuple[tuple[str, str], ...]:
+    pairs = {}
+    for item in value.split():
+        name, _, perm = item.rpartition(":")
+        if name:
+            pairs[name] = perm
+    return tuple(sorted(pairs.items()))
+
+
+_NETIF_KEYS = ("mac", "host_ifname", "host_mac", "bridge")
+NetIfCanon = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+def _netifs(value: Any, _ctid: int = 0) -> NetIfCanon:
+    result = []
+    for netif in value:
+        data = netif if isinstance(netif, Mapping) else netif.model_dump()
+        attrs = tuple(
+            (key, str(data[key]).upper() if key.endswith("mac") else str(data[key]))
+            for key in _NETIF_KEYS
+            if data.get(key) is not None
+        )
+        result.append((str(data["ifname"]), attrs))
+    return tuple(sorted(result))
+
+
+def _conf_netifs(value: str, _ctid: int = 0) -> NetIfCanon:
+    result = []
+    for chunk in value.split(";"):
+        fields = dict(part.partition("=")[::2] for part in chunk.split(",") if "=" in part)
+        if "ifname" not in fields:
+            continue
+        attrs = tuple(
+            (key, fields[key].upper() if key.endswith("mac") else fields[key])
+            for key in _NETIF_KEYS
+            if fields.get(key)
+        )
+        result.append((fields["ifname"], attrs))
+    return tuple(sorted(result))
+
+
+# ---- comparisons -----------------------------------------------------------------------------
+
+
+def _subset(want: Canon, have: Canon) -> bool:
+    """Merged settings (features, capability, devnodes): only what git names must match."""
+    held = dict(have or ())
+    return all(held.get(key) == value for key, value in want)
+
+
+def _netif_equal(want: NetIfCanon, have: NetIfCanon) -> bool:
+    held = dict(have or ())
+    if set(held) != {name for name, _ in want}:
+        return False
+    return all(_subset(attrs, held[name]) for name, attrs in want)
+
+
+def _ugid_restart(before: Canon, after: Canon) -> bool:
+    return bool(before) != bool(after)
+
+
+# ---- vzctl options ---------------------------------------------------------------------------
+
+
+def _opt(option: str, render: Callable[[Canon], str]) -> Callable[[Canon, Canon], list[str]]:
+    def build(want: Canon, _have: Canon) -> list[str]:
+        return [option, render(want)]
+
+    return build
+
+
+def _yes_no(value: Canon) -> str:
+    return "yes" if value else "no"
+
+
+def _pair(value: Canon) -> str:
+    soft, hard = value
+    return f"{soft}:{hard}"
+
+
+def _pair_items(value: Canon) -> str:
+    soft, hard = value
+    text = [("unlimited" if v == units.LONG_MAX else str(v)) for v in (soft, hard)]
+    return text[0] if text[0] == text[1] else f"{text[0]}:{text[1]}"
+
+
+def _ip_argv(want: Canon, have: Canon) -> list[str]:
+    wanted_addrs = {ip.split("/")[0] for ip in want}
+    argv: list[str] = []
+    for ip in have or ():
+        if ip.split("/")[0] not in wanted_addrs:
+            argv += ["--ipdel", ip]
+    for ip in want:
+        if ip not in (have or ()):
+            argv += ["--ipadd", ip]
+    if not want and have:
+        argv = ["--ipdel", "all"]
+    return argv
+
+
+def _repeat(option: str) -> Callable[[Canon, Canon], list[str]]:
+    def build(want: Canon, _have: Canon) -> list[str]:
+        argv: list[str] = []
+        for item in want:
+            argv += [option, item]
+        return argv
+
+    return build
+
+
+def _flag_argv(option: str) -> Callable[[Canon, Canon], list[str]]:
+    def build(want: Canon, have: Canon) -> list[str]:
+        held = dict(have or ())
+        changed = [f"{k}:{'on' if v else 'off'}" for k, v in want if held.get(k) != v]
+        return [option, ",".join(changed)] if changed else []
+
+    return build
+
+
+def _devnodes_argv(want: Canon, have: Canon) -> list[str]:
+    held = dict(have or ())
+    argv: list[str] = []
+    for name, perm in want:
+        if held.get(name) != perm:
+            argv += ["--devnodes", f"{name}:{perm}"]
+    return argv
+
+
+def _netif_argv(want: NetIfCanon, have: NetIfCanon) -> list[str]:
+    held = dict(have or ())
+    wanted = dict(want)
+    argv: list[str] = []
+    for name in sorted(held):
+        if name not in wanted or not _subset(wanted[name], held[name]):
+            argv += ["--netif_del", name]
+    for name, attrs in want:
+        if name in held and _subset(attrs, held[name]):
+            continue
+        parts = dict(attrs)
+        argv += ["--netif_add", ",".join([name, *(parts.get(k, "") for k in _NETIF_KEYS)])]
+    return argv
+
+
+# ---- display ---------------------------------------------------------------------------------
+
+
+def _show_list(value: Canon) -> str:
+    return ", ".join(value) if value else "(none)"
+
+
+def _show_flags(value: Canon) -> str:
+    return ", ".join(f"{k}:{'on' if v else 'off'}" for k, v in value) or "(none)"
+
+
+def _show_perms(value: Canon) -> str:
+    return ", ".join(f"{k}:{v}" for k, v in value) or "(none)"
+
+
+def _show_netif(value: Canon) -> str:
+    shown = [name + "(" + ",".join(f"{k}={v}" for k, v in attrs) + ")" for name, attrs in value]
+    return "; ".join(shown) or "(none)"
+
+
+def _show_disk(value: Canon) -> str:
+    soft, hard = value
+    left, right = units.format_binary(soft, 1024), units.format_binary(hard, 1024)
+    return left if soft == hard else f"{left}:{right}"
+
+
+def _show_rate(value: Canon) -> str:
+    return units.format_binary(int(value)) + "/s" if value else "unlimited"
+
+
+def _row(name: str, key: str, option: str, kind: str, **extra: Any) -> FieldDef:
+    """Builds the common rows: kind picks the canonical forms and rendering."""
+    forms: dict[str, tuple[Any, Any, Any, Any]] = {
+        "text": (_text, _text, _opt(option, str), str),
+        "lower": (_lower, _lower, _opt(option, str), str),
+        "int": (_int, _conf_int, _opt(option, str), str),
+        "bool": (_bool, _conf_bool, _opt(option, _yes_no), _yes_no),
+        "pages": (_pages, _conf_pages, _opt(option, units.format_pages), units.format_pages),
+        "disk": (_disk, _conf_disk, _opt(option, _pair), _show_disk),
+        "items": (_items, _conf_items, _opt(option, _pair_items), _pair_items),
+    }
+    desired, observed, argv, show = forms[kind]
+    return FieldDef(name, key, desired, observed, argv, show, **extra)
+
+
+UBC_COUNTERS = (
+    "numproc", "numtcpsock", "numothersock", "numfile", "numflock", "numpty", "numsiginfo",
+    "numiptent",
+)  # fmt: skip
+
+FIELDS: tuple[FieldDef, ...] = (
+    _row("ostemplate", "OSTEMPLATE", "--ostemplate", "text", klass="recreate", create_option=True),
+    _row("layout", "VE_LAYOUT", "--layout", "text", klass="recreate", create_option=True),
+    _row("config", "ORIGIN_SAMPLE", "--config", "text", klass="recreate", create_option=True),
+    _row("hostname", "HOSTNAME", "--hostname", "lower", create_option=True),
+    FieldDef("ip", "IP_ADDRESS", _ips, _conf_ips, _ip_argv, _show_list, create_option=True),
+    FieldDef("nameserver", "NAMESERVER", _words, _conf_words, _repeat("--nameserver"), _show_list),
+    FieldDef("searchdomain", "SEARCHDOMAIN", _words, _conf_words, _repeat("--searchdomain"), _show_list),
+    FieldDef("netif", "NETIF", _netifs, _conf_netifs, _netif_argv, _show_netif, equal=_netif_equal),
+    _row("ram", "PHYSPAGES", "--ram", "pages"),
+    _row("swap", "SWAPPAGES", "--swap", "pages"),
+    _row("diskspace", "DISKSPACE", "--diskspace", "disk", create_option=True),
+    _row("diskinodes", "DISKINODES", "--diskinodes", "items", create_option=True),
+    _row("quotaugidlimit", "QUOTAUGIDLIMIT", "--quotaugidlimit", "int", restart_if=_ugid_restart),
+    _row("cpus", "CPUS", "--cpus", "int"),
+    _row("cpuunits", "CPUUNITS", "--cpuunits", "int"),
+    _row("cpulimit", "CPULIMIT", "--cpulimit", "int"),
+    _row("cpumask", "CPUMASK", "--cpumask", "text"),
+    _row("ioprio", "IOPRIO", "--ioprio", "int"),
+    FieldDef("iolimit", "IOLIMIT", _rate, _conf_int, _opt("--iolimit", lambda v: f"{v}B"), _show_rate),
+    _row("iopslimit", "IOPSLIMIT", "--iopslimit", "int"),
+    *(_row(n, n.upper(), f"--{n}", "items") for n in UBC_COUNTERS),
+    _row("onboot", "ONBOOT", "--onboot", "bool"),
+    _row("bootorder", "BOOTORDER", "--bootorder", "int"),
+    _row("disabled", "DISABLED", "--disabled", "bool"),
+    _row("description", "DESCRIPTION", "--description", "text", create_option=True),
+    FieldDef("features", "FEATURES", _flags, _conf_flags, _flag_argv("--features"), _show_flags, klass="restart", equal=_subset),
+    FieldDef("capability", "CAPABILITY", _flags, _conf_flags, _flag_argv("--capability"), _show_flags, klass="restart", equal=_subset),
+    _row("netfilter", "NETFILTER", "--netfilter", "text", klass="restart"),
+    FieldDef("devnodes", "DEVNODES", _perms, _conf_perms, _devnodes_argv, _show_perms, equal=_subset),
+)  # fmt: skip
+
+NAME_FIELD = _row("name", "NAME", "--name", "text", create_option=True)
+BY_NAME: dict[str, FieldDef] = {f.name: f for f in (*FIELDS, NAME_FIELD)}
+
+
+def desired_settings(spec: ContainerSpec, name: str) -> dict[str, Canon]:
+    """The canonical values of every field the spec sets (unset fields are not managed)."""
+    values: dict[str, Canon] = {"name": name}
+    for field in FIELDS:
+        raw = getattr(spec, field.name)
+        if raw is not None:
+            values[field.name] = field.desired(raw, spec.ctid)
+    return values
+
+
+def saved_settings(conf: Mapping[str, str], ctid: int) -> dict[str, Canon]:
+    """The canonical values of every field present in a container's config file."""
+    values: dict[str, Canon] = {}
+    for field in (*FIELDS, NAME_FIELD):
+        raw = conf.get(field.key)
+        if raw is None:
+            continue
+        try:
+            values[field.name] = field.observed(raw, ctid)
+        except (ValueError, units.UnitError):
+            values[field.name] = ("unparsable", raw)
+    return values

@@ -1,0 +1,101 @@
+"""Adopting an existing node into git: observed containers -> Container documents (pure).
+
+Each value is written in the form the spec accepts and that normalises back to exactly what the
+node stores, so planning right after an import shows no changes. Values that would not pass
+validation (a description with a quote, say) are left out, with a warning, rather than copied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler import units
+from reconciler.fields import UBC_COUNTERS
+from reconciler.observe import ObservedContainer
+from reconciler.spec.models import API_VERSION, Container
+
+MODELINE = (
+    "# yaml-language-server: $schema=https://vzgitops.invalid/schemas/v1/container.schema.json\n"
+)
+
+
+def _pair(value: tuple[int, int], base: int) -> str | int:
+    soft, hard = value
+    left = units.format_binary(soft, base) if base > 1 else str(soft)
+    right = units.format_binary(hard, base) if base > 1 else str(hard)
+    if soft == hard:
+        return soft if left == str(soft) else left
+    return f"{left}:{right}"
+
+
+def _items(value: tuple[int, int]) -> str | int:
+    soft, hard = ("unlimited" if v == units.LONG_MAX else str(v) for v in value)
+    if soft == hard:
+        return int(soft) if soft.isdigit() else soft
+    return f"{soft}:{hard}"
+
+
+def _netif(value: Any) -> list[dict[str, str]]:
+    return [{"ifname": name, **dict(attrs)} for name, attrs in value]
+
+
+_CONVERT: dict[str, Any] = {
+    "ip": list,
+    "nameserver": list,
+    "searchdomain": list,
+    "netif": _netif,
+    "ram": units.format_pages,
+    "swap": units.format_pages,
+    "diskspace": lambda v: _pair(v, 1024),
+    "diskinodes": _items,
+    "features": dict,
+    "capability": dict,
+    "devnodes": dict,
+    **dict.fromkeys(UBC_COUNTERS, _items),
+}
+_SKIP = {"name"}
+
+
+def spec_values(container: ObservedContainer) -> dict[str, Any]:
+    """Saved canonical values -> spec field values."""
+    spec: dict[str, Any] = {"ctid": container.ctid}
+    for name, value in container.saved.items():
+        if name in _SKIP or (isinstance(value, tuple) and value[:1] == ("unparsable",)):
+            continue
+        spec[name] = _CONVERT.get(name, lambda v: v)(value)
+    spec["state"] = "running" if container.is_running else "stopped"
+    return spec
+
+
+def to_document(container: ObservedContainer) -> tuple[dict[str, Any], list[str]]:
+    """A validated Container document and the warnings for fields that had to be left out."""
+    name = container.name or f"ct{container.ctid}"
+    spec = spec_values(container)
+    warnings: list[str] = []
+    while True:
+        document = {
+            "apiVersion": API_VERSION,
+            "kind": "Container",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        try:
+            Container.model_validate(document)
+        except ValidationError as exc:
+            bad = {
+                str(e["loc"][1])
+                for e in exc.errors()
+                if len(e["loc"]) > 1 and e["loc"][0] == "spec"
+            }
+            bad.discard("ctid")
+            if not bad or not bad <= set(spec):
+                raise
+            for field in sorted(bad):
+                warnings.append(
+                    f"container {container.ctid}: {field} left out: its value on the node does not validate"
+                )
+                spec.pop(field)
+            continue
+        return document, warnings

@@ -1,0 +1,198 @@
+"""Observing the live node: one `vzlist` call plus the container config files.
+
+Shell part: `observe()` runs `vzlist -a -j -o <narrow fields>` once and reads `CTID.conf` files.
+Pure part: `parse_vzlist_json()` and `build_state()`. vzlist prints strings into its JSON without
+escaping, so only fields that cannot carry free text are requested (no hostname, name,
+description); free text comes from the config files. The JSON is parsed with duplicate keys
+rejected; if it is still invalid, the text table of ctid and status is used instead and the
+running values are marked unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import ObserveError
+from reconciler.fields import UBC_COUNTERS, Canon, saved_settings
+from reconciler.process import Runner
+from reconciler.vzconf import parse_conf
+
+DEFAULT_CONF_DIR = "/etc/vz/conf"
+CONF_DIR_ENV = "VZGITOPS_VZ_CONF_DIR"
+RUNTIME_FIELDS = (
+    "ctid", "status", "ip", "cpus", "cpulimit", "cpuunits", "physpages", "swappages",
+    "diskspace", "diskinodes", *UBC_COUNTERS,
+)  # fmt: skip
+VZLIST_ARGV = ("vzlist", "-a", "-j", "-o", ",".join(RUNTIME_FIELDS))
+FALLBACK_ARGV = ("vzlist", "-a", "-H", "-o", "ctid,status")
+_CONF_NAME = re.compile(r"^([0-9]+)\.conf$")
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    """One container as the node has it: saved config values and, when running, live ones."""
+
+    ctid: int
+    status: str
+    saved: Mapping[str, Canon]
+    running: Mapping[str, Canon] | None = None
+    listed: bool = True
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def name(self) -> str | None:
+        value = self.saved.get("name")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    containers: Mapping[int, ObservedContainer] = field(default_factory=dict)
+    running_known: bool = True
+    warnings: tuple[str, ...] = ()
+
+
+class DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKey(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_vzlist_json(text: str) -> list[dict[str, Any]]:
+    """vzlist -j output -> list of objects; invalid or forged JSON raises ValueError."""
+    data = json.loads(text, object_pairs_hook=_no_duplicates)
+    if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
+        raise ValueError("vzlist -j did not print a JSON array of objects")
+    for item in data:
+        if not isinstance(item.get("ctid"), int) or isinstance(item.get("ctid"), bool):
+            raise ValueError("vzlist -j printed an object without an integer ctid")
+    return data
+
+
+def parse_vzlist_table(text: str) -> dict[int, str]:
+    """`vzlist -H -o ctid,status` -> {ctid: status}."""
+    result: dict[int, str] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            result[int(parts[0])] = parts[1]
+    return result
+
+
+def _limit(obj: Any, key: str = "limit") -> int | None:
+    return obj.get(key) if isinstance(obj, dict) and isinstance(obj.get(key), int) else None
+
+
+def running_settings(item: Mapping[str, Any]) -> dict[str, Canon]:
+    """Live values of a running container, in the same canonical forms as the config."""
+    values: dict[str, Canon] = {}
+    for name in ("cpus", "cpulimit", "cpuunits"):
+        if isinstance(item.get(name), int) and item[name] != 0:
+            values[name] = item[name]
+    for name, key in (("ram", "physpages"), ("swap", "swappages")):
+        limit = _limit(item.get(key))
+        if limit:
+            values[name] = limit
+    for name in ("diskspace", "diskinodes"):
+        obj = item.get(name)
+        soft, hard = _limit(obj, "softlimit"), _limit(obj, "hardlimit")
+        if soft is not None and hard is not None and hard:
+            values[name] = (soft, hard)
+    for name in UBC_COUNTERS:
+        barrier, limit = _limit(item.get(name), "barrier"), _limit(item.get(name))
+        if barrier is not None and limit is not None and limit:
+            values[name] = (barrier, limit)
+    if isinstance(item.get("ip"), list):
+        values["ip_addresses"] = tuple(sorted(str(ip).split("/")[0] for ip in item["ip"]))
+    return values
+
+
+def conf_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
+    return Path((env or os.environ).get(CONF_DIR_ENV, DEFAULT_CONF_DIR))
+
+
+def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
+    """Every `CTID.conf` in the config directory (vzctl: the container exists iff it is there)."""
+    configs: dict[int, dict[str, str]] = {}
+    try:
+        names = os.listdir(conf_dir)
+    except FileNotFoundError:
+        return configs
+    except OSError as exc:
+        raise ObserveError(
+            f"cannot read the container config directory {conf_dir}: {exc.strerror}"
+        ) from exc
+    for name in names:
+        match = _CONF_NAME.match(name)
+        if not match:
+            continue
+        try:
+            text = (conf_dir / name).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            continue
+        configs[int(match.group(1))] = parse_conf(text)
+    return configs
+
+
+def build_state(
+    listed: Mapping[int, Mapping[str, Any]],
+    configs: Mapping[int, Mapping[str, str]],
+    running_known: bool = True,
+    warnings: tuple[str, ...] = (),
+) -> ObservedState:
+    """Pure: vzlist objects (by ctid) and parsed configs -> ObservedState."""
+    containers: dict[int, ObservedContainer] = {}
+    for ctid in sorted(set(listed) | set(configs)):
+        item = listed.get(ctid)
+        conf = configs.get(ctid, {})
+        status = str(item.get("status", "stopped")) if item is not None else "stray"
+        live = running_settings(item) if item is not None and status == "running" else None
+        containers[ctid] = ObservedContainer(
+            ctid=ctid,
+            status=status,
+            saved=saved_settings(conf, ctid),
+            running=live,
+            listed=item is not None,
+        )
+    return ObservedState(containers, running_known, warnings)
+
+
+def observe(run: Runner, conf_dir: Path) -> ObservedState:
+    """Runs vzlist once (twice only when its JSON is unusable) and reads the configs."""
+    done = run(VZLIST_ARGV, timeout=120)
+    if done.code != 0:
+        raise ObserveError(
+            f"vzlist failed (exit {done.code}): {done.stderr.strip() or done.stdout.strip()}"
+        )
+    configs = read_configs(conf_dir)
+    try:
+        items = parse_vzlist_json(done.stdout)
+    except ValueError as exc:
+        return _observe_fallback(run, configs, f"vzlist -j output is not valid JSON ({exc})")
+    return build_state({int(item["ctid"]): item for item in items}, configs)
+
+
+def _observe_fallback(
+    run: Runner, configs: Mapping[int, Mapping[str, str]], why: str
+) -> ObservedState:
+    done = run(FALLBACK_ARGV, timeout=120)
+    if done.code != 0:
+        raise ObserveError(f"{why}; vzlist -H failed too (exit {done.code})")
+    listed = {ctid: {"status": status} for ctid, status in parse_vzlist_table(done.stdout).items()}
+    return build_state(listed, configs, running_known=False, warnings=(why,))

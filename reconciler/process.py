@@ -1,0 +1,84 @@
+"""The one module that spawns processes (shell layer; called by observe and apply).
+
+Every command is an argument list, never a shell string, and every call has a timeout. Callers
+depend on the `Runner` protocol so tests can count or wrap calls while still running the real
+simulated vzctl/vzlist executables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from reconciler.errors import VzGitopsError
+
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The result of one finished command."""
+
+    argv: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return (self.stdout + "\n" + self.stderr).strip()
+
+
+class Runner(Protocol):
+    def __call__(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed: ...
+
+
+class ToolMissing(VzGitopsError):
+    """vzctl or vzlist is not on PATH."""
+
+
+class CommandTimeout(VzGitopsError):
+    """A command ran past its timeout and was killed."""
+
+
+def find_tool(name: str, env: Mapping[str, str] | None = None) -> str:
+    """Absolute path of `name` on PATH (the environment's, or os.environ's)."""
+    path = (env or os.environ).get("PATH", os.defpath)
+    found = shutil.which(name, path=path)
+    if found is None:
+        raise ToolMissing(f"{name} not found on PATH; install vzctl or run 'vzgitops sim init DIR'")
+    return found
+
+
+@dataclass(frozen=True)
+class SubprocessRunner:
+    """Runs commands for real, with the tool names resolved on PATH once."""
+
+    env: Mapping[str, str] | None = None
+
+    def __call__(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        args = [find_tool(argv[0], self.env), *argv[1:]]
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                args,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=dict(self.env) if self.env is not None else None,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CommandTimeout(
+                f"{argv[0]} {' '.join(argv[1:3])}: no answer after {timeout:g}s"
+            ) from exc
+        return Completed(
+            tuple(argv), done.returncode, done.stdout, done.stderr, time.monotonic() - started
+        )

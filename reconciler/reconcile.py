@@ -1,0 +1,133 @@
+"""One reconcile, as an ordered list of small steps (shell; called by the CLI and controller).
+
+load (revision files -> DesiredState) -> observe -> inventory -> plan -> apply -> verify
+(observe and plan again: empty, or "not converged" and why) -> record. Each step returns early
+on failure. Applying never talks to git: it gets a DesiredState that already validated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.apply import ApplyResult, ChangeResult, Executor
+from reconciler.observe import ObservedState, observe
+from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.process import Runner
+from reconciler.spec.desired import DesiredState
+from reconciler.state import StateDir
+
+
+@dataclass(frozen=True)
+class NodeAccess:
+    """How the node is reached: a runner for vzctl/vzlist and the config directory."""
+
+    run: Runner
+    conf_dir: Path
+
+
+@dataclass(frozen=True)
+class Options:
+    node: str | None = None
+    prune: bool = False
+    allow_mass_destroy: bool = False
+    max_rounds: int = 3
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def policy_for(desired: DesiredState, options: Options) -> Policy:
+    prune = options.prune or desired.prune_enabled(options.node)
+    return Policy(prune=prune, allow_mass_destroy=options.allow_mass_destroy)
+
+
+def inventory_for(
+    state: StateDir, desired: DesiredState, observed: ObservedState, node: str | None
+) -> Inventory:
+    """The inventory; if it exists but cannot be read, rebuild it from what observation proves."""
+    inventory = state.load_inventory()
+    lost = state.inventory_exists() and state.read_inventory_raw() is None
+    if not lost:
+        return inventory
+    proven = {
+        d.ctid: d.name
+        for d in desired.for_node(node)
+        if d.ctid in observed.containers and observed.containers[d.ctid].name == d.name
+    }
+    state.mark_rebuilt(proven)
+    return state.load_inventory()
+
+
+def make_plan(
+    desired: DesiredState,
+    revision: str | None,
+    access: NodeAccess,
+    state: StateDir,
+    options: Options,
+) -> tuple[Plan, ObservedState]:
+    observed = observe(access.run, access.conf_dir)
+    inventory = inventory_for(state, desired, observed, options.node)
+    result = plan(
+        desired.for_node(options.node),
+        observed,
+        inventory,
+        policy_for(desired, options),
+        revision=revision,
+        node=options.node or "default",
+    )
+    return result, observed
+
+
+def _mismatched(results: list[ChangeResult]) -> bool:
+    return any(c.outcome == "mismatch" for r in results for c in r.commands)
+
+
+def _merge(previous: dict[int, ChangeResult], results: list[ChangeResult]) -> None:
+    for result in results:
+        previous[result.ctid] = result
+
+
+def apply_revision(
+    desired: DesiredState,
+    revision: str | None,
+    access: NodeAccess,
+    state: StateDir,
+    executor: Executor,
+    options: Options,
+) -> tuple[ApplyResult, Plan]:
+    """Plan, apply, and re-plan after state mismatches; then verify. Returns (result, final plan)."""
+    by_ctid: dict[int, ChangeResult] = {}
+    rounds = 0
+    current, _ = make_plan(desired, revision, access, state, options)
+    while not current.empty and rounds < options.max_rounds:
+        rounds += 1
+        inventory = state.load_inventory()
+        results = executor.apply(current, inventory.protected | _protected(desired))
+        _merge(by_ctid, results)
+        current, _ = make_plan(desired, revision, access, state, options)
+        if not _mismatched(results) or executor.should_stop():
+            break
+    converged = current.empty
+    reason = None if converged else _why_not(current, list(by_ctid.values()))
+    state.record_applied(revision, converged, options.clock())
+    result = ApplyResult(
+        revision=revision,
+        results=tuple(by_ctid.values()),
+        converged=converged,
+        not_converged_reason=reason,
+        rounds=max(rounds, 1),
+    )
+    return result, current
+
+
+def _protected(desired: DesiredState) -> frozenset[int]:
+    return frozenset(d.ctid for d in desired.containers if d.spec.protect)
+
+
+def _why_not(remaining: Plan, results: list[ChangeResult]) -> str:
+    failed = [r.error for r in results if r.status == "failed" and r.error]
+    if failed:
+        return failed[0] + (f" (and {len(failed) - 1} more failures)" if len(failed) > 1 else "")
+    first = remaining.changes[0]
+    return f"container {first.ctid} still differs after applying: {first.reason}"

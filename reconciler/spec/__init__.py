@@ -1,0 +1,1 @@
+"""Desired state: documents, validated values, and loading a revision's files (pure)."""

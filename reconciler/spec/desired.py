@@ -1,0 +1,56 @@
+"""The validated desired state of one revision: what the planner consumes (pure).
+
+`load.load_desired` builds it from a revision's files; the planner never sees YAML, only these
+frozen values, with each container's Defaults already merged in.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.spec.models import ContainerSpec, Node
+
+DEFAULT_NODE = "default"
+
+
+class Origin(BaseModel):
+    """Where a document came from, for messages: `containers/web.yaml:3`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: str = Field(description="Repository-relative file path.")
+    line: int = Field(default=0, description="1-based line of the document start; 0 when unknown.")
+
+    def render(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+class DesiredContainer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(description="metadata.name, also the vzctl --name.")
+    node: str = Field(description="Node name (DEFAULT_NODE when the repository declares none).")
+    spec: ContainerSpec = Field(description="Spec with Defaults merged in.")
+    origin: Origin = Field(description="File and line of the document.")
+
+    @property
+    def ctid(self) -> int:
+        return self.spec.ctid
+
+
+class DesiredState(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    nodes: tuple[Node, ...] = Field(default=(), description="Declared nodes.")
+    containers: tuple[DesiredContainer, ...] = Field(
+        default=(), description="Containers, sorted by ctid."
+    )
+
+    def for_node(self, node: str | None) -> tuple[DesiredContainer, ...]:
+        """Containers of one node; None or a single-node repository: all of them."""
+        if node is None or len({c.node for c in self.containers}) <= 1:
+            return self.containers
+        return tuple(c for c in self.containers if c.node == node)
+
+    def prune_enabled(self, node: str | None) -> bool:
+        for declared in self.nodes:
+            if (node is None or declared.metadata.name == node) and declared.spec.prune:
+                return True
+        return False

@@ -1,0 +1,292 @@
+"""The documents of a desired-state repository, as pydantic models (pure).
+
+Three kinds share `apiVersion: vzgitops/v1`: `Container` (one OpenVZ container, field names
+after vzctl's own options), `Node` (a hardware node and its capacity) and `Defaults` (values every
+container of a node, or of the repository, gets unless it sets them itself). Every model is frozen
+and forbids unknown fields; every field is described, and the descriptions flow into `schemas/`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.spec.types import (
+    ByteRate,
+    CpuMask,
+    CtId,
+    DevNode,
+    DevPerm,
+    DiskSize,
+    Hostname,
+    IfName,
+    IpAddress,
+    IpInterface,
+    ItemCount,
+    Mac,
+    MemorySize,
+    ObjectName,
+    OsTemplate,
+    SafeStr,
+    SampleName,
+    StrictInt,
+    YesNo,
+)
+
+API_VERSION = "vzgitops/v1"
+KINDS = ("Container", "Node", "Defaults")
+FEATURES = ("sysfs", "nfs", "sit", "ipip", "ppp", "ipgre", "bridge", "nfsd")
+CAPABILITIES = (
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
+    "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+    "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+    "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
+    "lease", "setveid", "ve_admin", "audit_write", "audit_control", "setfcap",
+)  # fmt: skip
+
+Feature = Literal["sysfs", "nfs", "sit", "ipip", "ppp", "ipgre", "bridge", "nfsd"]
+Capability = Literal[
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
+    "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+    "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+    "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
+    "lease", "setveid", "ve_admin", "audit_write", "audit_control", "setfcap",
+]  # fmt: skip
+State = Literal["running", "stopped", "absent"]
+RestartPolicy = Literal["auto", "never"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class NetIf(Frozen):
+    """A veth interface; pin the MAC, or vzctl derives it from the host's own MAC."""
+
+    ifname: IfName = Field(description="Interface name inside the container, e.g. eth0.")
+    mac: Mac = Field(
+        description="MAC address inside the container (pinned, so it is the same on every node)."
+    )
+    host_ifname: IfName | None = Field(
+        default=None, description="Interface name on the host; vzctl's default is veth<CTID>.<N>."
+    )
+    host_mac: Mac | None = Field(default=None, description="MAC address of the host side.")
+    bridge: IfName | None = Field(
+        default=None, description="Host bridge to add the host side to, e.g. br0."
+    )
+
+
+class Settings(Frozen):
+    """Every setting a container can have; shared by Container specs and Defaults."""
+
+    ostemplate: OsTemplate | None = Field(
+        default=None,
+        description="OS template cache name (distro-version-arch[-flavour]); changing it needs a recreate.",
+    )
+    layout: Literal["simfs", "ploop"] | None = Field(
+        default=None, description="Private area layout; changing it needs a recreate."
+    )
+    config: SampleName | None = Field(
+        default=None,
+        description="Sample config used at create time (ve-<config>.conf-sample), e.g. vswap-256m.",
+    )
+    hostname: Hostname | None = Field(default=None, description="Host name (RFC 1123).")
+    ip: list[IpInterface] | None = Field(
+        default=None, description="venet IP addresses, each optionally with /prefix."
+    )
+    nameserver: list[IpAddress] | None = Field(default=None, description="DNS servers, in order.")
+    searchdomain: list[Hostname] | None = Field(
+        default=None, description="DNS search domains, in order."
+    )
+    netif: list[NetIf] | None = Field(default=None, description="veth interfaces.")
+    ram: MemorySize | None = Field(
+        default=None, description="RAM (vswap physpages): 512M, 2G, 2.5G, unlimited, or bytes."
+    )
+    swap: MemorySize | None = Field(
+        default=None, description="Swap (vswap swappages): 512M, 1G, unlimited, or bytes."
+    )
+    diskspace: DiskSize | None = Field(
+        default=None,
+        description="Disk space, one value or soft:hard; 20G, or KiB as a plain number.",
+    )
+    diskinodes: ItemCount | None = Field(
+        default=None, description="Disk inodes, one value or soft:hard."
+    )
+    quotaugidlimit: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description="Per-user/group quota entries; switching between 0 and non-zero needs a restart.",
+    )
+    cpus: StrictInt | None = Field(
+        default=None, ge=1, le=4096, description="Number of CPUs visible in the container."
+    )
+    cpuunits: StrictInt | None = Field(
+        default=None, ge=8, le=500000, description="CPU weight, 8..500000 (vzctl default 1000)."
+    )
+    cpulimit: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=409600,
+        description="CPU limit in percent of one CPU (200 = two CPUs); 0 = none.",
+    )
+    cpumask: CpuMask | None = Field(
+        default=None, description="CPUs the container may run on, e.g. 0-3,7 or all."
+    )
+    ioprio: StrictInt | None = Field(
+        default=None, ge=0, le=7, description="I/O priority 0..7 (default 4)."
+    )
+    iolimit: ByteRate | None = Field(
+        default=None, description="I/O bandwidth limit per second: 10M, or bytes; 0 = unlimited."
+    )
+    iopslimit: StrictInt | None = Field(
+        default=None, ge=0, description="I/O operations per second; 0 = unlimited."
+    )
+    numproc: ItemCount | None = Field(
+        default=None, description="UBC numproc: processes and threads, N or barrier:limit."
+    )
+    numtcpsock: ItemCount | None = Field(default=None, description="UBC numtcpsock: TCP sockets.")
+    numothersock: ItemCount | None = Field(
+        default=None, description="UBC numothersock: non-TCP sockets."
+    )
+    numfile: ItemCount | None = Field(default=None, description="UBC numfile: open files.")
+    numflock: ItemCount | None = Field(default=None, description="UBC numflock: file locks.")
+    numpty: ItemCount | None = Field(default=None, description="UBC numpty: pseudo-terminals.")
+    numsiginfo: ItemCount | None = Field(
+        default=None, description="UBC numsiginfo: siginfo structures."
+    )
+    numiptent: ItemCount | None = Field(
+        default=None, description="UBC numiptent: iptables entries."
+    )
+    onboot: YesNo | None = Field(
+        default=None, description="Start the container when the node boots."
+    )
+    bootorder: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=2147483647,
+        description="Boot order; higher starts earlier, and vzgitops starts higher first too.",
+    )
+    disabled: YesNo | None = Field(
+        default=None, description="Refuse to start the container (vzctl exit 105)."
+    )
+    description: SafeStr | None = Field(
+        default=None,
+        max_length=255,
+        description="Free text; no quotes, backslashes or control characters.",
+    )
+    features: dict[Feature, YesNo] | None = Field(
+        default=None, description="Features to switch on or off, e.g. {nfs: true}; needs a restart."
+    )
+    capability: dict[Capability, YesNo] | None = Field(
+        default=None,
+        description="Capabilities to switch on or off, e.g. {net_admin: true}; needs a restart.",
+    )
+    netfilter: Literal["disabled", "stateless", "stateful", "full"] | None = Field(
+        default=None, description="Netfilter mode; needs a restart."
+    )
+    devnodes: dict[DevNode, DevPerm] | None = Field(
+        default=None,
+        description="Device nodes and their access, e.g. {net/tun: rw}; none removes one.",
+    )
+    restart: RestartPolicy | None = Field(
+        default=None,
+        description="auto: restart to apply restart-class changes; never: leave them pending.",
+    )
+    allowRecreate: YesNo | None = Field(
+        default=None,
+        description="Allow destroying and re-creating the container for ostemplate/layout changes.",
+    )
+    protect: YesNo | None = Field(
+        default=None, description="Never destroy this container, whatever git says."
+    )
+
+
+class ContainerSpec(Settings):
+    """The desired state of one container."""
+
+    ctid: CtId = Field(description="Container ID, 101..2147483644 (1-100 are reserved).")
+    state: State = Field(
+        default="running",
+        description="running, stopped, or absent (destroyed when pruning is enabled).",
+    )
+
+
+class Metadata(Frozen):
+    name: ObjectName = Field(description="Unique name; for containers also the vzctl --name.")
+    node: ObjectName | None = Field(
+        default=None,
+        description="Node this belongs to; may be omitted when the repository has one node.",
+    )
+    labels: dict[ObjectName, SafeStr] | None = Field(
+        default=None, description="Free labels, for people and reports only."
+    )
+
+
+class NodeMetadata(Frozen):
+    name: ObjectName = Field(description="Node name.")
+    labels: dict[ObjectName, SafeStr] | None = Field(default=None, description="Free labels.")
+
+
+class Capacity(Frozen):
+    ram: MemorySize | None = Field(default=None, description="RAM the containers may sum up to.")
+    disk: DiskSize | None = Field(
+        default=None, description="Disk space the containers may sum up to (hard limits)."
+    )
+    cpus: StrictInt | None = Field(
+        default=None, ge=1, description="CPUs the containers' cpus may sum up to."
+    )
+
+
+class NodeSpec(Frozen):
+    access: Literal["local"] = Field(
+        default="local", description="How the node is reached: local (vzctl on PATH)."
+    )
+    capacity: Capacity | None = Field(
+        default=None, description="Capacity; checked against the sum of the containers."
+    )
+    prune: YesNo | None = Field(
+        default=None,
+        description="Destroy owned containers that git no longer lists (or marks absent).",
+    )
+
+
+class DefaultsSpec(Settings):
+    node: ObjectName | None = Field(
+        default=None, description="Apply only to containers of this node; omitted: every container."
+    )
+
+
+class Container(Frozen):
+    """kind: Container."""
+
+    apiVersion: Literal["vzgitops/v1"] = Field(description="Always vzgitops/v1.")
+    kind: Literal["Container"] = Field(description="Container.")
+    metadata: Metadata = Field(description="Name and node.")
+    spec: ContainerSpec = Field(description="Desired state.")
+
+
+class Node(Frozen):
+    """kind: Node."""
+
+    apiVersion: Literal["vzgitops/v1"] = Field(description="Always vzgitops/v1.")
+    kind: Literal["Node"] = Field(description="Node.")
+    metadata: NodeMetadata = Field(description="Name.")
+    spec: NodeSpec = Field(default_factory=NodeSpec, description="Access and capacity.")
+
+
+class Defaults(Frozen):
+    """kind: Defaults."""
+
+    apiVersion: Literal["vzgitops/v1"] = Field(description="Always vzgitops/v1.")
+    kind: Literal["Defaults"] = Field(description="Defaults.")
+    metadata: NodeMetadata = Field(description="Name.")
+    spec: DefaultsSpec = Field(description="Values for every container that does not set them.")
+
+
+Document = Container | Node | Defaults
+MODELS: dict[str, type[Container] | type[Node] | type[Defaults]] = {
+    "Container": Container,
+    "Node": Node,
+    "Defaults": Defaults,
+}
