@@ -70,7 +70,7 @@ def test_new_container_is_created_set_and_started() -> None:
     assert [c.action for c in p.changes] == ["create"]
     commands = argvs(p)
     assert commands[0][:2] == ("create", "101")
-    assert ("--ostemplate", "debian-12.0-x86_64-minimal") == commands[0][2:4]
+    assert commands[0][2:4] == ("--ostemplate", "debian-12.0-x86_64-minimal")
     assert "--name" in commands[0] and "--ipadd" in commands[0] and "--diskspace" in commands[0]
     assert commands[1][:2] == ("set", "101") and commands[1][-1] == "--save"
     assert "--ram" in commands[1] and "--cpus" in commands[1]
