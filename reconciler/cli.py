@@ -111,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--wait-lock", action="store_true", help="wait for the node lock instead of exiting 75"
     )
+    p.add_argument(
+        "--retry-attempts",
+        type=int,
+        default=6,
+        help="attempts for transient vzctl failures (default 6)",
+    )
+    p.add_argument(
+        "--retry-backoff",
+        type=float,
+        default=0.5,
+        help="first backoff in seconds, doubled per attempt (default 0.5)",
+    )
 
     p = sub.add_parser("validate", help="validate a revision without touching any node")
     _source_options(p)
@@ -239,7 +251,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from reconciler.apply import Executor
+    from reconciler.apply import Executor, RetryPolicy
     from reconciler.plan import Plan
     from reconciler.reconcile import apply_revision, make_plan
     from reconciler.report import build_report, render
@@ -261,7 +273,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 raise VzGitopsError(
                     f"the saved plan {args.plan_file} is stale: the revision or the node changed since it was made; run 'vzgitops plan --out' again"
                 )
-        executor = Executor(run=access.run, state=state, sleep=time.sleep)
+        retry = RetryPolicy(
+            attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
+        )
+        executor = Executor(run=access.run, state=state, sleep=time.sleep, retry=retry)
         result, after = apply_revision(desired, revision.sha, access, state, executor, options)
     sys.stdout.write(render(build_report(before, result, after), args.format))
     if not result.converged:
