@@ -99,6 +99,7 @@ def apply_revision(
     """Plan, apply, and re-plan after state mismatches; then verify. Returns (result, final plan)."""
     by_ctid: dict[int, ChangeResult] = {}
     rounds = 0
+    sync_protect(state, desired)
     current, _ = make_plan(desired, revision, access, state, options)
     while not current.empty and rounds < options.max_rounds:
         rounds += 1
@@ -119,6 +120,15 @@ def apply_revision(
         rounds=max(rounds, 1),
     )
     return result, current
+
+
+def sync_protect(state: StateDir, desired: DesiredState) -> None:
+    """Remember `protect: true` in the inventory, so it still holds once git drops the container."""
+    inventory = state.load_inventory()
+    for d in desired.containers:
+        wanted = bool(d.spec.protect)
+        if d.ctid in inventory.owned and wanted != (d.ctid in inventory.protected):
+            state.record_owned(d.ctid, d.name, "create", protect=wanted)
 
 
 def _protected(desired: DesiredState) -> frozenset[int]:
