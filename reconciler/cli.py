@@ -173,7 +173,9 @@ def _read_revision(args: argparse.Namespace, cache: Path | None) -> Revision:
     from reconciler.source import open_source
 
     cache_dir = cache if cache is not None else Path(tempfile.mkdtemp(prefix="vzgitops-cache-"))
-    return open_source(args.repo, cache_dir).read(args.ref, args.path)
+    source = open_source(args.repo, cache_dir)
+    source.fetch()
+    return source.read(args.ref, args.path)
 
 
 def _load(args: argparse.Namespace, cache: Path | None) -> tuple[Revision, DesiredState]:
