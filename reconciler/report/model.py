@@ -1,57 +1,157 @@
-"""One versioned report model and its renderers: text, markdown, JSON (pure).
+"""The one versioned report model, and the pure functions that build it (pure).
 
-`build_report` turns a Plan (and optionally an ApplyResult) into a `Report`; JSON is its dump,
-and the text and markdown renderers read only the Report, so the three cannot disagree. The
-summary line (`Plan: 1 to create, 2 to change, 0 to destroy.`) is a public interface.
+`build_report` (one plan, optionally with what applying it did), `build_plan_report` (plans of
+one or more nodes, for pull requests: base and head commits named) and `build_drift_report`
+(drift, for `vzgitops drift` and the controller) all return a `Report`. Its JSON is the
+`--format json` output and the body the controller POSTs; the text and markdown renderers read
+only a Report, so the three formats cannot disagree. No I/O, no clock: a timestamp, if wanted,
+is passed in by the caller.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.apply import ApplyResult
+from reconciler.drift import Drift
 from reconciler.plan import Change, Held, Plan, Unmanaged
 
 REPORT_VERSION = 1
-COMMENT_LIMIT = 65000
-Format = Literal["text", "json", "markdown"]
+Kind = Literal["plan", "apply", "drift"]
+Against = Literal["node", "base"]
+ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy")
 
 
-class Report(BaseModel):
+class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    report_version: int = Field(default=REPORT_VERSION, description="Report format version.")
-    kind: Literal["plan", "apply"] = Field(description="What produced the report.")
+
+
+class CommitInfo(Frozen):
+    """A git commit as a report names it."""
+
+    sha: str = Field(description="Full commit sha.")
+    ref: str | None = Field(default=None, description="The ref it was resolved from, if any.")
+    subject: str | None = Field(default=None, description="First line of the commit message.")
+
+
+class NodeSection(Frozen):
+    """The plan of one node."""
+
     node: str = Field(description="Node name.")
-    revision: str | None = Field(default=None, description="Git commit of the desired state.")
-    base_revision: str | None = Field(
-        default=None, description="Base commit, for pull-request plans."
+    summary: str = Field(description="This node's summary line.")
+    counts: dict[str, int] = Field(
+        description="Changes by action, plus needs_restart, destructive, held and unmanaged."
     )
-    summary: str = Field(description="The summary line.")
-    counts: dict[str, int] = Field(description="Changes by action.")
     changes: tuple[Change, ...] = Field(default=(), description="Planned changes in order.")
     held: tuple[Held, ...] = Field(default=(), description="Differences not acted on.")
     unmanaged: tuple[Unmanaged, ...] = Field(
         default=(), description="Containers vzgitops does not own."
     )
+
+
+class Report(Frozen):
+    report_version: int = Field(default=REPORT_VERSION, description="Report format version.")
+    kind: Kind = Field(description="What produced the report: plan, apply or drift.")
+    node: str = Field(description="Node name (the first one, when the report covers several).")
+    revision: str | None = Field(default=None, description="Git commit of the desired state.")
+    base_revision: str | None = Field(
+        default=None, description="Base commit, for pull-request plans."
+    )
+    head: CommitInfo | None = Field(default=None, description="Head commit, for pull requests.")
+    base: CommitInfo | None = Field(default=None, description="Base commit, for pull requests.")
+    against: Against | None = Field(
+        default=None,
+        description="node: planned against the live node; base: offline, as if the node matched base.",
+    )
+    summary: str = Field(description="The summary line.")
+    counts: dict[str, int] = Field(description="Totals over all nodes (plans) or drift counts.")
+    nodes: tuple[NodeSection, ...] = Field(default=(), description="Plan per node.")
     apply: ApplyResult | None = Field(
         default=None, description="What applying did, for apply reports."
     )
     remaining: tuple[Change, ...] = Field(
         default=(), description="Changes still planned after applying."
     )
+    drift: Drift | None = Field(default=None, description="The drift, for drift reports.")
+    heartbeat: bool = Field(
+        default=False, description="A drift report of a clean node, sent to show the check ran."
+    )
+    generated_at: str | None = Field(
+        default=None, description="When the report was made (RFC 3339), if the caller says."
+    )
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(c for section in self.nodes for c in section.changes)
+
+    @property
+    def has_changes(self) -> bool:
+        """Exit code 2 material: planned changes, or drift."""
+        if self.drift is not None:
+            return not self.drift.clean
+        return bool(self.changes)
 
 
-def _counts(plan: Plan) -> dict[str, int]:
-    counts = {
-        action: plan.count(action)
-        for action in ("create", "update", "start", "stop", "restart", "recreate", "destroy")
-    }
+def plan_counts(plan: Plan) -> dict[str, int]:
+    counts = {action: plan.count(action) for action in ACTIONS}
+    counts["change"] = len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
     counts["needs_restart"] = sum(1 for c in plan.changes if c.restarts)
+    counts["destructive"] = sum(1 for c in plan.changes if c.destructive)
     counts["held"] = len(plan.held)
     counts["unmanaged"] = len(plan.unmanaged)
     return counts
+
+
+def section(plan: Plan) -> NodeSection:
+    return NodeSection(
+        node=plan.node,
+        summary=plan.summary(),
+        counts=plan_counts(plan),
+        changes=plan.changes,
+        held=plan.held,
+        unmanaged=plan.unmanaged,
+    )
+
+
+def _merged(plans: Sequence[Plan]) -> Plan:
+    """One plan holding every node's changes: its summary line is the total's."""
+    return Plan(
+        changes=tuple(c for p in plans for c in p.changes),
+        held=tuple(h for p in plans for h in p.held),
+        unmanaged=tuple(u for p in plans for u in p.unmanaged),
+    )
+
+
+def build_plan_report(
+    plans: Sequence[Plan],
+    *,
+    head: CommitInfo | None = None,
+    base: CommitInfo | None = None,
+    against: Against | None = None,
+) -> Report:
+    """A plan report over one or more nodes; for a pull request, name base and head."""
+    total = _merged(plans)
+    return Report(
+        kind="plan",
+        node=plans[0].node if plans else "default",
+        revision=head.sha if head is not None else (plans[0].revision if plans else None),
+        base_revision=base.sha if base is not None else None,
+        head=head,
+        base=base,
+        against=against,
+        summary=total.summary(),
+        counts=plan_counts(total),
+        nodes=tuple(section(p) for p in plans),
+    )
+
+
+def _apply_summary(result: ApplyResult) -> str:
+    applied = sum(1 for r in result.results if r.status == "applied")
+    state = "converged" if result.converged else "not converged"
+    return f"Apply: {applied} applied, {len(result.failed)} failed; {state}."
 
 
 def build_report(
@@ -60,164 +160,31 @@ def build_report(
     after: Plan | None = None,
     base: str | None = None,
 ) -> Report:
-    summary = plan.summary()
-    if result is not None:
-        applied = sum(1 for r in result.results if r.status == "applied")
-        failed = len(result.failed)
-        state = "converged" if result.converged else "not converged"
-        summary = f"Apply: {applied} applied, {failed} failed; {state}."
+    """The report of one plan, or of applying it (`result`, and the plan `after` applying)."""
+    report = build_plan_report(
+        [plan], base=CommitInfo(sha=base) if base is not None else None
+    ).model_copy(update={"revision": plan.revision})
+    if result is None:
+        return report
+    return report.model_copy(
+        update={
+            "kind": "apply",
+            "summary": _apply_summary(result),
+            "apply": result,
+            "remaining": after.changes if after is not None else (),
+        }
+    )
+
+
+def build_drift_report(drift: Drift, generated_at: str | None = None) -> Report:
+    """The report of a drift check; a clean node gives a heartbeat report."""
     return Report(
-        kind="plan" if result is None else "apply",
-        node=plan.node,
-        revision=plan.revision,
-        base_revision=base,
-        summary=summary,
-        counts=_counts(plan),
-        changes=plan.changes,
-        held=plan.held,
-        unmanaged=plan.unmanaged,
-        apply=result,
-        remaining=after.changes if after is not None else (),
+        kind="drift",
+        node=drift.node,
+        revision=drift.revision,
+        summary=drift.summary(),
+        counts=drift.counts(),
+        drift=drift,
+        heartbeat=drift.clean,
+        generated_at=generated_at,
     )
-
-
-# ---- text ------------------------------------------------------------------------------------
-
-_SIGIL = {
-    "create": "+",
-    "destroy": "-",
-    "recreate": "-/+",
-    "update": "~",
-    "start": "~",
-    "stop": "~",
-    "restart": "~",
-}
-
-
-def _text_change(change: Change) -> list[str]:
-    lines = [
-        f"  {_SIGIL[change.action]} container {change.ctid} ({change.name}): {change.action}  # {change.reason}"
-    ]
-    for f in change.fields:
-        flag = {"restart": " (needs restart)", "recreate": " (forces recreate)"}.get(
-            f.change_class, ""
-        )
-        before = f.before if f.before is not None else "(unset)"
-        lines.append(f"      {f.field}: {before} -> {f.after}{flag}")
-    lines.extend(f"      $ {' '.join(('vzctl', *c.argv))}" for c in change.commands)
-    return lines
-
-
-def _text_held(held: Held) -> str:
-    return f"  ! container {held.ctid} ({held.name}): {held.kind}: {held.reason}"
-
-
-def render_text(report: Report) -> str:
-    lines = [f"vzgitops {report.kind} for node {report.node} at {_short(report.revision)}"]
-    if report.kind == "plan" and not report.changes:
-        lines.append("No changes. The node matches git.")
-    for change in report.changes:
-        lines += _text_change(change)
-    lines += [_text_held(h) for h in report.held]
-    lines += [
-        f"  ? container {u.ctid} ({u.name or '-'}, {u.status}): unmanaged" for u in report.unmanaged
-    ]
-    if report.apply is not None:
-        lines += _text_apply(report)
-    lines.append(report.summary if report.kind == "apply" else _plan_summary(report))
-    return "\n".join(lines) + "\n"
-
-
-def _plan_summary(report: Report) -> str:
-    return report.summary
-
-
-def _text_apply(report: Report) -> list[str]:
-    assert report.apply is not None
-    lines = []
-    for r in report.apply.results:
-        lines.append(
-            f"  {r.status}: container {r.ctid} ({r.name}) {r.action}"
-            + (f": {r.error}" if r.error else "")
-        )
-    if not report.apply.converged and report.apply.not_converged_reason:
-        lines.append(f"Not converged: {report.apply.not_converged_reason}")
-    return lines
-
-
-def _short(sha: str | None) -> str:
-    return sha[:12] if sha else "(working tree)"
-
-
-# ---- json ------------------------------------------------------------------------------------
-
-
-def render_json(report: Report) -> str:
-    return report.model_dump_json(indent=2) + "\n"
-
-
-# ---- markdown --------------------------------------------------------------------------------
-
-
-def _md_details(change: Change) -> str:
-    rows = "\n".join(
-        f"| `{f.field}` | `{f.before if f.before is not None else '(unset)'}` | `{f.after}` | {f.change_class} |"
-        for f in change.fields
-    )
-    table = (
-        f"| field | before | after | class |\n|---|---|---|---|\n{rows}\n" if change.fields else ""
-    )
-    commands = "\n".join(" ".join(("vzctl", *c.argv)) for c in change.commands)
-    flags = (" :warning: **destroys data**" if change.destructive else "") + (
-        " :arrows_counterclockwise: **restart**" if change.restarts else ""
-    )
-    return (
-        f"<details><summary><code>{_SIGIL[change.action]}</code> container {change.ctid} "
-        f"(<code>{change.name}</code>): <b>{change.action}</b>{flags}</summary>\n\n"
-        f"{change.reason}\n\n{table}\n```\n{commands}\n```\n</details>\n"
-    )
-
-
-def render_markdown(report: Report, limit: int = COMMENT_LIMIT) -> str:
-    head = [f"### vzgitops {report.kind}: node `{report.node}`", ""]
-    if report.base_revision:
-        head.append(f"Base `{_short(report.base_revision)}` → head `{_short(report.revision)}`")
-    else:
-        head.append(f"Revision `{_short(report.revision)}`")
-    c = report.counts
-    head += ["", f"**{report.summary}**", "", "| create | change | restart | recreate | destroy |", "|---|---|---|---|---|",
-             f"| {c['create']} | {c['update'] + c['start'] + c['stop'] + c['restart']} | {c['needs_restart']} | {c['recreate']} | {c['destroy']} |", ""]  # fmt: skip
-    destructive = [ch for ch in report.changes if ch.destructive]
-    if destructive:
-        head.append(
-            ":warning: **Destructive:** "
-            + ", ".join(f"{ch.ctid} ({ch.name}) {ch.action}" for ch in destructive)
-        )
-    restarting = [ch for ch in report.changes if ch.restarts]
-    if restarting:
-        head.append(
-            ":arrows_counterclockwise: **Restarts:** "
-            + ", ".join(f"{ch.ctid} ({ch.name})" for ch in restarting)
-        )
-    head.extend(f"- :pause_button: {h.ctid} ({h.name}) {h.kind}: {h.reason}" for h in report.held)
-    text = "\n".join(head) + "\n\n"
-    return _fit(text, [_md_details(ch) for ch in report.changes], limit)
-
-
-def _fit(head: str, blocks: list[str], limit: int) -> str:
-    """Keeps the summary whole and as many detail blocks as fit under the comment limit."""
-    out = head
-    for index, block in enumerate(blocks):
-        note = f"\n_… {len(blocks) - index} more changes not shown (comment size limit); run `vzgitops plan` for the full list._\n"
-        if len(out) + len(block) + len(note) > limit:
-            return out + note
-        out += block
-    return out
-
-
-def render(report: Report, fmt: Format) -> str:
-    if fmt == "json":
-        return render_json(report)
-    if fmt == "markdown":
-        return render_markdown(report)
-    return render_text(report)

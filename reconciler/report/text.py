@@ -1,0 +1,129 @@
+"""The text renderer: a Report -> what a terminal shows (pure; called by `report.render`)."""
+
+from __future__ import annotations
+
+from reconciler.drift import ContainerDrift, Drift, FieldDrift
+from reconciler.plan import Change, Held
+from reconciler.report.model import CommitInfo, NodeSection, Report
+
+SIGIL = {
+    "create": "+",
+    "destroy": "-",
+    "recreate": "-/+",
+    "update": "~",
+    "start": "~",
+    "stop": "~",
+    "restart": "~",
+}
+CLASS_NOTE = {"restart": " (needs restart)", "recreate": " (forces recreate)"}
+WHERE_NOTE = {"saved": "saved config only", "running": "running value only", "both": ""}
+
+
+def short(sha: str | None) -> str:
+    return sha[:12] if sha else "(working tree)"
+
+
+def commit_line(label: str, commit: CommitInfo) -> str:
+    ref = f" ({commit.ref})" if commit.ref and commit.ref != commit.sha else ""
+    subject = f" {commit.subject}" if commit.subject else ""
+    return f"{label} {short(commit.sha)}{ref}{subject}"
+
+
+def _change(change: Change) -> list[str]:
+    lines = [
+        f"  {SIGIL[change.action]} container {change.ctid} ({change.name}): {change.action}  # {change.reason}"
+    ]
+    for f in change.fields:
+        before = f.before if f.before is not None else "(unset)"
+        lines.append(f"      {f.field}: {before} -> {f.after}{CLASS_NOTE.get(f.change_class, '')}")
+    lines.extend(f"      $ {c.render()}" for c in change.commands)
+    return lines
+
+
+def _held(held: Held) -> str:
+    return f"  ! container {held.ctid} ({held.name}): {held.kind}: {held.reason}"
+
+
+def _section(section: NodeSection, several: bool, is_plan: bool) -> list[str]:
+    lines = [f"Node {section.node}:"] if several else []
+    if not section.changes and is_plan:
+        lines.append("No changes. The node matches git.")
+    for change in section.changes:
+        lines += _change(change)
+    lines += [_held(h) for h in section.held]
+    lines += [
+        f"  ? container {u.ctid} ({u.name or '-'}, {u.status}): unmanaged"
+        for u in section.unmanaged
+    ]
+    if several:
+        lines.append(section.summary)
+    return lines
+
+
+def _heading(report: Report) -> list[str]:
+    if report.head is None and report.base is None:
+        return [f"vzgitops {report.kind} for node {report.node} at {short(report.revision)}"]
+    lines = [f"vzgitops {report.kind} for node {report.node}"]
+    if report.base is not None:
+        lines.append(commit_line("base", report.base))
+    if report.head is not None:
+        lines.append(commit_line("head", report.head))
+    if report.against == "base":
+        lines.append("offline: planned against the base revision's desired state, not a node")
+    return lines
+
+
+def _apply(report: Report) -> list[str]:
+    if report.apply is None:
+        return []
+    lines = [
+        f"  {r.status}: container {r.ctid} ({r.name}) {r.action}"
+        + (f": {r.error}" if r.error else "")
+        for r in report.apply.results
+    ]
+    if not report.apply.converged and report.apply.not_converged_reason:
+        lines.append(f"Not converged: {report.apply.not_converged_reason}")
+    return lines
+
+
+def _field_drift(f: FieldDrift) -> str:
+    saved = f.saved if f.saved is not None else "(unset)"
+    running = f.running if f.running is not None else "-"
+    note = f"  ({WHERE_NOTE[f.where]})" if WHERE_NOTE[f.where] else ""
+    return f"      {f.field}: git {f.desired}, saved {saved}, running {running}{note}"
+
+
+def _container_drift(c: ContainerDrift) -> list[str]:
+    count = len(c.fields)
+    head = f"  ~ container {c.ctid} ({c.name}, {c.status}): {count} field{'s' if count != 1 else ''} drifted"
+    return [head, *(_field_drift(f) for f in c.fields)]
+
+
+def drift_lines(drift: Drift) -> list[str]:
+    lines: list[str] = []
+    for c in drift.containers:
+        lines += _container_drift(c)
+    lines += [
+        f"  - container {m.ctid} ({m.name}): missing from the node (git: {m.desired_state})"
+        for m in drift.missing
+    ]
+    lines += [
+        f"  ? container {u.ctid} ({u.name or '-'}, {u.status}): on the node, not in git"
+        + (" (owned by vzgitops)" if u.owned else "")
+        for u in drift.unmanaged
+    ]
+    if not drift.running_known:
+        lines.append("  ! running values could not be read; only saved configs were compared")
+    return lines
+
+
+def render_text(report: Report) -> str:
+    lines = _heading(report)
+    if report.drift is not None:
+        lines += drift_lines(report.drift)
+    several = len(report.nodes) > 1
+    for section in report.nodes:
+        lines += _section(section, several, report.kind == "plan")
+    lines += _apply(report)
+    lines.append(report.summary)
+    return "\n".join(lines) + "\n"
