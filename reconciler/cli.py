@@ -83,6 +83,30 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _pr_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--base",
+        default=None,
+        help="pull-request plan: the branch merged into; exits 0 no changes, 2 changes, 1 error",
+    )
+    p.add_argument("--head", default=None, help="pull-request plan: the head (default: --ref)")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --base: plan against the base's desired state instead of the node",
+    )
+
+
+def _drift_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument(
+        "--adopt",
+        action="store_true",
+        help="commit the node's values of drifted fields to a new branch (never pushed)",
+    )
+    p.add_argument("--branch", default=None, help="branch name for --adopt")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vzgitops", description="GitOps reconciler for OpenVZ containers.")
     parser.add_argument("--version", action="version", version=f"vzgitops {__version__}")
@@ -96,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=None, help="save the plan to this file for 'apply --plan-file'"
     )
+    _pr_options(p)
 
     p = sub.add_parser("apply", help="make the node match a revision")
     _source_options(p)
@@ -127,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate a revision without touching any node")
     _source_options(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = sub.add_parser("drift", help="compare the node with the last applied revision")
+    _source_options(p)
+    _node_options(p)
+    _drift_options(p)
 
     p = sub.add_parser("schema", help="write the JSON Schemas of the document kinds")
     p.add_argument("--out", type=Path, default=Path("schemas"))
@@ -239,6 +269,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.report import build_report, render
     from reconciler.state import StateDir
 
+    if args.base is not None or args.offline:
+        return cmd_plan_pr(args)
+    args.ref = args.head or args.ref
     state = StateDir(_state_dir(args.state_dir))
     try:
         revision, desired = _load(args, state.root / "cache")
@@ -250,6 +283,58 @@ def cmd_plan(args: argparse.Namespace) -> int:
         args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(render(build_report(plan), args.format))
     return _plan_exit(args, not plan.empty)
+
+
+def cmd_plan_pr(args: argparse.Namespace) -> int:
+    """`plan --base REF --head REF [--offline]`: what merging head into base would do."""
+    from reconciler.prplan import pr_report
+    from reconciler.report import render
+    from reconciler.source import open_source
+    from reconciler.state import StateDir
+
+    if args.base is None:
+        raise UsageError("plan: --offline needs --base (the revision that stands in for the node)")
+    if args.out is not None:
+        raise UsageError("plan: --out saves a plan of one revision; it cannot be used with --base")
+    state = StateDir(_state_dir(args.state_dir))
+    cache = (
+        Path(tempfile.mkdtemp(prefix="vzgitops-cache-")) if args.offline else state.root / "cache"
+    )
+    source = open_source(args.repo, cache)
+    source.fetch()
+    access = None if args.offline else _access(args)
+    try:
+        report = pr_report(
+            source, args.base, args.head or args.ref, args.path,
+            access=access, state=state, options=_options(args),
+        )  # fmt: skip
+    except SpecError as error:
+        _print_problems(error, "json" if args.format == "json" else "text")
+        return EXIT_ERROR
+    sys.stdout.write(render(report, args.format))
+    return EXIT_CHANGES if report.has_changes else EXIT_OK
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    """`drift`: the node against the last applied revision (or --ref); exit 2 on drift."""
+    from reconciler.drift_record import applied_revision, observe_drift
+    from reconciler.report import build_drift_report, render
+    from reconciler.state import StateDir
+
+    if args.branch is not None and not args.adopt:
+        raise UsageError("drift: --branch is only used with --adopt")
+    state = StateDir(_state_dir(args.state_dir))
+    args.ref = args.ref or applied_revision(state)
+    revision, desired = _load(args, state.root / "cache")
+    drift, observed = observe_drift(desired, revision.sha, _access(args), state, args.node)
+    sys.stdout.write(render(build_drift_report(drift), args.format))
+    if args.adopt:
+        from reconciler.adopt_drift import adopt
+
+        result = adopt(Path(args.repo), revision, desired, drift, observed, args.branch)
+        print("\n".join(result.messages), file=sys.stderr)
+        return EXIT_OK
+    return EXIT_OK if drift.clean else EXIT_CHANGES
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -348,6 +433,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan,
     "apply": cmd_apply,
     "validate": cmd_validate,
+    "drift": cmd_drift,
     "schema": cmd_schema,
     "import": cmd_import,
     "adopt": cmd_adopt,

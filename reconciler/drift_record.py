@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reconciler.drift import Drift, compute_drift
 from reconciler.errors import VzGitopsError
-from reconciler.observe import observe
+from reconciler.observe import ObservedState, observe
 from reconciler.reconcile import NodeAccess
 from reconciler.report import Report
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
@@ -43,14 +43,26 @@ def check_drift(
     node: str | None = None,
 ) -> Drift:
     """Observe the node once and compare it with `desired` (one node's containers)."""
+    return observe_drift(desired, revision, access, state, node)[0]
+
+
+def observe_drift(
+    desired: DesiredState,
+    revision: str | None,
+    access: NodeAccess,
+    state: StateDir,
+    node: str | None = None,
+) -> tuple[Drift, ObservedState]:
+    """`check_drift`, also returning what was observed (for `drift --adopt`)."""
     observed = observe(access.run, access.conf_dir)
-    return compute_drift(
+    drift = compute_drift(
         desired.for_node(node),
         observed,
         inventory=state.load_inventory(),
         revision=revision,
         node=node or DEFAULT_NODE,
     )
+    return drift, observed
 
 
 def drift_dir(state: StateDir) -> Path:

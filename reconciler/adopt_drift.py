@@ -1,0 +1,276 @@
+"""`vzgitops drift --adopt`: the node's values of drifted fields, committed back into git.
+
+Pure part: which value each drifted field gets (`adoptions`: the running value where it differs,
+else the saved one, converted to spec form by the importer's table), and a minimal text edit of
+the YAML file (`set_spec_value`) that replaces only the value of one `spec` key, or inserts the
+key, keeping every comment and the rest of the layout.
+
+Shell part (`adopt`): the edited files become one commit on a NEW branch whose parent is the
+revision the drift was measured against. Only git plumbing is used (hash-object, read-tree into a
+temporary index, update-index, write-tree, commit-tree, update-ref with an all-zero old value so
+an existing branch is never moved): the work tree, the index, HEAD and the current branch are not
+touched, no hook runs, and nothing is pushed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from git import Git
+
+from reconciler.drift import STATE_FIELD, Drift, live_value
+from reconciler.errors import UsageError, VzGitopsError
+from reconciler.fields import desired_settings
+from reconciler.importer import spec_values
+from reconciler.observe import ObservedContainer, ObservedState
+from reconciler.source import GIT_ENV, SHA_RE, Revision, git_argv, validate_ref
+from reconciler.spec.desired import DesiredContainer, DesiredState
+from reconciler.spec.load import load_desired
+
+_ZERO = "0" * 40
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,200}")
+_IDENTITY = ("user.name=vzgitops", "user.email=vzgitops@localhost")
+
+
+class AdoptError(VzGitopsError):
+    """The drift could not be written back into git."""
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """One field of one container: the value to write and where."""
+
+    ctid: int
+    name: str
+    path: str
+    field: str
+    value: Any
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AdoptResult:
+    branch: str
+    commit: str
+    files: tuple[str, ...]
+    messages: tuple[str, ...]
+
+
+# ---- pure: which values -----------------------------------------------------------------------
+
+
+def _spec_value(field: str, live: Any, have: ObservedContainer) -> Any:
+    if field == STATE_FIELD:
+        return live
+    converted = spec_values(
+        ObservedContainer(ctid=have.ctid, status=have.status, saved={field: live})
+    )
+    return converted.get(field)
+
+
+def _adoption(d: DesiredContainer, field: str, have: ObservedContainer) -> Adoption | str:
+    """The value to write for one drifted field, or why it is left alone."""
+    where = f"container {d.ctid} ({d.name}): {field}"
+    if field == "name":
+        return f"{where}: a rename is not adopted; change metadata.name by hand"
+    want = desired_settings(d.spec, d.name).get(field)
+    live = live_value(field, want, have)
+    if live is None:
+        return f"{where}: unset on the node; left as it is in git"
+    if isinstance(live, tuple) and live[:1] == ("unparsable",):
+        return f"{where}: the node's value {live[1]!r} cannot be read; left as it is in git"
+    saved = have.saved.get(field)
+    note = None
+    if field != STATE_FIELD and saved != live:
+        note = f"{where}: adopted the running value; the next apply saves it to the config"
+    return Adoption(d.ctid, d.name, d.origin.path, field, _spec_value(field, live, have), note)
+
+
+def adoptions(
+    desired: DesiredState, drift: Drift, observed: ObservedState
+) -> tuple[list[Adoption], list[str]]:
+    """Every drifted field's adoption, and a message for each one left alone."""
+    by_ctid = {d.ctid: d for d in desired.containers}
+    found: list[Adoption] = []
+    skipped: list[str] = []
+    for container in drift.containers:
+        d, have = by_ctid[container.ctid], observed.containers[container.ctid]
+        for f in container.fields:
+            result = _adoption(d, f.field, have)
+            if isinstance(result, Adoption):
+                found.append(result)
+            else:
+                skipped.append(result)
+    skipped += [
+        f"container {m.ctid} ({m.name}) is missing from the node; not adopted (remove it from git or apply)"
+        for m in drift.missing
+    ]
+    skipped += [
+        f"container {u.ctid} is on the node but not in git; use 'vzgitops import' to add it"
+        for u in drift.unmanaged
+    ]
+    return found, skipped
+
+
+# ---- pure: the YAML edit ----------------------------------------------------------------------
+
+
+def flow(value: Any) -> str:
+    """A value as one line of flow-style YAML the spec loader reads back as the same value."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 20, sort_keys=False)
+    return text.removesuffix("\n...\n").strip()
+
+
+def _get(node: yaml.MappingNode, key: str) -> tuple[yaml.ScalarNode, yaml.Node] | None:
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return k, v
+    return None
+
+
+def _find_spec(text: str, name: str) -> yaml.MappingNode:
+    for doc in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        if not isinstance(doc, yaml.MappingNode):
+            continue
+        kind, meta, spec = _get(doc, "kind"), _get(doc, "metadata"), _get(doc, "spec")
+        if kind is None or kind[1].value != "Container" or meta is None or spec is None:
+            continue
+        found = _get(meta[1], "name") if isinstance(meta[1], yaml.MappingNode) else None
+        if found is not None and found[1].value == name and isinstance(spec[1], yaml.MappingNode):
+            return spec[1]
+    raise AdoptError(f"no Container document named {name!r} with a spec mapping found")
+
+
+def _end(node: yaml.Node) -> int:
+    """Where a value's own text ends (a block collection's end mark is the next token)."""
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        return int(node.end_mark.index)
+    children = node.value
+    last = children[-1][1] if isinstance(node, yaml.MappingNode) else children[-1]
+    return _end(last)
+
+
+def set_spec_value(text: str, name: str, key: str, value: Any) -> str:
+    """`text` with `spec.<key>` of the Container named `name` set to `value`; comments kept."""
+    spec = _find_spec(text, name)
+    if spec.flow_style:
+        raise AdoptError(f"the spec of {name!r} is written in flow style; edit {key} by hand")
+    found = _get(spec, key)
+    if found is not None:
+        k, v = found
+        if isinstance(v, yaml.ScalarNode) or getattr(v, "flow_style", False):
+            return text[: int(v.start_mark.index)] + flow(value) + text[int(v.end_mark.index) :]
+        line_end = text.find("\n", _end(v))
+        line_end = len(text) if line_end < 0 else line_end
+        return text[: int(k.end_mark.index)] + ": " + flow(value) + text[line_end:]
+    first: yaml.Node = spec.value[0][0]
+    start = text.rfind("\n", 0, first.start_mark.index) + 1
+    line = " " * int(first.start_mark.column) + f"{key}: {flow(value)}\n"
+    return text[:start] + line + text[start:]
+
+
+def edit_files(files: Mapping[str, bytes], found: Sequence[Adoption]) -> dict[str, bytes]:
+    """The changed files only, each edited once per adopted field."""
+    texts: dict[str, str] = {}
+    for a in found:
+        text = texts.get(a.path, files[a.path].decode("utf-8"))
+        texts[a.path] = set_spec_value(text, a.name, a.field, a.value)
+    return {path: text.encode("utf-8") for path, text in texts.items()}
+
+
+def commit_message(drift: Drift, found: Sequence[Adoption]) -> str:
+    lines = [f"Adopt drift from node {drift.node} into git", ""]
+    base = drift.revision[:12] if drift.revision else "the working tree"
+    lines.append(f"The node's values of these fields differed from {base}:")
+    lines += [f"- container {a.ctid} ({a.name}): {a.field} = {flow(a.value)}" for a in found]
+    return "\n".join(lines) + "\n\nWritten by vzgitops drift --adopt.\n"
+
+
+# ---- shell: one commit on a new branch ---------------------------------------------------------
+
+
+def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    argv = git_argv(git_dir, args, _IDENTITY)
+    merged = {**os.environ, **GIT_ENV, **(env or {})}
+    status, out, err = Git(str(git_dir)).execute(
+        argv, with_extended_output=True, with_exceptions=False, env=merged
+    )
+    if status != 0:
+        raise AdoptError(f"git {args[0]} failed (exit {status}): {str(err).strip()[-300:]}")
+    return str(out).strip()
+
+
+def git_dir_of(repo: Path) -> Path:
+    dot = repo / ".git"
+    return dot if dot.exists() else repo
+
+
+def branch_name(branch: str | None, revision: str) -> str:
+    name = branch or f"vzgitops/adopt-drift-{revision[:12]}"
+    if not _BRANCH.fullmatch(name) or ".." in name or name.endswith((".lock", "/", ".")):
+        raise UsageError(f"--branch {name!r} is not a usable branch name")
+    return validate_ref(name)
+
+
+def _hash(git_dir: Path, data: bytes, scratch: Path) -> str:
+    path = scratch / "blob"
+    path.write_bytes(data)
+    return _git(git_dir, ["hash-object", "-w", "--no-filters", "--", str(path)])
+
+
+def _mode(git_dir: Path, sha: str, path: str) -> str:
+    listed = _git(git_dir, ["ls-tree", "--end-of-options", sha, "--", path])
+    return listed.split()[0] if listed else "100644"
+
+
+def write_commit(
+    git_dir: Path, parent: str, files: Mapping[str, bytes], message: str, branch: str
+) -> str:
+    """A commit with `files` replaced on top of `parent`, as a new branch; its sha."""
+    if not SHA_RE.fullmatch(parent):
+        raise AdoptError(f"{parent!r} is not a commit sha")
+    with tempfile.TemporaryDirectory(prefix="vzgitops-adopt-") as tmp:
+        scratch = Path(tmp)
+        env = {"GIT_INDEX_FILE": str(scratch / "index")}
+        _git(git_dir, ["read-tree", "--end-of-options", parent], env)
+        for path, data in sorted(files.items()):
+            entry = f"{_mode(git_dir, parent, path)},{_hash(git_dir, data, scratch)},{path}"
+            _git(git_dir, ["update-index", "--add", "--cacheinfo", entry], env)
+        tree = _git(git_dir, ["write-tree"], env)
+        (scratch / "message").write_text(message, encoding="utf-8")
+        commit = _git(git_dir, ["commit-tree", tree, "-p", parent, "-F", str(scratch / "message")])
+    _git(
+        git_dir,
+        ["update-ref", "-m", "vzgitops drift --adopt", f"refs/heads/{branch}", commit, _ZERO],
+    )
+    return commit
+
+
+def adopt(
+    repo: Path,
+    revision: Revision,
+    desired: DesiredState,
+    drift: Drift,
+    observed: ObservedState,
+    branch: str | None = None,
+) -> AdoptResult:
+    """Commit the node's values of the drifted fields on a new branch off `revision`."""
+    name = branch_name(branch, revision.sha)
+    found, skipped = adoptions(desired, drift, observed)
+    if not found:
+        raise AdoptError("no drifted field can be adopted; nothing was committed")
+    changed = edit_files(revision.files, found)
+    load_desired({**revision.files, **changed})  # the branch must validate, or nothing is written
+    commit = write_commit(
+        git_dir_of(repo), revision.sha, changed, commit_message(drift, found), name
+    )
+    notes = [a.note for a in found if a.note]
+    done = f"adopted {len(found)} field(s) into branch {name} at {commit[:12]} (not pushed)"
+    return AdoptResult(name, commit, tuple(sorted(changed)), (*skipped, *notes, done))
