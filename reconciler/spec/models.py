@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.spec.types import (
     ByteRate,
+    ContainerName,
     CpuMask,
     CtId,
     DevNode,
@@ -213,7 +214,11 @@ class ContainerSpec(Settings):
 
 
 class Metadata(Frozen):
-    name: ObjectName = Field(description="Unique name; for containers also the vzctl --name.")
+    """Name, node and labels of a container."""
+
+    name: ContainerName = Field(
+        description="Unique name, also the vzctl --name; not all digits (vzctl reads those as a CTID)."
+    )
     node: ObjectName | None = Field(
         default=None,
         description="Node this belongs to; may be omitted when the repository has one node.",
@@ -224,11 +229,15 @@ class Metadata(Frozen):
 
 
 class NodeMetadata(Frozen):
-    name: ObjectName = Field(description="Node name.")
+    """Name and labels of a Node or Defaults document."""
+
+    name: ObjectName = Field(description="Name of the node, or of the Defaults document.")
     labels: dict[ObjectName, SafeStr] | None = Field(default=None, description="Free labels.")
 
 
 class Capacity(Frozen):
+    """What a node's running and stopped containers may sum up to; unset: not checked."""
+
     ram: MemorySize | None = Field(default=None, description="RAM the containers may sum up to.")
     disk: DiskSize | None = Field(
         default=None, description="Disk space the containers may sum up to (hard limits)."
@@ -239,6 +248,8 @@ class Capacity(Frozen):
 
 
 class NodeSpec(Frozen):
+    """How a node is reached, what it can hold, and whether vzgitops prunes on it."""
+
     access: Literal["local"] = Field(
         default="local", description="How the node is reached: local (vzctl on PATH)."
     )
@@ -252,6 +263,8 @@ class NodeSpec(Frozen):
 
 
 class DefaultsSpec(Settings):
+    """Settings every container of the scope gets unless it sets them (ip and netif excepted)."""
+
     node: ObjectName | None = Field(
         default=None, description="Apply only to containers of this node; omitted: every container."
     )

@@ -3,6 +3,8 @@
 Each type checks a value before it can reach vzctl or a config file: no quote, backslash or
 control character in any string (vzlist prints strings into JSON unescaped, and some nodes pass
 values to a shell), RFC 1123 host names, addresses parsed with `ipaddress`, sizes in vzctl's units.
+Each type also carries the JSON Schema fragment that `spec.schema` writes into `schemas/`, as close
+to the check as JSON Schema can say it, so an editor flags the same values the loader refuses.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from reconciler import units
 
 CTID_MIN = 101
 CTID_MAX = 2147483644
-_FORBIDDEN = re.compile(r"[\"'\\`$\x00-\x1f\x7f]")
+# C1 controls, line/paragraph separators and bidi overrides are controls too: they break lines
+# or hide text in some readers of the config file, the report, or a terminal.
+_FORBIDDEN_CLASS = r"\"'\\`$\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_FORBIDDEN = re.compile(f"[{_FORBIDDEN_CLASS}]")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _OSTEMPLATE = re.compile(
@@ -31,6 +36,8 @@ _MAC = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 _DEVNODE = re.compile(r"^[a-z][a-z0-9_]*(?:/[a-z0-9][a-z0-9_]*)*$")
 _DEVPERM = re.compile(r"^(?:none|[rwq]{1,3})$")
 _DECIMAL_INT = re.compile(r"^[+-]?(?:0|[1-9][0-9]*)$")
+_SIZE = r"[0-9]+(?:\.[0-9]+)?[BKMGTPbkmgtp]?|[Uu][Nn][Ll][Ii][Mm][Ii][Tt][Ee][Dd]"
+_COUNT = r"[0-9]+|[Uu][Nn][Ll][Ii][Mm][Ii][Tt][Ee][Dd]"
 
 
 def safe_text(value: str) -> str:
@@ -71,7 +78,7 @@ def yes_no_bool(value: Any) -> Any:
 
 
 def hostname(value: str) -> str:
-    if len(value) > 253 or not _HOSTNAME.match(value):
+    if len(value) > 253 or not _HOSTNAME.fullmatch(value):
         raise ValueError(f"{value!r} is not an RFC 1123 host name")
     return value.lower()
 
@@ -79,15 +86,20 @@ def hostname(value: str) -> str:
 def ip_interface(value: str) -> str:
     """`192.168.1.5` or `192.168.1.5/24` (IPv4 or IPv6), returned in canonical spelling."""
     safe_text(value)
+    address, slash, prefix = value.partition("/")
+    canonical = ip_address(address)
+    if not slash:
+        return canonical
     try:
-        if "/" in value:
-            return str(ipaddress.ip_interface(value))
-        return str(ipaddress.ip_address(value))
+        return str(ipaddress.ip_interface(value))
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not an IP address (optionally with /prefix)") from exc
+        raise ValueError(f"{value!r}: /{prefix} is not a valid prefix for this address") from exc
 
 
 def ip_address(value: str) -> str:
+    """One address, without /prefix; a %zone is refused (it would carry any text to vzctl)."""
+    if "%" in value:
+        raise ValueError(f"{value!r}: a %zone is not allowed in an address for a container")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError as exc:
@@ -95,7 +107,7 @@ def ip_address(value: str) -> str:
 
 
 def ostemplate(value: str) -> str:
-    if not _OSTEMPLATE.match(value) or ".." in value:
+    if not _OSTEMPLATE.fullmatch(value) or ".." in value:
         raise ValueError(
             f"{value!r} is not an OS template name of the form distro-version-arch[-flavour], e.g. debian-12.0-x86_64-minimal"
         )
@@ -104,23 +116,43 @@ def ostemplate(value: str) -> str:
 
 def pattern(regex: re.Pattern[str], what: str) -> Any:
     def check(value: str) -> str:
-        if not regex.match(value):
+        if not regex.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid {what}")
         return value
 
     return check
 
 
+def not_bool(value: Any) -> Any:
+    """Runs before a `str | int` union, which would otherwise take true as 1."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size or count, got a boolean")
+    return value
+
+
+def _whole(value: int) -> int:
+    if value < 0:
+        raise ValueError("cannot be negative")
+    if value > units.LONG_MAX:
+        raise ValueError(f"{value} is larger than vzctl's maximum ({units.LONG_MAX})")
+    return value
+
+
+def not_numeric(value: str) -> str:
+    """vzctl reads an all-digit argument as a CTID, so such a name could never be used."""
+    if value.isdigit():
+        raise ValueError(
+            f"{value!r}: a container name must not be all digits (vzctl reads it as a CTID)"
+        )
+    return value
+
+
 def size(parse: Any) -> Any:
     """A size checked with `parse` (units.to_pages, to_kib, to_items, to_bytes)."""
 
     def check(value: str | int) -> str | int:
-        if isinstance(value, bool):
-            raise ValueError("expected a size, got a boolean")
         if isinstance(value, int):
-            if value < 0:
-                raise ValueError("a size cannot be negative")
-            return value
+            return _whole(value)
         safe_text(value)
         try:
             parse(value)
@@ -135,12 +167,8 @@ def soft_hard(parse: Any) -> Any:
     """`value` or `soft:hard`, each part checked with `parse`; soft must not exceed hard."""
 
     def check(value: str | int) -> str | int:
-        if isinstance(value, bool):
-            raise ValueError("expected a value or soft:hard, got a boolean")
         if isinstance(value, int):
-            if value < 0:
-                raise ValueError("cannot be negative")
-            return value
+            return _whole(value)
         safe_text(value)
         try:
             soft, hard = units.pair(value)
@@ -153,44 +181,116 @@ def soft_hard(parse: Any) -> Any:
     return check
 
 
-def _ranged(low: int, high: int) -> Any:
-    return Field(ge=low, le=high)
+def _string(pattern: str | None = None, **extra: Any) -> WithJsonSchema:
+    schema: dict[str, Any] = {"type": "string", **extra}
+    if pattern is not None:
+        schema["pattern"] = pattern
+    return WithJsonSchema(schema)
 
+
+def _size_schema(part: str, pair: bool) -> WithJsonSchema:
+    text = f"^(?:{part})(?::(?:{part}))?$" if pair else f"^(?:{part})$"
+    number = {"type": "integer", "minimum": 0, "maximum": units.LONG_MAX}
+    return WithJsonSchema({"anyOf": [{"type": "string", "pattern": text}, number]})
+
+
+_SAFE = f"^[^{_FORBIDDEN_CLASS}]*$"
+_YES_NO = {
+    "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": "^(?:[Yy][Ee][Ss]|[Nn][Oo])$"}]
+}
 
 StrictInt = Annotated[int, BeforeValidator(strict_int)]
-YesNo = Annotated[bool, BeforeValidator(yes_no_bool)]
-SafeStr = Annotated[str, AfterValidator(safe_text)]
+YesNo = Annotated[bool, BeforeValidator(yes_no_bool), WithJsonSchema(_YES_NO)]
+SafeStr = Annotated[str, AfterValidator(safe_text), _string(_SAFE)]
 CtId = Annotated[int, BeforeValidator(strict_int), Field(ge=CTID_MIN, le=CTID_MAX)]
-Hostname = Annotated[str, AfterValidator(safe_text), AfterValidator(hostname)]
-IpInterface = Annotated[str, AfterValidator(ip_interface)]
-IpAddress = Annotated[str, AfterValidator(safe_text), AfterValidator(ip_address)]
-OsTemplate = Annotated[str, AfterValidator(safe_text), AfterValidator(ostemplate)]
+Hostname = Annotated[
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(hostname),
+    _string(_HOSTNAME.pattern, maxLength=253),
+]
+IpInterface = Annotated[
+    str, AfterValidator(ip_interface), _string(r"^[0-9A-Fa-f.:]+(?:/[0-9.]+)?$")
+]
+IpAddress = Annotated[
+    str, AfterValidator(safe_text), AfterValidator(ip_address), _string(r"^[0-9A-Fa-f.:]+$")
+]
+OsTemplate = Annotated[
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(ostemplate),
+    _string("^(?!.*\\.\\.)" + _OSTEMPLATE.pattern.removeprefix("^")),
+]
 SampleName = Annotated[
-    str, AfterValidator(safe_text), AfterValidator(pattern(_SAMPLE, "config sample name"))
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(pattern(_SAMPLE, "config sample name")),
+    _string(_SAMPLE.pattern),
 ]
 ObjectName = Annotated[
     str,
     AfterValidator(safe_text),
     AfterValidator(pattern(_NAME, "name (letters, digits, . _ + -)")),
+    _string(_NAME.pattern),
+]
+ContainerName = Annotated[
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(pattern(_NAME, "name (letters, digits, . _ + -)")),
+    AfterValidator(not_numeric),
+    _string("^(?![0-9]+$)" + _NAME.pattern.removeprefix("^")),
 ]
 CpuMask = Annotated[
     str,
     AfterValidator(safe_text),
     AfterValidator(pattern(_CPUMASK, "CPU mask (e.g. 0-3,7 or all)")),
+    _string(_CPUMASK.pattern),
 ]
 IfName = Annotated[
-    str, AfterValidator(safe_text), AfterValidator(pattern(_IFNAME, "interface name"))
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(pattern(_IFNAME, "interface name")),
+    _string(_IFNAME.pattern),
 ]
 Mac = Annotated[
-    str, AfterValidator(safe_text), AfterValidator(pattern(_MAC, "MAC address (00:18:51:AA:BB:CC)"))
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(pattern(_MAC, "MAC address (00:18:51:AA:BB:CC)")),
+    _string(_MAC.pattern),
 ]
 DevNode = Annotated[
     str,
     AfterValidator(safe_text),
     AfterValidator(pattern(_DEVNODE, "device node name (e.g. net/tun)")),
+    _string(_DEVNODE.pattern),
 ]
-DevPerm = Annotated[str, AfterValidator(pattern(_DEVPERM, "device permission (r, w, q or none)"))]
-MemorySize = Annotated[str | int, AfterValidator(size(units.to_pages))]
-ByteRate = Annotated[str | int, AfterValidator(size(units.to_bytes))]
-DiskSize = Annotated[str | int, AfterValidator(soft_hard(units.to_kib))]
-ItemCount = Annotated[str | int, AfterValidator(soft_hard(units.to_items))]
+DevPerm = Annotated[
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(pattern(_DEVPERM, "device permission (r, w, q or none)")),
+    _string(_DEVPERM.pattern),
+]
+MemorySize = Annotated[
+    str | int,
+    BeforeValidator(not_bool),
+    AfterValidator(size(units.to_pages)),
+    _size_schema(_SIZE, False),
+]
+ByteRate = Annotated[
+    str | int,
+    BeforeValidator(not_bool),
+    AfterValidator(size(units.to_bytes)),
+    _size_schema(_SIZE, False),
+]
+DiskSize = Annotated[
+    str | int,
+    BeforeValidator(not_bool),
+    AfterValidator(soft_hard(units.to_kib)),
+    _size_schema(_SIZE, True),
+]
+ItemCount = Annotated[
+    str | int,
+    BeforeValidator(not_bool),
+    AfterValidator(soft_hard(units.to_items)),
+    _size_schema(_COUNT, True),
+]
