@@ -1,0 +1,333 @@
+"""A safe, position-keeping YAML reader for desired-state files (pure; called by `spec.load`).
+
+PyYAML's parser yields events; this module builds plain values from them itself instead of
+calling `yaml.load`, so no constructor, tag or alias ever runs. Plain scalars are typed by a
+small fixed table (decimal integers, true/false, null); everything else stays a string, so
+`no`, `on`, `0101`, `0x1F` or `1e3` never turn into booleans or numbers behind the user's back.
+Anchors, aliases, tags, merge keys, duplicate and non-string keys are refused with their line
+and column. Every value's position is kept so that later errors can point at it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+import yaml
+
+from reconciler.errors import Problem, SpecError
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_DOCUMENTS = 100
+MAX_INT_DIGITS = 30
+
+Scalar = str | int | bool | None
+Value = Scalar | list["Value"] | dict[str, "Value"]
+Loc = tuple[str | int, ...]
+Position = tuple[int, int]
+
+_INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+# What PyYAML's reader refuses, found here first so the message can carry a line and column.
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_FOREIGN_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\xfe\xff", "UTF-16"),
+    (b"\xff\xfe", "UTF-16"),
+)
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """One non-empty document: its value, where each part of it is, and where it starts."""
+
+    value: Value
+    positions: dict[Loc, Position]
+    key_positions: dict[Loc, Position]
+    line: int
+
+    def position(self, loc: Loc, *, key: bool = False) -> Position:
+        """Line and column of `loc` (its key when `key`), else of its nearest placed parent."""
+        for end in range(len(loc), -1, -1):
+            part = loc[:end]
+            if key and part in self.key_positions:
+                return self.key_positions[part]
+            if part in self.positions:
+                return self.positions[part]
+        return (self.line, 1)
+
+
+@dataclass(frozen=True)
+class YamlFile:
+    """A file's readable documents and its problems; a document with a problem is left out."""
+
+    documents: list[YamlDocument]
+    problems: list[Problem]
+
+
+def load_yaml(path: str, data: bytes) -> list[YamlDocument]:
+    """The documents of one file, or `SpecError` with every problem the reader found."""
+    result = read_yaml(path, data)
+    if result.problems:
+        raise SpecError(result.problems)
+    return result.documents
+
+
+def read_yaml(path: str, data: bytes) -> YamlFile:
+    """Read one file's bytes; never raises for bad input, it returns the problems instead."""
+    text, problem = _decode(path, data)
+    if problem is not None:
+        return YamlFile([], [problem])
+    return _Reader(path, text).read()
+
+
+def _decode(path: str, data: bytes) -> tuple[str, Problem | None]:
+    if len(data) > MAX_BYTES:
+        size = f"{len(data) / MAX_BYTES:.1f} MiB"
+        return "", Problem(path, 0, 0, "", f"file is {size}; at most 1 MiB is read")
+    for bom, name in _FOREIGN_BOMS:
+        if data.startswith(bom):
+            return "", Problem(
+                path, 1, 1, "", f"file starts with a {name} byte order mark; save it as UTF-8"
+            )
+    data = data.removeprefix(_UTF8_BOM)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _byte_position(data, exc.start)
+        return "", Problem(
+            path,
+            line,
+            col,
+            "",
+            f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+        )
+    return text, _unprintable(path, text)
+
+
+def _byte_position(data: bytes, offset: int) -> Position:
+    start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[start:offset].decode("utf-8", errors="replace"))
+    return data.count(b"\n", 0, offset) + 1, column + 1
+
+
+def _unprintable(path: str, text: str) -> Problem | None:
+    bad = _NON_PRINTABLE.search(text)
+    if bad is None:
+        return None
+    offset = bad.start()
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    char = bad.group()
+    what = "a NUL byte" if char == "\x00" else f"control character U+{ord(char):04X}"
+    return Problem(path, line, col, "", f"{what} is not allowed in a YAML file")
+
+
+def _pos(event: yaml.Event) -> Position:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+
+
+def dotted(loc: Loc) -> str:
+    """`('spec', 'ip', 1)` -> `spec.ip[1]`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _plain(text: str) -> Value:
+    """The fixed typing table for plain (unquoted) scalars."""
+    if text in _NULLS:
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if _INT.fullmatch(text):
+        return int(text)
+    return text
+
+
+class _Events(Protocol):
+    """The part of PyYAML's loader used here: its parser's event stream (typed)."""
+
+    def check_event(self, *choices: type[yaml.Event]) -> bool: ...
+    def peek_event(self) -> yaml.Event: ...
+    def get_event(self) -> yaml.Event: ...
+    def dispose(self) -> None: ...
+
+
+class _Fatal(Exception):
+    """Stops reading a file: a syntax error or too many documents."""
+
+
+@dataclass
+class _Doc:
+    positions: dict[Loc, Position] = field(default_factory=dict)
+    key_positions: dict[Loc, Position] = field(default_factory=dict)
+    failed: bool = False
+
+
+class _Reader:
+    """Builds values from PyYAML's events; one instance per file."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.parser = cast(_Events, yaml.SafeLoader(text))
+        self.problems: list[Problem] = []
+        self.doc = _Doc()
+
+    def read(self) -> YamlFile:
+        documents: list[YamlDocument] = []
+        try:
+            self._next(yaml.StreamStartEvent)
+            for count in range(1, MAX_DOCUMENTS + 2):
+                if self.parser.check_event(yaml.StreamEndEvent):
+                    break
+                document = self._document(count)
+                if document is not None:
+                    documents.append(document)
+        except _Fatal:
+            pass
+        except yaml.MarkedYAMLError as exc:
+            self._syntax(exc)
+        except yaml.YAMLError as exc:  # pragma: no cover - the reader's checks run first
+            self.problems.append(Problem(self.path, 0, 0, "", f"YAML error: {exc}"))
+        finally:
+            self.parser.dispose()
+        return YamlFile(documents, self.problems)
+
+    def _next(self, kind: type[yaml.Event]) -> yaml.Event:
+        event = self.parser.get_event()
+        assert isinstance(event, kind), event  # the parser only emits well-formed streams
+        return event
+
+    def _problem(self, where: Position, loc: Loc, message: str) -> None:
+        self.problems.append(Problem(self.path, where[0], where[1], dotted(loc), message))
+        self.doc.failed = True
+
+    def _syntax(self, exc: yaml.MarkedYAMLError) -> None:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        context = f" ({exc.context})" if exc.context else ""
+        self.problems.append(
+            Problem(self.path, line, col, "", f"YAML syntax error: {exc.problem}{context}")
+        )
+
+    def _document(self, count: int) -> YamlDocument | None:
+        start = self._next(yaml.DocumentStartEvent)
+        if count > MAX_DOCUMENTS:
+            self._problem(_pos(start), (), f"more than {MAX_DOCUMENTS} documents in one file")
+            raise _Fatal
+        self.doc = _Doc()
+        value = self._node((), 0)
+        self._next(yaml.DocumentEndEvent)
+        if self.doc.failed or value is None:
+            return None
+        return YamlDocument(value, self.doc.positions, self.doc.key_positions, _pos(start)[0])
+
+    def _node(self, loc: Loc, depth: int) -> Value:
+        event = self.parser.get_event()
+        where = _pos(event)
+        self.doc.positions[loc] = where
+        if isinstance(event, yaml.AliasEvent):
+            self._problem(where, loc, f"alias *{event.anchor} is not allowed; write the value out")
+            return None
+        assert isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent), event
+        self._check_node(event, where, loc)
+        if isinstance(event, yaml.ScalarEvent):
+            return self._scalar(event, where, loc)
+        if depth >= MAX_DEPTH:
+            self._problem(where, loc, f"nesting deeper than {MAX_DEPTH} levels")
+            self._skip()
+            return None
+        if isinstance(event, yaml.SequenceStartEvent):
+            return self._sequence(loc, depth)
+        return self._mapping(loc, depth)
+
+    def _check_node(self, event: yaml.NodeEvent, where: Position, loc: Loc) -> None:
+        if event.anchor is not None:
+            self._problem(
+                where, loc, f"anchor &{event.anchor} is not allowed; repeat the value instead"
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            self._problem(where, loc, f"tag {tag} is not allowed; write a plain value")
+
+    def _scalar(self, event: yaml.ScalarEvent, where: Position, loc: Loc) -> Value:
+        text: str = event.value
+        if event.style is not None:
+            return text
+        if _INT.fullmatch(text) and len(text.lstrip("+-")) > MAX_INT_DIGITS:
+            self._problem(where, loc, f"a number with {len(text)} digits is too large")
+            return text
+        return _plain(text)
+
+    def _skip(self) -> None:
+        """Consume the rest of a collection whose start event was just read."""
+        depth = 1
+        while depth:
+            event = self.parser.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+
+    def _sequence(self, loc: Loc, depth: int) -> list[Value]:
+        items: list[Value] = []
+        while not self.parser.check_event(yaml.SequenceEndEvent):
+            items.append(self._node((*loc, len(items)), depth + 1))
+        self._next(yaml.SequenceEndEvent)
+        return items
+
+    def _mapping(self, loc: Loc, depth: int) -> dict[str, Value]:
+        items: dict[str, Value] = {}
+        while not self.parser.check_event(yaml.MappingEndEvent):
+            key = self._key(loc, depth, items)
+            if key is None:
+                self._discard((*loc, "?"), depth + 1)
+                continue
+            items[key] = self._node((*loc, key), depth + 1)
+        self._next(yaml.MappingEndEvent)
+        return items
+
+    def _discard(self, loc: Loc, depth: int) -> None:
+        """Read a value that is not kept, still reporting the problems inside it."""
+        positions, key_positions = dict(self.doc.positions), dict(self.doc.key_positions)
+        self._node(loc, depth)
+        self.doc.positions, self.doc.key_positions = positions, key_positions
+
+    def _key(self, loc: Loc, depth: int, seen: dict[str, Value]) -> str | None:
+        """The next key as a string, or None (and a problem) when it cannot be one."""
+        event = self.parser.peek_event()
+        where = _pos(event)
+        if not isinstance(event, yaml.ScalarEvent):
+            self._problem(where, loc, "a key must be a plain string, not a list, mapping or alias")
+            self._discard((*loc, "?"), depth + 1)
+            return None
+        self.parser.get_event()
+        self._check_node(event, where, loc)
+        key = self._scalar(event, where, loc)
+        if not isinstance(key, str):
+            shown = "null" if key is None else str(key).lower()
+            self._problem(where, loc, f"key {shown} is not a string; quote it or use a field name")
+            return None
+        return self._named_key(key, where, loc, seen)
+
+    def _named_key(self, key: str, where: Position, loc: Loc, seen: dict[str, Value]) -> str | None:
+        if key == "<<":
+            self._problem(where, loc, "merge key << is not allowed; write the fields out")
+            return None
+        if key in seen:
+            first = self.doc.key_positions[(*loc, key)][0]
+            self._problem(
+                where, (*loc, key), f"duplicate key {key!r}; it is already set on line {first}"
+            )
+            return None
+        self.doc.key_positions[(*loc, key)] = where
+        return key
