@@ -1,0 +1,84 @@
+"""schemas/ is generated, current, valid JSON Schema, and agrees with the loader on examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras
+import pytest
+
+from reconciler.spec.schema import BASE_URL, DIALECT, json_schemas, write_schemas
+from reconciler.spec.yamlsafe import load_yaml
+
+ROOT = Path(__file__).parents[1]
+SCHEMAS = ROOT / "schemas"
+EXAMPLES = sorted((ROOT / "examples").glob("*/*.yaml"))
+MODELINE = "# yaml-language-server: $schema="
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_schemas_are_current(tmp_path: Path) -> None:
+    written = write_schemas(tmp_path)
+    assert [p.name for p in written] == sorted(p.name for p in SCHEMAS.glob("*.json"))
+    for path in written:
+        assert path.read_bytes() == (SCHEMAS / path.name).read_bytes(), (
+            f"schemas/{path.name} is stale; run `make schemas` and commit the result"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(json_schemas()))
+def test_each_schema_is_valid_2020_12_with_an_id_and_descriptions(name: str) -> None:
+    schema: dict[str, Any] = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == DIALECT
+    assert schema["$id"] == BASE_URL + name
+    assert schema["title"].startswith("vzgitops ")
+    assert all("description" in field for field in schema["properties"].values())
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[f"{p.parent.name}/{p.name}" for p in EXAMPLES])
+def test_every_example_validates_against_the_schema_of_its_modeline(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith(MODELINE + "../../schemas/"), first
+    name = Path(first.removeprefix(MODELINE)).name
+    validator = _validator(name)
+    for document in load_yaml(str(path), path.read_bytes()):
+        assert isinstance(document.value, dict)
+        assert name == f"{str(document.value['kind']).lower()}.schema.json"
+        errors = [e.message for e in validator.iter_errors(document.value)]
+        assert errors == [], errors
+
+
+@pytest.mark.parametrize(
+    ("spec", "valid"),
+    [
+        ({"ctid": 101}, True),
+        ({"ctid": 101, "onboot": "yes", "ram": "2.5G", "diskspace": "10G:12G"}, True),
+        ({"ctid": 100}, False),
+        ({"ctid": "101"}, False),
+        ({"ctid": 101, "cpuunits": 7}, False),
+        ({"ctid": 101, "hostname": "web;reboot"}, False),
+        ({"ctid": 101, "ostemplate": "debian/../x"}, False),
+        ({"ctid": 101, "ostemplate": "debian-12.0-x86_64-.."}, False),
+        ({"ctid": 101, "description": "$(reboot)"}, False),
+        ({"ctid": 101, "ram": "1e9"}, False),
+        ({"ctid": 101, "netif": [{"ifname": "eth0", "mac": "00:18:51:ZZ:00:01"}]}, False),
+        ({"ctid": 101, "hostnme": "x"}, False),
+    ],
+)
+def test_the_container_schema_refuses_what_the_loader_refuses(
+    spec: dict[str, Any], valid: bool
+) -> None:
+    document = {
+        "apiVersion": "vzgitops/v1",
+        "kind": "Container",
+        "metadata": {"name": "web"},
+        "spec": spec,
+    }
+    assert _validator("container.schema.json").is_valid(document) is valid
