@@ -372,10 +372,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from reconciler.report import write_report_schema
     from reconciler.spec.schema import write_schemas
 
-    for path in [*write_schemas(args.out), write_report_schema(args.out)]:
+    for path in write_schemas(args.out):
         print(path)
     return EXIT_OK
 

@@ -8,7 +8,6 @@ dump, so the three formats cannot disagree.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic.json_schema import GenerateJsonSchema
@@ -46,7 +45,6 @@ __all__ = [
     "render_markdown",
     "render_text",
     "report_schema",
-    "write_report_schema",
 ]
 
 
@@ -82,13 +80,3 @@ def report_schema() -> dict[str, Any]:
         "title": f"vzgitops report (version {REPORT_VERSION})",
         **body,
     }
-
-
-def write_report_schema(out_dir: Path) -> Path:
-    """Write `report.schema.json` beside the document schemas (`vzgitops schema`); its path."""
-    from reconciler.spec.schema import render as render_schema
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / SCHEMA_FILE
-    path.write_text(render_schema(report_schema()), encoding="utf-8")
-    return path

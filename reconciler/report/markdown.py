@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import html
 
-from reconciler.drift import ContainerDrift, Drift
+from reconciler.drift import STATE_FIELD, ContainerDrift, Drift
 from reconciler.plan import Change
 from reconciler.report.model import CommitInfo, NodeSection, Report
-from reconciler.report.text import SIGIL, short
+from reconciler.report.text import SIGIL, command_line, short
 
 COMMENT_LIMIT = 65000
 MARKER = "<!-- vzgitops-plan-comment -->"
@@ -101,14 +101,17 @@ def _change_details(change: Change) -> str:
         for f in change.fields
     )
     table = f"| field | before | after | class |\n|---|---|---|---|\n{rows}\n" if rows else ""
-    commands = "\n".join(c.render() for c in change.commands)
-    flags = (" :warning: **destroys data**" if change.destructive else "") + (
-        " :arrows_counterclockwise: **restart**" if change.restarts else ""
-    )
+    commands = "\n".join(command_line(c.argv) for c in change.commands)
+    fence = "```"
+    while fence in commands:  # a value with backticks cannot close the fence early
+        fence += "`"
+    flags = (" \u26a0\ufe0f <b>destroys data</b>" if change.destructive else "") + (
+        " \U0001f504 <b>restart</b>" if change.restarts else ""
+    )  # inside HTML: no markdown, no emoji shortcodes
     return (
         f"<details><summary><code>{html.escape(SIGIL[change.action])}</code> container "
         f"{change.ctid} (<code>{html.escape(change.name)}</code>): <b>{change.action}</b>{flags}"
-        f"</summary>\n\n{html.escape(change.reason)}\n\n{table}```\n{commands}\n```\n</details>\n"
+        f"</summary>\n\n{html.escape(change.reason)}\n\n{table}{fence}\n{commands}\n{fence}\n</details>\n"
     )
 
 
@@ -165,7 +168,7 @@ def _drift_head(drift: Drift, report: Report) -> str:
 
 def _drift_details(c: ContainerDrift) -> str:
     rows = "".join(
-        f"| `{f.field}` | {cell(f.desired)} | {cell(f.saved)} | {cell(f.running) if f.running is not None else '-'} | {f.where} |\n"
+        f"| `{f.field}` | {cell(f.desired)} | {cell(f.saved) if f.field != STATE_FIELD else '-'} | {cell(f.running) if f.running is not None else '-'} | {f.where} |\n"
         for f in c.fields
     )
     return (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.drift import ContainerDrift, Drift, FieldDrift
+import shlex
+
+from reconciler.drift import STATE_FIELD, ContainerDrift, Drift, FieldDrift
 from reconciler.plan import Change, Held
 from reconciler.report.model import CommitInfo, NodeSection, Report
 
@@ -23,6 +25,11 @@ def short(sha: str | None) -> str:
     return sha[:12] if sha else "(working tree)"
 
 
+def command_line(argv: tuple[str, ...]) -> str:
+    """A vzctl call as a person would type it (quoted where needed)."""
+    return shlex.join(("vzctl", *argv))
+
+
 def commit_line(label: str, commit: CommitInfo) -> str:
     ref = f" ({commit.ref})" if commit.ref and commit.ref != commit.sha else ""
     subject = f" {commit.subject}" if commit.subject else ""
@@ -36,7 +43,7 @@ def _change(change: Change) -> list[str]:
     for f in change.fields:
         before = f.before if f.before is not None else "(unset)"
         lines.append(f"      {f.field}: {before} -> {f.after}{CLASS_NOTE.get(f.change_class, '')}")
-    lines.extend(f"      $ {c.render()}" for c in change.commands)
+    lines.extend(f"      $ {command_line(c.argv)}" for c in change.commands)
     return lines
 
 
@@ -61,9 +68,11 @@ def _section(section: NodeSection, several: bool, is_plan: bool) -> list[str]:
 
 
 def _heading(report: Report) -> list[str]:
+    names = [s.node for s in report.nodes] or [report.node]
+    where = f"node {names[0]}" if len(names) == 1 else "nodes " + ", ".join(names)
     if report.head is None and report.base is None:
-        return [f"vzgitops {report.kind} for node {report.node} at {short(report.revision)}"]
-    lines = [f"vzgitops {report.kind} for node {report.node}"]
+        return [f"vzgitops {report.kind} for {where} at {short(report.revision)}"]
+    lines = [f"vzgitops {report.kind} for {where}"]
     if report.base is not None:
         lines.append(commit_line("base", report.base))
     if report.head is not None:
@@ -87,7 +96,7 @@ def _apply(report: Report) -> list[str]:
 
 
 def _field_drift(f: FieldDrift) -> str:
-    saved = f.saved if f.saved is not None else "(unset)"
+    saved = f.saved if f.saved is not None else ("-" if f.field == STATE_FIELD else "(unset)")
     running = f.running if f.running is not None else "-"
     note = f"  ({WHERE_NOTE[f.where]})" if WHERE_NOTE[f.where] else ""
     return f"      {f.field}: git {f.desired}, saved {saved}, running {running}{note}"

@@ -39,8 +39,10 @@ def schema_file(kind: str) -> str:
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """One JSON Schema (2020-12) per document kind, keyed by file name."""
-    return {schema_file(kind): _schema(kind) for kind in MODELS}
+    """One JSON Schema (2020-12) per document kind, keyed by file name; and the report's."""
+    from reconciler.report import SCHEMA_FILE, report_schema  # output, not a document kind
+
+    return {**{schema_file(kind): _schema(kind) for kind in MODELS}, SCHEMA_FILE: report_schema()}
 
 
 def _schema(kind: str) -> dict[str, Any]:
