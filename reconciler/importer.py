@@ -16,9 +16,7 @@ from reconciler.fields import UBC_COUNTERS
 from reconciler.observe import ObservedContainer
 from reconciler.spec.models import API_VERSION, Container
 
-MODELINE = (
-    "# yaml-language-server: $schema=https://vzgitops.invalid/schemas/v1/container.schema.json\n"
-)
+MODELINE = "# Imported by vzgitops from the live node; review it, then commit it.\n"
 
 
 def _pair(value: tuple[int, int], base: int) -> str | int:

@@ -285,7 +285,7 @@ specs = st.fixed_dictionaries(
     {},
     optional={
         "hostname": st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z]{2,5})?", fullmatch=True),
-        "ip": st.lists(st.ip_addresses(v=4).map(str), max_size=3, unique=True),
+        "ip": st.lists(st.ip_addresses(v=4).filter(lambda a: not a.is_unspecified).map(str), max_size=3, unique=True),
         "ram": sizes,
         "swap": sizes,
         "diskspace": st.sampled_from(["10G", "2G:3G", 1048576]),

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras
+import jsonschema
 import pytest
 
 from reconciler.spec.schema import BASE_URL, DIALECT, json_schemas, write_schemas

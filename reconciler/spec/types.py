@@ -88,6 +88,8 @@ def ip_interface(value: str) -> str:
     safe_text(value)
     address, slash, prefix = value.partition("/")
     canonical = ip_address(address)
+    if ipaddress.ip_address(canonical).is_unspecified:
+        raise ValueError(f"{value!r}: vzctl ignores the unspecified address, so it can never be applied")
     if not slash:
         return canonical
     try:
