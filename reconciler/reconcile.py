@@ -16,7 +16,7 @@ from reconciler.apply import ApplyResult, ChangeResult, Executor
 from reconciler.observe import ObservedState, observe
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.process import Runner
-from reconciler.spec.desired import DesiredState
+from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.state import StateDir
 
 
@@ -74,9 +74,18 @@ def make_plan(
         inventory,
         policy_for(desired, options),
         revision=revision,
-        node=options.node or "default",
+        node=node_name(desired, options.node),
     )
     return result, observed
+
+
+def node_name(desired: DesiredState, chosen: str | None) -> str:
+    """The node a plan is for: the one chosen, the only one declared, or `default`."""
+    if chosen:
+        return chosen
+    if len(desired.nodes) == 1:
+        return desired.nodes[0].metadata.name
+    return DEFAULT_NODE
 
 
 def _mismatched(results: list[ChangeResult]) -> bool:
