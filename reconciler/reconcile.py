@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.apply import ApplyResult, ChangeResult, Executor
+from reconciler.errors import UsageError
 from reconciler.observe import ObservedState, observe
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.process import Runner
@@ -69,7 +70,7 @@ def make_plan(
     observed = observe(access.run, access.conf_dir)
     inventory = inventory_for(state, desired, observed, options.node)
     result = plan(
-        desired.for_node(options.node),
+        desired.for_node(node_name(desired, options.node)),
         observed,
         inventory,
         policy_for(desired, options),
@@ -81,11 +82,18 @@ def make_plan(
 
 def node_name(desired: DesiredState, chosen: str | None) -> str:
     """The node a plan is for: the one chosen, the only one declared, or `default`."""
+    declared = sorted(n.metadata.name for n in desired.nodes)
     if chosen:
+        if declared and chosen not in declared:
+            raise UsageError(
+                f"node {chosen!r} is not declared in the repository (declared: {', '.join(declared)})"
+            )
         return chosen
-    if len(desired.nodes) == 1:
-        return desired.nodes[0].metadata.name
-    return DEFAULT_NODE
+    if len(declared) > 1:
+        raise UsageError(
+            f"the repository declares several nodes ({', '.join(declared)}); pass --node NAME"
+        )
+    return declared[0] if declared else DEFAULT_NODE
 
 
 def _mismatched(results: list[ChangeResult]) -> bool:

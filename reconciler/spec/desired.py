@@ -45,7 +45,7 @@ class DesiredState(BaseModel):
 
     def for_node(self, node: str | None) -> tuple[DesiredContainer, ...]:
         """Containers of one node; None or a single-node repository: all of them."""
-        if node is None or len({c.node for c in self.containers}) <= 1:
+        if node is None or not self.nodes:
             return self.containers
         return tuple(c for c in self.containers if c.node == node)
 
