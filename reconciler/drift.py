@@ -177,8 +177,7 @@ def live_value(name: str, want: Canon, have: ObservedContainer) -> Canon:
 
 def _state_drift(d: DesiredContainer, have: ObservedContainer) -> FieldDrift | None:
     want = d.spec.state
-    running = have.is_running
-    if (want == "running") == running:
+    if want != "absent" and (want == "running") == have.is_running:
         return None
     return FieldDrift(
         field=STATE_FIELD,

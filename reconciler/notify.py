@@ -66,6 +66,7 @@ def _post_once(url: str, body: bytes, timeout: float) -> int:
         with urllib.request.urlopen(_request(url, body), timeout=timeout) as response:  # noqa: S310 (scheme checked)
             return int(response.status)
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the response and its socket
         if error.code in _RETRY_STATUS:
             raise _Transient(f"HTTP {error.code}") from error
         raise NotifyFailed(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from reconciler.errors import ObserveError, SpecError, VzGitopsError
 from reconciler.offline import as_applied, inventory_of
 from reconciler.plan import Plan, plan
+from reconciler.process import ToolMissing
 from reconciler.reconcile import NodeAccess, Options, make_plan, policy_for
 from reconciler.report import CommitInfo, Report, build_plan_report
 from reconciler.source import Revision, Source
@@ -83,9 +84,9 @@ def offline_plans(head: Loaded, base: Loaded, options: Options) -> list[Plan]:
 def live_plan(head: Loaded, access: NodeAccess, state: StateDir, options: Options) -> Plan:
     try:
         result, _ = make_plan(head.desired, head.revision.sha, access, state, options)
-    except ObserveError as error:
-        raise ObserveError(
-            f"{error}; pass --offline to plan against the base revision instead of the node"
+    except (ObserveError, ToolMissing) as error:
+        raise type(error)(
+            f"{error}; or pass --offline to plan against the base revision instead of a node"
         ) from error
     return result
 

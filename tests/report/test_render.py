@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # no types-jsonschema in the dev extras
+import jsonschema
 import pytest
 
 from reconciler.observe import ObservedContainer, ObservedState

@@ -1,0 +1,36 @@
+"""Drift records in the state directory: latest.json plus a bounded history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.drift_record import applied_revision, history, record_drift
+from reconciler.errors import VzGitopsError
+from reconciler.report import build_drift_report
+from reconciler.state import StateDir
+from tests.report.cases import clean_drift, mixed_drift
+
+
+def test_latest_and_bounded_history(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    for i in range(7):
+        drift = mixed_drift() if i % 2 else clean_drift()
+        latest = record_drift(state, build_drift_report(drift, f"2026-01-01T00:00:0{i}Z"), keep=5)
+    names = [p.name for p in history(state)]
+    assert names == [f"{n:08d}.json" for n in range(3, 8)]
+    assert latest == tmp_path / "drift" / "latest.json"
+    document = json.loads(latest.read_text(encoding="utf-8"))
+    assert document["generated_at"] == "2026-01-01T00:00:06Z" and document["heartbeat"] is True
+    assert history(state)[-1].read_bytes() == latest.read_bytes()
+    assert not list((tmp_path / "drift").rglob(".*.tmp"))
+
+
+def test_drift_is_measured_against_the_last_applied_revision(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    with pytest.raises(VzGitopsError, match="--ref"):
+        applied_revision(state)
+    state.record_applied("c" * 40, True, 0.0)
+    assert applied_revision(state) == "c" * 40
