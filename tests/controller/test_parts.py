@@ -1,0 +1,197 @@
+"""The controller's pure parts: durations, jitter, coalescing, backoff, schedule, log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import UsageError
+from reconciler.events import EventLog, format_line
+from reconciler.httpd import Listen, parse_listen
+from reconciler.triggers import (
+    Backoff,
+    ContainerBackoff,
+    Schedule,
+    TriggerQueue,
+    duration,
+    git_dir_of,
+    is_git_change,
+    jittered,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("60", 60.0), ("0.01", 0.01), ("250ms", 0.25), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "-1", "5 minutes", "1d", "s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        duration(text)
+
+
+@pytest.mark.parametrize("unit", [0.0, 0.25, 0.5, 0.999999])
+def test_jitter_stays_within_ten_percent(unit: float) -> None:
+    assert 54.0 <= jittered(60.0, unit) <= 66.0
+
+
+def test_jitter_spreads() -> None:
+    assert jittered(60.0, 0.0) == pytest.approx(54.0)
+    assert jittered(60.0, 0.5) == pytest.approx(60.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "listen"),
+    [
+        ("127.0.0.1:9300", Listen("127.0.0.1", 9300)),
+        (":9300", Listen("127.0.0.1", 9300)),
+        ("9300", Listen("127.0.0.1", 9300)),
+        ("0.0.0.0:0", Listen("0.0.0.0", 0)),
+        ("[::1]:8080", Listen("::1", 8080)),
+    ],
+)
+def test_listen_addresses(text: str, listen: Listen) -> None:
+    assert parse_listen(text) == listen
+
+
+@pytest.mark.parametrize("text", ["host", "1.2.3.4:", "1.2.3.4:99999", "x:y"])
+def test_bad_listen_addresses(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_listen(text)
+
+
+def test_triggers_during_a_reconcile_coalesce_into_one_batch() -> None:
+    queue = TriggerQueue()
+    threads = [threading.Thread(target=queue.fire, args=("webhook",)) for _ in range(500)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.fire("sighup")
+    assert queue.take(0) == {"webhook", "sighup"}
+    assert queue.take(0) == frozenset()
+    assert queue.fired == 501
+
+
+def test_take_waits_for_a_trigger() -> None:
+    queue = TriggerQueue()
+    timer = threading.Timer(0.05, queue.fire, args=("watch",))
+    timer.start()
+    assert queue.take(30) == {"watch"}
+    timer.join()
+
+
+def test_wake_returns_without_a_reason() -> None:
+    queue = TriggerQueue()
+    timer = threading.Timer(0.05, queue.wake)
+    timer.start()
+    assert queue.take(30) == frozenset()
+    timer.join()
+
+
+def test_backoff_is_capped_exponential_and_resets() -> None:
+    backoff = Backoff(initial=1.0, maximum=300.0)
+    delays = [backoff.next_delay() for _ in range(12)]
+    assert delays[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert max(delays) == 300.0
+    backoff.reset()
+    assert backoff.next_delay() == 1.0
+
+
+def test_container_backoff_spaces_out_corrections() -> None:
+    backoff = ContainerBackoff(base=10.0, maximum=60.0)
+    assert backoff.ready(101, 0.0)
+    backoff.corrected(101, 0.0)
+    assert not backoff.ready(101, 9.0)
+    assert backoff.ready(101, 10.0)
+    backoff.corrected(101, 10.0)
+    assert not backoff.ready(101, 29.0)
+    assert backoff.ready(101, 30.0)
+    for _ in range(10):
+        backoff.corrected(101, 100.0)
+    assert backoff.not_before(101) == 160.0
+    assert backoff.ready(102, 0.0)
+    backoff.settled(101)
+    assert backoff.ready(101, 100.0)
+
+
+def test_schedule_polls_checks_drift_and_backs_off() -> None:
+    schedule = Schedule(next_poll=60.0, next_drift=0.0, drift_interval=300.0)
+    assert schedule.next_due() == ("drift-check", 0.0)
+    assert schedule.due(0.0) == {"drift"}
+    schedule.done(1.0, poll_in=60.0, retry_in=None, drift_checked=True)
+    assert schedule.next_due() == ("poll", 61.0)
+    assert schedule.due(61.0) == {"poll"}
+    schedule.done(62.0, poll_in=60.0, retry_in=4.0, drift_checked=False)
+    assert schedule.next_due() == ("retry", 66.0)
+    assert schedule.due(130.0) == {"retry"}, "after a failure only the retry timer runs"
+    schedule.done(131.0, poll_in=60.0, retry_in=None, drift_checked=False)
+    assert schedule.next_due() == ("poll", 191.0)
+    assert schedule.due(302.0) == {"poll", "drift"}
+
+
+def test_schedule_without_drift_checks() -> None:
+    schedule = Schedule(next_poll=5.0, next_drift=None, drift_interval=0.0)
+    schedule.done(1.0, poll_in=5.0, retry_in=None, drift_checked=True)
+    assert schedule.next_due() == ("poll", 6.0)
+    assert schedule.due(1000.0) == {"poll"}
+
+
+def test_git_dir_of_work_tree_and_bare(tmp_path: Path) -> None:
+    (tmp_path / "work" / ".git" / "objects").mkdir(parents=True)
+    assert git_dir_of(tmp_path / "work") == (tmp_path / "work" / ".git").resolve()
+    bare = tmp_path / "bare.git"
+    (bare / "objects").mkdir(parents=True)
+    (bare / "HEAD").write_text("ref: refs/heads/main\n")
+    assert git_dir_of(bare) == bare.resolve()
+    with pytest.raises(UsageError, match="not a local git repository"):
+        git_dir_of(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("changed", "wanted"),
+    [
+        ("refs/heads/main", True),
+        ("packed-refs", True),
+        ("HEAD", True),
+        ("objects/ab/cdef", True),
+        ("index", False),
+        ("logs/HEAD", False),
+        ("hooks/post-update", False),
+    ],
+)
+def test_watch_filter(tmp_path: Path, changed: str, wanted: bool) -> None:
+    assert is_git_change(tmp_path, str(tmp_path / changed)) is wanted
+    assert is_git_change(tmp_path, "/elsewhere/refs/heads/main") is False
+
+
+def test_json_log_lines_put_revision_and_ctid_first() -> None:
+    line = format_line(
+        "json", 0.0, "info", "apply.change", {"status": "ok", "ctid": 101, "revision": "ab"}
+    )
+    record = json.loads(line)
+    assert list(record) == ["ts", "level", "event", "revision", "ctid", "status"]
+    assert record["ts"] == "1970-01-01T00:00:00.000Z"
+
+
+def test_text_log_lines_are_one_line_each() -> None:
+    line = format_line(
+        "text", 0.0, "warning", "x", {"error": "two\nlines", "ctid": 7, "none": None}
+    )
+    assert "\n" not in line
+    assert line == '1970-01-01T00:00:00.000Z warning x ctid=7 error="two\\nlines"'
+
+
+def test_event_log_writes_whole_lines() -> None:
+    stream = io.StringIO()
+    log = EventLog("json", stream, clock=lambda: 1.5)
+    log("info", "controller.started", pid=1)
+    assert json.loads(stream.getvalue())["ts"] == "1970-01-01T00:00:01.500Z"
