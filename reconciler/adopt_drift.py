@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from git import Git
+from git import Git, Repo
+from git.exc import GitError
 
 from reconciler.drift import STATE_FIELD, Drift, live_value
 from reconciler.errors import UsageError, VzGitopsError
@@ -208,8 +209,17 @@ def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = Non
 
 
 def git_dir_of(repo: Path) -> Path:
-    dot = repo / ".git"
-    return dot if dot.exists() else repo
+    """The git directory of a local clone (work tree, linked worktree or bare repository)."""
+    if not repo.is_dir():
+        raise UsageError(f"drift --adopt needs a local clone; {repo} is not a directory")
+    try:
+        found = Repo(repo, expand_vars=False)
+    except (GitError, OSError) as error:
+        raise UsageError(f"drift --adopt needs a local clone; {repo} is not one") from error
+    try:
+        return Path(found.git_dir).resolve()
+    finally:
+        found.close()
 
 
 def branch_name(branch: str | None, revision: str) -> str:

@@ -131,6 +131,9 @@ def _plan_blocks(report: Report) -> list[str]:
 
 def fit(head: str, blocks: list[str], limit: int, what: str) -> str:
     """The head whole, then as many blocks as fit with room for the truncation note."""
+    if len(head) > limit:  # cannot happen with bounded lists; the limit still wins
+        cut = "\n\n_… summary cut at the comment size limit._\n"
+        return head[: limit - len(cut)] + cut
     out = head
     for index, block in enumerate(blocks):
         rest = len(blocks) - index

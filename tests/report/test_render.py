@@ -22,6 +22,7 @@ from reconciler.report import (
     build_plan_report,
     build_report,
     render,
+    render_markdown,
     report_schema,
 )
 from tests.report.cases import (
@@ -147,3 +148,9 @@ def test_mass_destroy_lists_are_bounded_so_the_summary_always_fits() -> None:
 def test_summary_line_is_the_public_one() -> None:
     assert build_report(mixed_plan()).summary == mixed_plan().summary()
     assert mixed_plan().summary() == "Plan: 1 to create, 2 to change, 1 to destroy, 1 to recreate."
+
+
+def test_even_an_oversized_summary_is_cut_to_the_limit() -> None:
+    report = build_report(mixed_plan())
+    text = render_markdown(report, limit=300)
+    assert len(text) <= 300 and text.endswith("_… summary cut at the comment size limit._\n")
