@@ -19,7 +19,7 @@ from reconciler.process import ToolMissing
 from reconciler.reconcile import NodeAccess, Options, make_plan, policy_for
 from reconciler.report import CommitInfo, Report, build_plan_report
 from reconciler.source import Revision, Source
-from reconciler.spec.desired import DEFAULT_NODE, DesiredState
+from reconciler.spec.desired import DEFAULT_NODE, DesiredContainer, DesiredState
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
 
@@ -60,17 +60,20 @@ def node_names(head: DesiredState, base: DesiredState, node: str | None) -> list
     return sorted(names) or [DEFAULT_NODE]
 
 
+def _on(state: DesiredState, node: str, several: bool) -> tuple[DesiredContainer, ...]:
+    return tuple(c for c in state.containers if c.node == node) if several else state.containers
+
+
 def offline_plans(head: Loaded, base: Loaded, options: Options) -> list[Plan]:
     """Head against a node that matches base, per node."""
     names = node_names(head.desired, base.desired, options.node)
     several = len(names) > 1 or options.node is not None
     plans = []
     for name in names:
-        scope = name if several else None
-        before = base.desired.for_node(scope)
+        before = _on(base.desired, name, several)
         plans.append(
             plan(
-                head.desired.for_node(scope),
+                _on(head.desired, name, several),
                 as_applied(before),
                 inventory_of(before),
                 policy_for(head.desired, options),

@@ -108,3 +108,24 @@ def test_live_plan_without_a_node_points_at_offline(repo: GitRepo, no_node: dict
 def test_offline_without_base_is_a_usage_error(repo: GitRepo, no_node: dict[str, str]) -> None:
     done = vzgitops(["plan", "--repo", str(repo.path), "--offline"], no_node)
     assert done.returncode == 64
+
+
+def test_offline_plan_covers_every_node_of_a_multi_node_repository(
+    tmp_path: Path, no_node: dict[str, str]
+) -> None:
+    git = GitRepo(tmp_path / "fleet")
+    for path in sorted((Path(__file__).parents[2] / "examples" / "webfleet").glob("*.yaml")):
+        git.write(path.name, path.read_text(encoding="utf-8"))
+    git.commit("fleet")
+    text = (git.path / "cache.yaml").read_text(encoding="utf-8")
+    git.write("cache.yaml", text.replace("ram: 4G", "ram: 8G"))
+    git.commit("bigger cache")
+    done = vzgitops(
+        ["plan", "--repo", str(git.path), "--base", "HEAD~1", "--offline", "--format", "json"],
+        no_node,
+    )
+    assert done.returncode == 2, done.stderr
+    sections = {s["node"]: s for s in json.loads(done.stdout)["nodes"]}
+    assert sorted(sections) == ["hn1", "hn2"]
+    assert sections["hn1"]["changes"] == []
+    assert [c["ctid"] for c in sections["hn2"]["changes"]] == [220]
