@@ -116,12 +116,12 @@ def test_offline_plan_covers_every_node_of_a_multi_node_repository(
     git = GitRepo(tmp_path / "fleet")
     for path in sorted((Path(__file__).parents[2] / "examples" / "webfleet").glob("*.yaml")):
         git.write(path.name, path.read_text(encoding="utf-8"))
-    git.commit("fleet")
+    base = git.commit("fleet")
     text = (git.path / "cache.yaml").read_text(encoding="utf-8")
     git.write("cache.yaml", text.replace("ram: 4G", "ram: 8G"))
     git.commit("bigger cache")
     done = vzgitops(
-        ["plan", "--repo", str(git.path), "--base", "HEAD~1", "--offline", "--format", "json"],
+        ["plan", "--repo", str(git.path), "--base", base, "--offline", "--format", "json"],
         no_node,
     )
     assert done.returncode == 2, done.stderr
