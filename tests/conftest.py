@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 # ---- golden files (tests/golden/): refreshed only by `pytest --update-golden` -----------------
@@ -22,3 +27,48 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 
 # ---- end of golden files ----------------------------------------------------------------------
+
+
+# ---- the simulated OpenVZ node (reconciler/sim) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimNode:
+    """A simulated node: its state dir, its bin dir, and an env with bin/ on PATH and
+    VZGITOPS_VZ_CONF_DIR pointing at its config dir."""
+
+    dir: Path
+    bin: Path
+    env: dict[str, str]
+
+    def run(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the node's `vzctl ...`/`vzlist ...` and capture its output."""
+        return subprocess.run(
+            [str(self.bin / argv[0]), *argv[1:]],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+            check=False,
+        )
+
+
+def make_sim_node(path: Path, templates: tuple[str, ...] = ()) -> SimNode:
+    """Create a simulated node in `path` (used by `sim_node` and the replay test)."""
+    from reconciler.sim.nodeinit import init_node
+
+    root = Path(init_node(str(path), list(templates)))
+    env = dict(os.environ)
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["VZGITOPS_VZ_CONF_DIR"] = str(root / "conf")
+    return SimNode(root, root / "bin", env)
+
+
+@pytest.fixture
+def sim_node(tmp_path: Path) -> SimNode:
+    """A fresh simulated OpenVZ 4.x node in tmp_path/node (vzctl/vzlist as real processes)."""
+    return make_sim_node(tmp_path / "node")
+
+
+# ---- end of the simulated node ----------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""The state one simulated vzctl call works on: node, container id, config, logger.
+
+Built once by `vzctl.main` after the command line is parsed and handed to the command
+implementations in `lifecycle`, `create` and `setcmd`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+from reconciler.sim import ctconf, kernel
+from reconciler.sim.layout import Node
+from reconciler.sim.output import Log
+
+
+@dataclass
+class Ctx:
+    """One vzctl invocation on one container."""
+
+    node: Node
+    log: Log
+    veid: int
+    action: str
+    prog: str
+    ct: dict[str, ctconf.Value] | None
+
+    def cfg(self) -> ctconf.Config:
+        """The effective config: vz.conf merged with CTID.conf."""
+        return ctconf.effective(self.veid, self.node.globals, self.ct or {})
+
+    def ct_cfg(self) -> ctconf.Config:
+        """Only what CTID.conf itself says (what `set --save` merges with)."""
+        return ctconf.Config(self.veid, dict(self.ct or {}))
+
+    def reload(self) -> None:
+        self.ct = ctconf.read_config(self.node.conf_path(self.veid), self.warn)
+
+    def warn(self, message: str) -> None:
+        self.log(-1, message)
+
+    def record(self) -> kernel.Record | None:
+        return kernel.load(self.node, self.veid)
+
+    def running(self) -> bool:
+        return kernel.is_running(self.record())
+
+    def mounted(self, cfg: ctconf.Config) -> int:
+        """vps_is_mounted(): 1 mounted, 0 not, -1 when VE_ROOT cannot be stat'ed (reported)."""
+        root = cfg.path("VE_ROOT")
+        if root is None:
+            return 0
+        if not os.path.exists(root):
+            self.log(-1, f"stat({root}): No such file or directory")
+            return -1
+        return 1 if self.record() is not None else 0
+
+    def conf_path(self) -> str:
+        return self.node.conf_path(self.veid)
+
+
+def remove_names(node: Node, veid: int) -> None:
+    """remove_names(): drop every names/ symlink whose target is `<veid>.conf`."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(node.names_dir):
+            link = node.name_link(name)
+            with contextlib.suppress(OSError):
+                base = os.readlink(link).rsplit("/", 1)[-1]
+                if base.split(".", 1)[0] == str(veid):
+                    os.unlink(link)
