@@ -16,11 +16,14 @@ from reconciler.sim.setparams import (
     OTHER,
     SET_PARSERS,
     UNSUPPORTED,
-    Parser,
     Request,
     apply,
     longopts,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from reconciler.sim.setparams import Parser
 
 PARAM_LINE = "e:p:f:t:i:l:k:a:b:n:x:h"
 _START = ("force", "skip_ve_setup", "wait", "skip-fsck", "skip-remount")

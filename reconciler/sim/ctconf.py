@@ -9,7 +9,6 @@ reports invalid values; `Config` gives typed views in the units vzctl uses inter
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
 
 from reconciler.sim import conffile
 from reconciler.sim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
@@ -111,8 +110,12 @@ FIRST_WINS = frozenset(
 )
 KNOWN = ACCUMULATE | LAST_WINS | FIRST_WINS
 
-Warn = Callable[[str], None]
 Value = str | list[str]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Warn = Callable[[str], None]
 
 
 def ubc_divisor(key: str) -> int:

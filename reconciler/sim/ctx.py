@@ -6,25 +6,27 @@ implementations in `lifecycle`, `create` and `setcmd`.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from dataclasses import dataclass
 
 from reconciler.sim import ctconf, kernel
 from reconciler.sim.layout import Node
 from reconciler.sim.output import Log
 
 
-@dataclass
 class Ctx:
     """One vzctl invocation on one container."""
 
-    node: Node
-    log: Log
-    veid: int
-    action: str
-    prog: str
-    ct: dict[str, ctconf.Value] | None
+    def __init__(
+        self,
+        node: Node,
+        log: Log,
+        veid: int,
+        action: str,
+        prog: str,
+        ct: dict[str, ctconf.Value] | None,
+    ) -> None:
+        self.node, self.log, self.veid = node, log, veid
+        self.action, self.prog, self.ct = action, prog, ct
 
     def cfg(self) -> ctconf.Config:
         """The effective config: vz.conf merged with CTID.conf."""
@@ -62,10 +64,14 @@ class Ctx:
 
 def remove_names(node: Node, veid: int) -> None:
     """remove_names(): drop every names/ symlink whose target is `<veid>.conf`."""
-    with contextlib.suppress(OSError):
-        for name in os.listdir(node.names_dir):
-            link = node.name_link(name)
-            with contextlib.suppress(OSError):
-                base = os.readlink(link).rsplit("/", 1)[-1]
-                if base.split(".", 1)[0] == str(veid):
-                    os.unlink(link)
+    try:
+        names = os.listdir(node.names_dir)
+    except OSError:
+        return
+    for name in names:
+        link = node.name_link(name)
+        try:
+            if os.readlink(link).rsplit("/", 1)[-1].split(".", 1)[0] == str(veid):
+                os.unlink(link)
+        except OSError:
+            continue

@@ -8,12 +8,13 @@ draws from a deterministic sequence (splitmix64 of the seed and the rule's call 
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
-from typing import Any
 
 from reconciler.sim.lock import flocked
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 VERBS: tuple[str, ...] = (
     "create",
@@ -30,16 +31,20 @@ VERBS += ("umount", "vzlist", "*")
 _MASK = (1 << 64) - 1
 
 
-@dataclass
 class Decision:
     """What the matching rules ask of one call."""
 
-    fail: int | None = None
-    latency: float = 0.0
-    hang: bool = False
+    __slots__ = ("fail", "hang", "latency")
+
+    def __init__(self) -> None:
+        self.fail: int | None = None
+        self.latency = 0.0
+        self.hang = False
 
 
 def _load(path: str) -> list[dict[str, Any]]:
+    import json
+
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -50,6 +55,8 @@ def _load(path: str) -> list[dict[str, Any]]:
 
 
 def _store(path: str, rules: list[dict[str, Any]]) -> None:
+    import json
+
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump({"rules": rules}, fh, indent=2, sort_keys=True)

@@ -8,27 +8,27 @@ order; it stops at the first error the way the C callers do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 NO_ARG, REQUIRED = 0, 1
 
 
-@dataclass(frozen=True)
 class LongOpt:
     """One `struct option`: name, has_arg and the value returned (equal values alias)."""
 
-    name: str
-    has_arg: int
-    val: str
+    __slots__ = ("has_arg", "name", "val")
+
+    def __init__(self, name: str, has_arg: int, val: str) -> None:
+        self.name, self.has_arg, self.val = name, has_arg, val
 
 
-@dataclass
 class Parsed:
-    """Options in order as (value, argument, spelled name), operands, and the first error."""
+    """Options in order as (value, argument, matched name), operands, and the first error."""
 
-    opts: list[tuple[str, str, str]] = field(default_factory=list)
-    operands: list[str] = field(default_factory=list)
-    error: str | None = None
+    __slots__ = ("error", "operands", "opts")
+
+    def __init__(self) -> None:
+        self.opts: list[tuple[str, str, str]] = []
+        self.operands: list[str] = []
+        self.error: str | None = None
 
 
 def _match_long(name: str, longopts: list[LongOpt]) -> tuple[LongOpt | None, list[LongOpt]]:

@@ -9,7 +9,6 @@ shows what a real guest would.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 HOSTS_COMMENT = "# Auto-generated hostname. Please do not remove this comment."
@@ -61,10 +60,12 @@ def read(private: str, name: str) -> str | None:
 
 def write(private: str, name: str, text: str) -> None:
     path = _path(private, name)
-    with contextlib.suppress(OSError):
+    try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
+    except OSError:
+        return
 
 
 def is_redhat(ostemplate: str | None) -> bool:

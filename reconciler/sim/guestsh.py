@@ -10,11 +10,13 @@ false, exit, sleep, test, ls, uname, id, pwd). Anything else is `/bin/sh: X: not
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import time
-from collections.abc import Callable
-from typing import TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
 
 KERNEL_RELEASE = "2.6.32-042stab145.3"
 
@@ -54,6 +56,8 @@ class Guest:
 
 
 def _tokens(line: str) -> list[str]:
+    import shlex
+
     lexer = shlex.shlex(line.replace("\n", " ; "), posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     return list(lexer)

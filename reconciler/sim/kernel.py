@@ -1,7 +1,8 @@
-"""The simulated OpenVZ kernel: one JSON record per mounted or running container.
+"""The simulated OpenVZ kernel: one record per mounted or running container.
 
 A real node keeps live state in the kernel (/proc/vz/veinfo, /proc/user_beancounters,
-fairsched, vzquota); the simulator keeps it in `DIR/run/CTID.json`. `vzctl mount` and `start`
+fairsched, vzquota); the simulator keeps it in `DIR/run/CTID.state` (a marshal'ed dict: it
+loads without importing anything, and every simulated call reads it). `vzctl mount` and `start`
 create it from the config (start also derives the vswap UBCs like fill_vswap_ub()), `set` on a
 running container changes it, `stop`/`umount` remove it, and `vzlist` reads it for running
 containers instead of the config, so config drift stays invisible there, as on a node.
@@ -9,11 +10,9 @@ containers instead of the config, so config drift stays invisible there, as on a
 
 from __future__ import annotations
 
-import contextlib
-import json
+import marshal
 import os
 import time
-from typing import Any
 
 from reconciler.sim.codes import LONG_MAX
 from reconciler.sim.ctconf import Config
@@ -46,15 +45,19 @@ LIST_UBC = [
 # What an idle simulated container uses (the recorded fake kernel data showed these).
 IDLE_HELD = {"NUMPROC": 2, "PHYSPAGES": 98}
 
-Record = dict[str, Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Record = dict[str, Any]
 
 
 def load(node: Node, veid: int) -> Record | None:
     """The kernel record, or None when the container is neither mounted nor running."""
     try:
-        with open(node.run_path(veid), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
+        with open(node.run_path(veid), "rb") as fh:
+            data = marshal.load(fh)  # noqa: S302 - the simulator's own state file
+    except (OSError, ValueError, EOFError, TypeError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -63,14 +66,20 @@ def save(node: Node, veid: int, record: Record) -> None:
     os.makedirs(node.run_dir, exist_ok=True)
     path = node.run_path(veid)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, sort_keys=True)
+    with open(tmp, "wb") as fh:
+        marshal.dump(record, fh)
     os.replace(tmp, path)
 
 
+def remove_file(path: str) -> None:
+    try:  # noqa: SIM105 - contextlib would cost import time on every simulated call
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def remove(node: Node, veid: int) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(node.run_path(veid))
+    remove_file(node.run_path(veid))
 
 
 def is_running(record: Record | None) -> bool:
@@ -82,10 +91,11 @@ def disk_usage(private: str) -> tuple[int, int]:
     blocks, inodes = 0, 0
     for base, dirs, files in os.walk(private):
         for name in (*dirs, *files):
-            with contextlib.suppress(OSError):
-                st = os.lstat(os.path.join(base, name))
-                blocks += st.st_blocks
-                inodes += 1
+            try:
+                blocks += os.lstat(os.path.join(base, name)).st_blocks
+            except OSError:
+                continue
+            inodes += 1
     return blocks // 2, inodes + 1
 
 
@@ -169,8 +179,7 @@ def claim_ip(node: Node, veid: int, ip: str) -> int | None:
                 return None
             if owner is not None and ip in (load(node, owner) or {}).get("ip", []):
                 return owner
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            remove_file(path)
             continue
         with os.fdopen(fd, "w") as fh:
             fh.write(f"{veid}\n")
@@ -189,8 +198,7 @@ def _ip_owner(path: str) -> int | None:
 def release_ip(node: Node, veid: int, ip: str) -> None:
     path = _ip_path(node, ip)
     if _ip_owner(path) == veid:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        remove_file(path)
 
 
 def fairsched_cpulimit(percent: int) -> int:

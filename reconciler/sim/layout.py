@@ -53,7 +53,7 @@ class Node:
         return os.path.join(self.names_dir, name)
 
     def run_path(self, veid: int) -> str:
-        return os.path.join(self.run_dir, f"{veid}.json")
+        return os.path.join(self.run_dir, f"{veid}.state")
 
     def dump_file(self, veid: int) -> str:
         return os.path.join(self.dump_dir, f"Dump.{veid}")

@@ -8,12 +8,10 @@ refusal on stdout and exits 32. State changes go to the config files and `kernel
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import sys
 
-from reconciler.sim import codes, guest, guestsh, kernel
+from reconciler.sim import codes, guest, kernel
 from reconciler.sim.ctconf import Config
 from reconciler.sim.ctx import Ctx, remove_names
 
@@ -218,6 +216,8 @@ def _remove_private(ctx: Ctx, private: str) -> None:
         )
         os.unlink(private)
     elif os.path.isdir(private):
+        import shutil
+
         shutil.rmtree(private, ignore_errors=True)
     elif os.path.exists(private):
         ctx.log(-1, f"Warning: container private area {private} is not a directory")
@@ -228,7 +228,7 @@ def _move_config(ctx: Ctx) -> None:
     """move_config(BACKUP): CTID.conf and the action scripts become *.destroyed."""
     for suffix in ("conf", "mount", "umount", "premount", "postumount", "start", "stop"):
         path = os.path.join(ctx.node.conf_dir, f"{ctx.veid}.{suffix}")
-        with contextlib.suppress(OSError):
+        if os.path.exists(path):
             os.rename(path, path + ".destroyed")
 
 
@@ -248,8 +248,7 @@ def destroy(ctx: Ctx) -> int:
     ctx.log(0, f"Destroying container private area: {private}")
     _remove_private(ctx, private)
     _move_config(ctx)
-    with contextlib.suppress(OSError):
-        os.unlink(ctx.node.dump_file(ctx.veid))
+    kernel.remove_file(ctx.node.dump_file(ctx.veid))
     try:
         os.rmdir(root)
     except OSError as exc:
@@ -281,6 +280,8 @@ def execute(ctx: Ctx, args: list[str]) -> int:
     line = "".join((a if a else "''") + " " for a in args)
     ctx.log(1, f"Executing command: {line}")
     private = ctx.cfg().path("VE_PRIVATE") or "/nonexistent"
+    from reconciler.sim import guestsh
+
     sh = guestsh.Guest(private, sys.stdout, sys.stderr, sys.stdin)
     script = sys.stdin.read() if args[:1] == ["-"] else line
     rc = guestsh.run(script, sh)

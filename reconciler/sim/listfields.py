@@ -8,9 +8,6 @@ DESCRIPTION makes the document invalid, as the real tool does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 from reconciler.sim.codes import INT_MAX, LONG_MAX
 from reconciler.sim.kernel import LIST_UBC
 from reconciler.sim.setparams import CAP_NAMES, FEATURES
@@ -19,42 +16,48 @@ STATUSES = ("running", "stopped", "mounted", "suspended")
 RUNNING, STOPPED, MOUNTED, SUSPENDED = range(4)
 
 
-@dataclass
 class Ve:
     """One container as vzlist sees it (struct Cveinfo)."""
 
-    veid: int
-    status: int = STOPPED
-    hide: bool = False
-    ip: str | None = None
-    strs: dict[str, str] = field(default_factory=dict)
-    ubc: dict[str, list[int]] | None = None
-    quota: dict[str, list[int]] | None = None
-    cpu: tuple[int, int] | None = None
-    cpunum: int = -1
-    io: list[int] = field(default_factory=lambda: [-1, -1, -1])
-    onboot: str | None = None
-    bootorder: int | None = None
-    layout: str = "simfs"
-    features: tuple[int, int] = (0, 0)
-    disabled: bool = False
-    vm_overcommit: float = 0.0
-    netfilter: str | None = None
-    cap: tuple[int, int] = (0, 0)
-    cpustat: tuple[float, float] | None = None
+    def __init__(self, veid: int) -> None:
+        self.veid = veid
+        self.status = STOPPED
+        self.hide = False
+        self.ip: str | None = None
+        self.strs: dict[str, str] = {}
+        self.ubc: dict[str, list[int]] | None = None
+        self.quota: dict[str, list[int]] | None = None
+        self.cpu: tuple[int, int] | None = None
+        self.cpunum = -1
+        self.io = [-1, -1, -1]
+        self.onboot: str | None = None
+        self.bootorder: int | None = None
+        self.layout = "simfs"
+        self.features = (0, 0)
+        self.disabled = False
+        self.vm_overcommit = 0.0
+        self.netfilter: str | None = None
+        self.cap = (0, 0)
+        self.cpustat: tuple[float, float] | None = None
 
 
-Printer = Callable[[Ve, int, bool, bool], str]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Printer = Callable[[Ve, int, bool, bool], str]
 
 
-@dataclass(frozen=True)
 class Field:
-    name: str
-    header: str
-    hdr_fmt: str
-    index: int
-    res: str
-    printer: Printer
+    """One vzlist field: name, header and its format, value index, data source, printer."""
+
+    __slots__ = ("hdr_fmt", "header", "index", "name", "printer", "res")
+
+    def __init__(
+        self, name: str, header: str, hdr_fmt: str, index: int, res: str, printer: Printer
+    ) -> None:
+        self.name, self.header, self.hdr_fmt = name, header, hdr_fmt
+        self.index, self.res, self.printer = index, res, printer
 
 
 def _cut(text: str, width: int, last: bool) -> str:

@@ -8,8 +8,6 @@ container is stopped, which is what `set` without `--save` on a stopped containe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from reconciler.sim import codes, guest, kernel, netopts
 from reconciler.sim.ctconf import Config
 from reconciler.sim.ctx import Ctx
@@ -17,7 +15,11 @@ from reconciler.sim.lifecycle import _add_ips
 from reconciler.sim.setparams import Request
 from reconciler.sim.values import c_int32, strip_mask
 
-Step = Callable[[Ctx, Request, Config, kernel.Record, bool], int]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Step = Callable[[Ctx, Request, Config, kernel.Record, bool], int]
 
 
 def _not_running(ctx: Ctx, what: str) -> int:

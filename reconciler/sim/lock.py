@@ -8,11 +8,13 @@ removed with a message. The simulator keeps the same file format, so real proces
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 LOCKED, ACQUIRED, FAILED = 1, 0, -1
 
@@ -54,8 +56,7 @@ def acquire(lock_dir: str, veid: int, say: Callable[[int, str], None]) -> int:
     try:
         return _link_loop(tmp, path, say)
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _unlink(tmp)
 
 
 def _link_loop(tmp: str, path: str, say: Callable[[int, str], None]) -> int:
@@ -69,30 +70,38 @@ def _link_loop(tmp: str, path: str, say: Callable[[int, str], None]) -> int:
         if pid < 0:
             time.sleep(0.5)
         elif pid == 0:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            _unlink(path)
         elif os.path.exists(f"/proc/{pid}"):
             say(-1, f"Locked by: pid {pid}, cmdline {_cmdline(pid)}")
             return LOCKED
         else:
             say(0, f"Removing stale lock file {path}")
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            _unlink(path)
     return FAILED
 
 
 def release(lock_dir: str, veid: int) -> None:
     """vps_unlock(): remove the lock file."""
-    with contextlib.suppress(OSError):
-        os.unlink(lock_path(lock_dir, veid))
+    _unlink(lock_path(lock_dir, veid))
 
 
-@contextlib.contextmanager
-def flocked(path: str) -> Iterator[None]:
+def _unlink(path: str) -> None:
+    try:  # noqa: SIM105 - contextlib would cost import time on every simulated call
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class flocked:
     """Hold an exclusive fcntl lock on `path` (created if missing) for the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.lockf(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)

@@ -8,39 +8,50 @@ and NETIF is stored as `ifname=..,bridge=..,mac=..,host_ifname=..,host_mac=..` j
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-
 from reconciler.sim.values import generate_mac, parse_mac
 
 IFNAMSIZE = 16
 # The simulated node's first NIC, which vzctl mixes into generated MACs.
 HOST_HWID = "00:16:3E:5A:0B:01"
 OK, INVAL = "ok", "inval"
-Say = Callable[[int, str], None]
+PARTS = ("ifname", "mac", "host_ifname", "host_mac", "bridge", "mac_filter")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Say = Callable[[int, str], None]
 
 
-@dataclass
 class Netif:
     """One veth device (vzctl veth_dev); empty strings are unset parts."""
 
-    ifname: str = ""
-    mac: str = ""
-    host_ifname: str = ""
-    host_mac: str = ""
-    bridge: str = ""
-    mac_filter: str = ""
-    raw: list[str] = field(default_factory=list)
+    def __init__(self, raw: list[str] | None = None, parts: dict[str, str] | None = None) -> None:
+        parts = parts or {}
+        self.ifname = parts.get("ifname", "")
+        self.mac = parts.get("mac", "")
+        self.host_ifname = parts.get("host_ifname", "")
+        self.host_mac = parts.get("host_mac", "")
+        self.bridge = parts.get("bridge", "")
+        self.mac_filter = parts.get("mac_filter", "")
+        self.raw = raw or []
+
+    def parts(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in PARTS}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Netif) and self.parts() == other.parts()
+
+    __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass
 class NetifRequest:
     """The netif part of a command line."""
 
-    add: list[Netif] = field(default_factory=list)
-    delete: list[str] = field(default_factory=list)
-    delall: bool = False
-    cfg: Netif | None = None
+    def __init__(self) -> None:
+        self.add: list[Netif] = []
+        self.delete: list[str] = []
+        self.delall = False
+        self.cfg: Netif | None = None
 
     def empty(self) -> bool:
         return not (self.add or self.delete or self.delall or self.cfg)
@@ -61,7 +72,7 @@ def resolve_cmd(dev: Netif, veid: int) -> Netif:
     parts = dev.raw + [""] * (5 - len(dev.raw))
     name, mac, host, hmac, bridge = parts[:5]
     given = len(dev.raw)
-    out = Netif(ifname=name, bridge=bridge if given >= 5 else "")
+    out = Netif(parts={"ifname": name, "bridge": bridge if given >= 5 else ""})
     if given == 1:
         out.host_ifname = veth_name(veid, name)
         out.host_mac = generate_mac(veid, out.host_ifname, HOST_HWID)
@@ -99,9 +110,9 @@ def parse_stored(text: str, veid: int) -> list[Netif]:
 
 def fill(dst: Netif, src: Netif) -> Netif:
     """fill_veth_dev(): copy every part src sets over dst."""
-    changes = {k: getattr(src, k) for k in ("ifname", "mac", "host_ifname", "host_mac")}
-    changes |= {"bridge": src.bridge, "mac_filter": src.mac_filter}
-    return replace(dst, **{k: v for k, v in changes.items() if v}, raw=[])
+    merged = dst.parts()
+    merged.update({k: v for k, v in src.parts().items() if v})
+    return Netif(parts=merged)
 
 
 def format_stored(devs: list[Netif]) -> str:
@@ -139,7 +150,7 @@ def _merge_cfg(add: list[Netif], cfg: Netif) -> list[Netif]:
         if dev.ifname == cfg.ifname:
             add[i] = fill(dev, cfg)
             return add
-    return [*add, replace(cfg, raw=[])]
+    return [*add, Netif(parts=cfg.parts())]
 
 
 def check(req: NetifRequest, old: list[Netif], say: Say) -> bool:

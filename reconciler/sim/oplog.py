@@ -6,17 +6,41 @@ O_APPEND write, so concurrent simulated processes never interleave partial lines
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _string(text: str) -> str:
+    """A JSON string (what json.dumps gives with ensure_ascii=False), without importing json."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch < " " or "\ud800" <= ch <= "\udfff":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def encode(tool: str, verb: str, ctid: int | None, argv: list[str], rc: int) -> str:
+    """One oplog line: {"ts","tool","verb","ctid","argv","rc"}."""
+    args = ",".join(_string(a) for a in argv)
+    return (
+        f'{{"ts":{time.time():.6f},"tool":{_string(tool)},"verb":{_string(verb)},'
+        f'"ctid":{"null" if ctid is None else ctid},"argv":[{args}],"rc":{rc}}}\n'
+    )
 
 
 def append(path: str, tool: str, verb: str, ctid: int | None, argv: list[str], rc: int) -> None:
     """Record one call; never fails the call it records."""
-    entry = {"ts": round(time.time(), 6), "tool": tool, "verb": verb, "ctid": ctid}
-    entry |= {"argv": argv, "rc": rc}
-    line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8", "surrogateescape")
+    line = encode(tool, verb, ctid, argv, rc).encode("utf-8")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError:
@@ -29,6 +53,8 @@ def append(path: str, tool: str, verb: str, ctid: int | None, argv: list[str], r
 
 def read_oplog(state_dir: str) -> list[dict[str, Any]]:
     """Every recorded call of the node at `state_dir`, oldest first ([] when none)."""
+    import json
+
     try:
         with open(os.path.join(state_dir, "oplog.jsonl"), encoding="utf-8") as fh:
             lines = fh.read().splitlines()

@@ -9,9 +9,6 @@ accepts by name but does not implement; they fail with a clear message instead o
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 from reconciler.sim import getopt, netopts
 from reconciler.sim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
 from reconciler.sim.ctconf import UBC_ORDER, ubc_divisor
@@ -30,7 +27,12 @@ from reconciler.sim.values import (
 )
 
 OK, DUP, INVAL, OTHER, UNSUPPORTED = "ok", "dup", "inval", "other", "unsupported"
-Say = Callable[[int, str], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Say = Callable[[int, str], None]
+    Parser = Callable[["Request", str, Say], str]
 
 CAP_NAMES = [
     "CHOWN",
@@ -78,31 +80,26 @@ HOST_DEVICES = {
 }  # fmt: skip
 
 
-@dataclass
 class Request:
     """Everything one `vzctl set`/`create` command line asks for (vzctl's cmd vps_param)."""
 
-    flags: set[str] = field(default_factory=set)
-    setmode: str = ""
-    strs: dict[str, str] = field(default_factory=dict)
-    nums: dict[str, int] = field(default_factory=dict)
-    lists: dict[str, list[str]] = field(default_factory=dict)
-    ubc: dict[str, tuple[int, int]] = field(default_factory=dict)
-    disk: dict[str, tuple[int, int]] = field(default_factory=dict)
-    vm_overcommit: float | None = None
-    ip_add: list[str] = field(default_factory=list)
-    ip_del: list[str] = field(default_factory=list)
-    ip_redo: list[str] = field(default_factory=list)
-    cap_on: int = 0
-    cap_off: int = 0
-    feat_mask: int = 0
-    feat_known: int = 0
-    devnodes: list[tuple[str, str]] = field(default_factory=list)
-    net: netopts.NetifRequest = field(default_factory=netopts.NetifRequest)
-    unsupported: list[str] = field(default_factory=list)
-
-    def has(self, key: str) -> bool:
-        return key in self.strs or key in self.nums or key in self.lists or key in self.disk
+    def __init__(self) -> None:
+        self.flags: set[str] = set()
+        self.setmode = ""
+        self.strs: dict[str, str] = {}
+        self.nums: dict[str, int] = {}
+        self.lists: dict[str, list[str]] = {}
+        self.ubc: dict[str, tuple[int, int]] = {}
+        self.disk: dict[str, tuple[int, int]] = {}
+        self.vm_overcommit: float | None = None
+        self.ip_add: list[str] = []
+        self.ip_del: list[str] = []
+        self.ip_redo: list[str] = []
+        self.cap_on = self.cap_off = 0
+        self.feat_mask = self.feat_known = 0
+        self.devnodes: list[tuple[str, str]] = []
+        self.net = netopts.NetifRequest()
+        self.unsupported: list[str] = []
 
 
 def _first(store: dict[str, str], key: str, value: str) -> str:
@@ -382,7 +379,6 @@ def _unsupported(name: str) -> Callable[[Request, str, Say], str]:
     return parse
 
 
-Parser = Callable[[Request, str, Say], str]
 _UB_OPTS: list[tuple[str, Parser]] = [(k.lower(), _ub(k)) for k in UBC_ORDER]
 SET_PARSERS: dict[str, Parser] = {
     "save": _flag("save"), "force": _flag("force"), "reset_ub": _flag("reset_ub"),

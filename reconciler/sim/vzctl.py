@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 
 from reconciler.sim import codes, faults, lock, oplog
 from reconciler.sim.ctx import Ctx
 from reconciler.sim.layout import Node
 from reconciler.sim.output import Log
 from reconciler.sim.values import parse_int
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 VERSION = "4.11.1"
 COMMANDS = {

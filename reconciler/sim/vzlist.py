@@ -177,7 +177,7 @@ def _running(node: Node, restrict: set[int] | None) -> dict[int, kernel.Record]:
     for name in names:
         head, _, ext = name.partition(".")
         if (
-            ext != "json"
+            ext != "state"
             or not head.isdigit()
             or (restrict is not None and int(head) not in restrict)
         ):

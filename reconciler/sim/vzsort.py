@@ -7,11 +7,13 @@ the real tool prints, quirks included.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from reconciler.sim.listfields import Ve
 
-Cmp = Callable[[Ve, Ve], int]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Cmp = Callable[[Ve, Ve], int]
 
 
 def _msort(items: list[Ve], cmp: Cmp) -> list[Ve]:
