@@ -15,12 +15,8 @@ from tests.support import GitRepo, container_doc, vz, vzgitops
 
 
 @pytest.fixture
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    try:
-        node: Any = request.getfixturevalue("sim_node")
-    except pytest.FixtureLookupError:
-        pytest.skip("the simulated node (sim_node fixture) is not available")
-    return {**node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
+def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
+    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
 
 
 @pytest.fixture
