@@ -46,11 +46,11 @@ def make_repo(repo: Path) -> None:
 
 def change_cpus(repo: Path) -> None:
     path = next(p for p in sorted(repo.glob("*.yaml")) if "name: groupware\n" in p.read_text())
-    text, count = re.subn(r"(?m)^(\s+cpus:\s*)2\s*$", r"\g<1>4", path.read_text())
+    text, count = re.subn(r"(?m)^(\s+cpus:\s*)2\s*$", r"\g<1>3", path.read_text())
     if count != 1:
         sys.exit(f"demo: expected one 'cpus: 2' line in {path}")
     path.write_text(text)
-    git(repo, "-c", "user.name=Consultant", "-c", "user.email=consultant@example.invalid", "commit", "-q", "-am", "groupware: 4 CPUs")
+    git(repo, "-c", "user.name=Consultant", "-c", "user.email=consultant@example.invalid", "commit", "-q", "-am", "groupware: 3 CPUs")
 
 
 def main() -> None:
@@ -71,7 +71,7 @@ def main() -> None:
     sh(["vzlist", "-a"], env)
     banner("Plan again: the node matches git (exit code 0)")
     sh([VZGITOPS, "plan", "--repo", str(repo), "--detailed-exitcode"], env)
-    banner("A reviewed commit: the groupware container gets 4 CPUs")
+    banner("A reviewed commit: the groupware container gets 3 CPUs")
     change_cpus(repo)
     sh(["git", "-C", str(repo), "show", "--stat", "--oneline", "HEAD"], env)
     sh([VZGITOPS, "plan", "--repo", str(repo), "--detailed-exitcode"], env, ok=(2,))

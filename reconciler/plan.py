@@ -8,6 +8,7 @@ No I/O, no clock: the same inputs always give the same plan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -185,7 +186,26 @@ def _running_differs(name: str, want: Canon, running: Mapping[str, Canon]) -> bo
         live = running.get("ip_addresses")
         return live is not None and live != tuple(sorted(ip.split("/")[0] for ip in want))
     live = running.get(name)
-    return live is not None and live != want
+    if live is None or live == want:
+        return False
+    return name not in _KERNEL_ROUNDING or live not in _KERNEL_ROUNDING[name](want)
+
+
+def _readbacks(exact: float) -> set[int]:
+    return {math.floor(exact), round(exact), math.ceil(exact)}
+
+
+def _cpuunits_readback(units: int) -> set[int]:
+    """The kernel keeps a weight of 500000/cpuunits; vzlist shows 500000/weight (REFERENCE §7.4)."""
+    return _readbacks(500000 / max(500000 // max(units, 1), 1))
+
+
+def _cpulimit_readback(percent: int) -> set[int]:
+    """The kernel keeps a rate of cpulimit*1024/100; vzlist shows rate*100/1024."""
+    return _readbacks(int(percent * 1024 / 100) * 100 / 1024)
+
+
+_KERNEL_ROUNDING = {"cpuunits": _cpuunits_readback, "cpulimit": _cpulimit_readback}
 
 
 def _running_show(name: str, running: Mapping[str, Canon]) -> str | None:

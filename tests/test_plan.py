@@ -318,3 +318,19 @@ def test_property_empty_node_creates_exactly_once(spec: dict[str, Any]) -> None:
     p = run([container(**spec)], node())
     assert [a[0] for a in argvs(p)].count("create") == 1
     assert all(a[0] != "set" or a[-1] == "--save" for a in argvs(p))
+
+
+@pytest.mark.parametrize(
+    ("field", "want", "running", "differs"),
+    [
+        ("cpuunits", 1500, 1502, False),
+        ("cpuunits", 1500, 1400, True),
+        ("cpuunits", 300000, 500000, False),
+        ("cpulimit", 33, 32, False),
+        ("cpulimit", 200, 150, True),
+    ],
+)
+def test_running_cpu_values_allow_for_kernel_rounding(field: str, want: int, running: int, differs: bool) -> None:
+    d = container(**{field: want})
+    have = ObservedContainer(ctid=101, status="running", saved=desired_settings(d.spec, "web"), running={field: running})
+    assert run([d], node(have)).empty is not differs
