@@ -16,14 +16,20 @@ _WS = " \t\n\r\f\v"
 
 
 class Entry:
-    """One `KEY=value` line of a config file."""
+    """One `KEY=value` line of a config file; `line` is counted only when asked for."""
 
-    __slots__ = ("key", "line", "value")
+    __slots__ = ("_line", "_pos", "_text", "key", "value")
 
-    def __init__(self, line: int, key: str, value: str) -> None:
-        self.line = line
+    def __init__(self, line: int, key: str, value: str, text: str = "", pos: int = 0) -> None:
+        self._line, self._text, self._pos = line, text, pos
         self.key = key
         self.value = value
+
+    @property
+    def line(self) -> int:
+        if self._line <= 0:
+            self._line = self._text.count("\n", 0, self._pos) + 1
+        return self._line
 
 
 def _unescape(text: str) -> str:
@@ -38,10 +44,44 @@ def _unescape(text: str) -> str:
     return "".join(out)
 
 
+def _value(raw: str) -> str | None:
+    value = raw.rstrip(_WS)
+    if value.startswith('"'):
+        close = value.rfind('"')
+        return None if close == 0 else value[1:close]
+    return value
+
+
+def _find_wanted(text: str, wanted: frozenset[str]) -> list[Entry] | None:
+    """Entries of the wanted keys found with str.find; None when the slow path is needed."""
+    if "\\" in text or "\n " in text or "\n\t" in text or text[:1] in (" ", "\t"):
+        return None
+    found: list[tuple[int, str, str]] = []
+    for key in wanted:
+        needle = "\n" + key + "="
+        starts = [0] if text.startswith(key + "=") else []
+        hit = text.find(needle)
+        while hit >= 0:
+            starts.append(hit + 1)
+            hit = text.find(needle, hit + 1)
+        for pos in starts:
+            end = text.find("\n", pos)
+            value = _value(text[pos + len(key) + 1 : end if end >= 0 else len(text)])
+            if value is None:
+                return None
+            found.append((pos, key, value))
+    found.sort()
+    return [Entry(0, key, value, text, pos) for pos, key, value in found]
+
+
 def parse_text(
     text: str, wanted: frozenset[str] | None = None
 ) -> tuple[list[Entry], list[tuple[int, str]]]:
     """Entries in file order (only `wanted` keys if given) and (line, reason) parse problems."""
+    if wanted is not None:
+        fast = _find_wanted(text, wanted)
+        if fast is not None:
+            return fast, []
     entries: list[Entry] = []
     problems: list[tuple[int, str]] = []
     for lineno, raw in enumerate(text.split("\n"), 1):

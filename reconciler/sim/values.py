@@ -95,8 +95,23 @@ def parse_ul_sfx(text: str, divisor: int, allow_unlimited: bool) -> tuple[int, s
     return value, tail
 
 
+_PAIRS: dict[tuple[str, int, bool], tuple[int, int, bool] | None] = {}
+
+
 def parse_pair(text: str, divisor: int, allow_unlimited: bool) -> tuple[int, int, bool] | None:
     """vzctl parse_twoul_sfx(): `b[:l]` -> (barrier, limit, truncated); a single value sets both."""
+    key = (text, divisor, allow_unlimited)
+    if key not in _PAIRS:
+        _PAIRS[key] = _parse_pair(text, divisor, allow_unlimited)
+    return _PAIRS[key]
+
+
+def _parse_pair(text: str, divisor: int, allow_unlimited: bool) -> tuple[int, int, bool] | None:
+    head, colon, tail = text.partition(":")
+    if head.isascii() and head.isdigit() and (not colon or (tail.isascii() and tail.isdigit())):
+        barrier, limit = int(head), int(tail) if colon else int(head)
+        if barrier <= LONG_MAX and limit <= LONG_MAX:
+            return barrier, limit, False
     first = parse_ul_sfx(text, divisor, allow_unlimited)
     if first is None:
         return None

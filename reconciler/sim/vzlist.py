@@ -168,7 +168,8 @@ def _conf_ids(node: Node, restrict: set[int] | None) -> list[int]:
     return out
 
 
-def _running(node: Node, restrict: set[int] | None) -> dict[int, kernel.Record]:
+def _records(node: Node, restrict: set[int] | None) -> dict[int, kernel.Record]:
+    """Every kernel record (running or mounted containers), read once."""
     out: dict[int, kernel.Record] = {}
     try:
         names = os.listdir(node.run_dir)
@@ -183,7 +184,7 @@ def _running(node: Node, restrict: set[int] | None) -> dict[int, kernel.Record]:
         ):
             continue
         record = kernel.load(node, int(head))
-        if kernel.is_running(record) and record is not None:
+        if record is not None:
             out[int(head)] = record
     return out
 
@@ -204,11 +205,13 @@ def _from_kernel(ve: Ve, rec: kernel.Record, need: set[str], stopped_only: bool)
         ve.cpustat = (0.0, max(time.time() - float(rec.get("started") or time.time()), 0.0))
 
 
-def collect(node: Node, opts: Options, need: set[str]) -> list[Ve] | int:
+def collect(
+    node: Node, opts: Options, need: set[str], records: dict[int, kernel.Record]
+) -> list[Ve] | int:
     """collect(): the containers to show, sorted by CTID; 1 when there are none."""
     wide = opts.all or opts.ids is not None or opts.stopped
     restrict = None if opts.ids is None else set(opts.ids)
-    running = _running(node, restrict)
+    running = {k: r for k, r in records.items() if kernel.is_running(r)}
     ids = set(running)
     if wide:
         ids |= set(_conf_ids(node, restrict))
@@ -234,8 +237,10 @@ def _wanted(fields: list[Field] | None, patterns: dict[str, str]) -> frozenset[s
     keys |= {k.upper() for k in patterns}
     for f in fields:
         keys |= set(_FIELD_KEYS.get(f.name.split(".")[0], ()))
-        if f.res == "ubc" or f.name == "vswap":
-            keys |= set(ctconf.UBC_ORDER)
+        if f.res == "ubc":
+            keys.add(f.name.split(".")[0].upper())
+        if f.name == "vswap":
+            keys.add("PHYSPAGES")
     return frozenset(keys)
 
 
@@ -244,8 +249,9 @@ def _merge_conf(ve: Ve, cfg: ctconf.Config, node: Node) -> None:
     if ve.ubc is None:
         ve.ubc = {}
         for key in kernel.LIST_UBC:
-            pair = cfg.ubc(key)
-            ve.ubc[key] = [0, 0, *(pair or (0, 0)), 0]
+            pair = cfg.ubc(key) if key in cfg.values else None
+            if pair is not None:
+                ve.ubc[key] = [0, 0, pair[0], pair[1], 0]
     overcommit = cfg.str("VM_OVERCOMMIT")
     ve.vm_overcommit = _float_prefix(overcommit)[0] if overcommit else 0.0
     if ve.ip is None and cfg.list("IP_ADDRESS"):
@@ -314,7 +320,9 @@ def _warn(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def mounted_status(node: Node, ves: list[Ve], need: set[str]) -> None:
+def mounted_status(
+    node: Node, ves: list[Ve], need: set[str], records: dict[int, kernel.Record]
+) -> None:
     """get_mounted_status(): hide stopped CTs without a private area; detect mounted ones."""
     for ve in ves:
         if ve.status == RUNNING:
@@ -330,14 +338,14 @@ def mounted_status(node: Node, ves: list[Ve], need: set[str]) -> None:
         root = ve.strs.get("root")
         if root is not None and not os.path.exists(root):
             sys.stderr.write(f"stat({root}): No such file or directory\n")
-        elif root is not None and kernel.load(node, ve.veid) is not None:
+        elif root is not None and ve.veid in records:
             ve.status = MOUNTED
 
 
-def _details(node: Node, ves: list[Ve], need: set[str]) -> None:
+def _details(ves: list[Ve], need: set[str], records: dict[int, kernel.Record]) -> None:
     """Kernel data only running or mounted containers have: io limits and vzquota."""
     for ve in ves:
-        rec = kernel.load(node, ve.veid) if {"io", "quota"} & need else None
+        rec = records.get(ve.veid) if {"io", "quota"} & need else None
         if rec is None:
             continue
         if "io" in need and ve.status == RUNNING:
@@ -385,12 +393,13 @@ def _run(argv: list[str], node: Node) -> int:
         if fields is not None
         else {"status", "ubc", "quota", "ip", "cpustat", "cpu", "cpunum", "io"}
     )
-    ves = collect(node, opts, need)
+    records = _records(node, None if opts.ids is None else set(opts.ids))
+    ves = collect(node, opts, need, records)
     if isinstance(ves, int):
         return 0 if opts.ids is None else ves
     read_params(node, ves, _wanted(fields, opts.patterns))
-    mounted_status(node, ves, need)
-    _details(node, ves, need)
+    mounted_status(node, ves, need, records)
+    _details(ves, need, records)
     _filter(ves, opts.patterns)
     sys.stdout.write(render(ves, fields, opts))
     return 0
