@@ -175,10 +175,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirm", action="store_true", help="confirm an inventory rebuilt after it was lost"
     )
 
+    p = sub.add_parser("run", help="keep the node matching git: the long-running controller")
+    _source_options(p)
+    _node_options(p)
+    _run_options(p)
+
+    p = sub.add_parser("status", help="show what 'vzgitops run' is doing")
+    p.add_argument("--state-dir", default=None, help="state directory of 'vzgitops run'")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
     sub.add_parser(
         "sim", help="manage a simulated OpenVZ node (see 'vzgitops sim --help')", add_help=False
     )
     return parser
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    from reconciler.triggers import duration
+
+    add = p.add_argument
+    add("--prune", action="store_true", help="destroy owned containers git removed")
+    add("--allow-mass-destroy", action="store_true", help="allow destroying >max(1, 10%%)")
+    add("--interval", type=duration, default=60.0, metavar="DURATION", help="poll (60s, +-10%%)")
+    add("--fetch-timeout", type=duration, default=60.0, metavar="DURATION", help="(60s)")
+    add("--watch", action="store_true", help="reconcile when a local repository's refs change")
+    add("--webhook-listen", metavar="ADDR:PORT", help="serve POST /webhook (host 127.0.0.1)")
+    add("--webhook-secret-file", type=Path, metavar="FILE", help="file with the webhook secret")
+    add("--metrics-listen", metavar="ADDR:PORT", help="serve /metrics and /healthz")
+    add("--drift", choices=("correct", "report"), default="correct", help="drift: fix or report")
+    add("--drift-interval", type=duration, default=300.0, metavar="DURATION", help="(5m; 0 off)")
+    add("--allow-rewrite", action="store_true", help="apply a tip that rewrote applied history")
+    add("--verify-signatures", action="store_true", help="apply only trusted-signed commits")
+    add("--allowed-signers", type=Path, metavar="FILE", help="SSH allowed-signers file of keys")
+    add("--gpg-home", type=Path, metavar="DIR", help="GnuPG home holding the trusted keys")
+    add("--log-format", choices=("text", "json"), default="text", help="event lines on stderr")
+    add("--notify-url", metavar="URL", help="POST each drift report's JSON to this URL")
 
 
 # ---- shared steps ----------------------------------------------------------------------------
@@ -428,6 +459,19 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """`run`: the controller loop until SIGTERM/SIGINT (exit 0)."""
+    from reconciler.daemon import run_from_args
+
+    return run_from_args(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from reconciler.status import show_status
+
+    return show_status(_state_dir(args.state_dir), args.format)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan,
     "apply": cmd_apply,
@@ -436,6 +480,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "schema": cmd_schema,
     "import": cmd_import,
     "adopt": cmd_adopt,
+    "run": cmd_run,
+    "status": cmd_status,
 }
 
 

@@ -57,6 +57,7 @@ class BoundedHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server with bounded concurrency and bounded time per connection."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog; the default 5 resets bursts of webhooks
 
     def __init__(
         self, listen: Listen, handler: type[BaseHTTPRequestHandler], log: Logger, name: str

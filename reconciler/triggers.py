@@ -180,6 +180,9 @@ class SignalTriggers:
             signal.signal(signum, previous)  # type: ignore[arg-type]
         signal.set_wakeup_fd(self._old_wakeup)
         self._closed.set()
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._pipe[1], b"\0")  # wake the thread; signal 0 has no handler
         if self._thread.is_alive():
             self._thread.join(timeout=2)
         if self._pipe is not None:

@@ -1,0 +1,404 @@
+"""`vzgitops run`: the long-running controller loop (shell; wired up by `daemon`).
+
+    triggers (poll, webhook, watch, SIGHUP, timers) -> one cycle at a time -> schedule the next
+
+A cycle is an ordered list of small steps, each returning early: fetch the source and resolve
+the ref -> if the tip is new: the history-rewrite gate, the signature gate, read it from git
+objects and validate it, apply it (`enforce`) -> else, when due: retry an apply that did not
+converge, or check the live revision for drift -> record (status.json, metrics, log lines).
+
+A revision that does not validate or is held is never applied; the live one keeps being
+enforced and the status says why the newer one is not. Errors back off (capped exponential)
+and never end the loop; SIGTERM/SIGINT end it between steps.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result, ShuttingDown
+from reconciler.errors import SpecError, UsageError, VzGitopsError
+from reconciler.events import Logger
+from reconciler.httpd import Listen
+from reconciler.metrics import Health, Metrics
+from reconciler.notify import check_url
+from reconciler.reconcile import NodeAccess, Options
+from reconciler.source import Revision, Source, redact
+from reconciler.spec.desired import DesiredState
+from reconciler.spec.load import load_desired
+from reconciler.state import StateDir
+from reconciler.status import (
+    ContainerStatus,
+    ErrorInfo,
+    NextAction,
+    Pending,
+    RevisionInfo,
+    RunState,
+    Status,
+    utc,
+    write_status,
+)
+from reconciler.triggers import Backoff, ContainerBackoff, Reason, Schedule, TriggerQueue, jittered
+
+_SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
+DRIFT_BACKOFF_MAX = 3600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `vzgitops run` was told on its command line, typed."""
+
+    repo: str
+    ref: str | None
+    path: str
+    state_dir: Path
+    conf_dir: Path
+    node: str | None = None
+    prune: bool = False
+    allow_mass_destroy: bool = False
+    interval: float = 60.0
+    fetch_timeout: float = 60.0
+    watch: bool = False
+    webhook_listen: Listen | None = None
+    webhook_secret_file: Path | None = None
+    metrics_listen: Listen | None = None
+    drift: DriftMode = "correct"
+    drift_interval: float = 300.0
+    allow_rewrite: bool = False
+    verify_signatures: bool = False
+    allowed_signers: Path | None = None
+    gpg_home: Path | None = None
+    log_format: Literal["text", "json"] = "text"
+    notify_url: str | None = None
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+
+    def check(self) -> None:
+        """Usage errors that argparse cannot see."""
+        if self.interval <= 0:
+            raise UsageError("--interval must be greater than 0")
+        if self.webhook_listen is not None and self.webhook_secret_file is None:
+            raise UsageError("--webhook-listen needs --webhook-secret-file")
+        if self.verify_signatures and not (self.allowed_signers or self.gpg_home):
+            raise UsageError("--verify-signatures needs --allowed-signers FILE or --gpg-home DIR")
+        if self.notify_url is not None:
+            check_url(self.notify_url)
+
+
+@dataclass
+class Seams:
+    """What the controller talks to; `daemon` builds it, tests may build their own."""
+
+    source: Source
+    access: NodeAccess
+    state: StateDir
+    log: Logger
+    metrics: Metrics
+    health: Health
+    queue: TriggerQueue
+    stopping: threading.Event
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    random: Callable[[], float] = random.random
+    listen: dict[str, str] = field(default_factory=dict)
+
+
+def worst(a: Result, b: Result) -> Result:
+    return a if _SEVERITY[a] >= _SEVERITY[b] else b
+
+
+def _info(revision: Revision, at: float) -> RevisionInfo:
+    return RevisionInfo(
+        sha=revision.sha, subject=revision.subject, committed_at=revision.committed_at, at=utc(at)
+    )
+
+
+class Controller:
+    """The loop, the steps of one cycle, and what the status document shows."""
+
+    def __init__(self, settings: Settings, seams: Seams) -> None:
+        self.settings = settings
+        self.s = seams
+        now = seams.monotonic()
+        first_drift = now if settings.drift_interval > 0 else None
+        self.schedule = Schedule(now + settings.interval, first_drift, settings.drift_interval)
+        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        options = Options(
+            node=settings.node,
+            prune=settings.prune,
+            allow_mass_destroy=settings.allow_mass_destroy,
+            clock=seams.clock,
+        )
+        self.node = Enforcer(
+            access=seams.access,
+            state=seams.state,
+            options=options,
+            log=seams.log,
+            metrics=seams.metrics,
+            stopping=seams.stopping,
+            drift_mode=settings.drift,
+            backoff=ContainerBackoff(max(settings.drift_interval, 1.0), DRIFT_BACKOFF_MAX),
+            notify_url=settings.notify_url,
+            clock=seams.clock,
+        )
+        self.started_at = seams.clock()
+        self.cycles = 0
+        self.run_state: RunState = "starting"
+        self.last_result: Result | None = None
+        self.fetched: RevisionInfo | None = None
+        self.live: RevisionInfo | None = None
+        self.live_desired: DesiredState | None = None
+        self.converged: bool | None = None
+        self.pending: Pending | None = None
+        self.containers: tuple[ContainerStatus, ...] = ()
+        self.unmanaged: tuple[int, ...] = ()
+        self.last_error: ErrorInfo | None = None
+        self._recall_live()
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    def loop(self) -> None:
+        """Run cycles, one at a time, until `stopping` is set."""
+        self.s.queue.fire("startup")
+        self.run_state = "running"
+        while not self.s.stopping.is_set():
+            wait = max(0.0, self.schedule.next_due()[1] - self.s.monotonic())
+            self.s.health.idle(wait)
+            self.write_status()
+            reasons = self.s.queue.take(wait)
+            if self.s.stopping.is_set():
+                break
+            reasons |= self.schedule.due(self.s.monotonic())
+            if reasons:
+                self.s.health.busy()
+                self.run_cycle(reasons)
+        self.run_state = "stopped"
+        self.write_status()
+
+    def run_cycle(self, reasons: frozenset[Reason]) -> None:
+        started = self.s.monotonic()
+        drift_due = self.schedule.drift_due(started)
+        try:
+            result = self.cycle(drift_due)
+        except ShuttingDown:
+            self.s.log("info", "reconcile.interrupted", reason="shutting down")
+            return
+        except VzGitopsError as error:
+            result = self._failed(str(error))
+        except Exception as error:  # a bug must not end the daemon: log it, back off, go on
+            result = self._failed(f"internal error: {type(error).__name__}: {error}", bug=True)
+        self._finish(result, started, drift_due, reasons)
+
+    def _finish(
+        self, result: Result, started: float, drift_due: bool, reasons: frozenset[Reason]
+    ) -> None:
+        now = self.s.monotonic()
+        retry_in = self.backoff.next_delay() if result == "failure" else None
+        if retry_in is None:
+            self.backoff.reset()
+            self.last_error = None if result == "success" else self.last_error
+        elif self.last_error is not None:
+            retry_at = utc(self.s.clock() + retry_in)
+            self.last_error = self.last_error.model_copy(update={"retry_at": retry_at})
+            self.s.log("info", "reconcile.retry", retry_in=round(retry_in, 3))
+        poll_in = jittered(self.settings.interval, self.s.random())
+        self.schedule.done(now, poll_in, retry_in, drift_due)
+        self.cycles += 1
+        self.last_result = result
+        self.s.metrics.reconciled(result, now - started)
+        if result != "success" or reasons - {"poll", "drift"}:
+            self.s.log("info", "reconcile.done", result=result, seconds=round(now - started, 3),
+                       triggers=",".join(sorted(reasons)))  # fmt: skip
+
+    def _failed(self, message: str, bug: bool = False) -> Result:
+        self.last_error = ErrorInfo(at=utc(self.s.clock()), message=message)
+        extra = {"traceback": traceback.format_exc()} if bug else {}
+        self.s.log("error", "reconcile.failed", error=message, **extra)
+        return "failure"
+
+    # ---- one cycle ---------------------------------------------------------------------------
+
+    def cycle(self, drift_due: bool) -> Result:
+        """fetch -> a new tip (gate, validate, apply) -> or retry / drift-check the live one."""
+        self._step()
+        sha = self._fetch()
+        self._step()
+        result: Result = "success"
+        if self.live is not None and sha == self.live.sha:
+            self.pending = None
+        elif self.pending is not None and self.pending.sha == sha:
+            result = self.pending.kind
+        else:
+            result = self._consider(sha)
+            if result in ("success", "failure"):
+                return result
+        self._step()
+        if self.converged is False:
+            return worst(result, self._enforce(retry=True))
+        if drift_due:
+            return worst(result, self._enforce(retry=False))
+        return result
+
+    def _step(self) -> None:
+        if self.s.stopping.is_set():
+            raise ShuttingDown("shutting down")
+
+    def _fetch(self) -> str:
+        self.s.source.fetch()
+        sha = self.s.source.resolve(self.settings.ref)
+        now = self.s.clock()
+        if self.fetched is None or self.fetched.sha != sha:
+            self.fetched = RevisionInfo(sha=sha, at=utc(now))
+            self.s.log("info", "source.fetched", revision=sha)
+        else:
+            self.fetched = self.fetched.model_copy(update={"at": utc(now)})
+        return sha
+
+    def _consider(self, sha: str) -> Result:
+        """A new tip: gate it, read and validate it, apply it."""
+        revision: Revision | None = None
+        unreadable: SpecError | None = None
+        try:
+            revision = self.s.source.read(sha, self.settings.path)
+            self.fetched = _info(revision, self.s.clock())
+        except SpecError as error:
+            unreadable = error
+        subject = revision.subject if revision else None
+        reason = self._gate(sha)
+        if reason is not None:
+            return self._hold(sha, subject, "held", reason)
+        if revision is None or unreadable is not None:
+            return self._hold(sha, None, "invalid", str(unreadable), unreadable)
+        try:
+            desired = load_desired(revision.files)
+        except SpecError as error:
+            return self._hold(sha, revision.subject, "invalid", str(error), error)
+        self.s.log("info", "revision.new", revision=sha, subject=revision.subject)
+        self._step()
+        outcome = self.node.apply(desired, sha)
+        self.live, self.live_desired, self.pending = _info(revision, self.s.clock()), desired, None
+        return self._record(outcome)
+
+    def _gate(self, sha: str) -> str | None:
+        """Why this tip must not be applied (history rewrite, unsigned commits), or None."""
+        live = self.live.sha if self.live else None
+        if live is not None and not self.s.source.is_ancestor(live, sha):
+            if not self.settings.allow_rewrite:
+                return f"history rewrite: {sha[:12]} does not descend from the applied {live[:12]}; push a fix on top of the applied commit, or restart with --allow-rewrite to apply it"
+            self.s.log("warning", "revision.rewrite", revision=sha, applied=live)
+        if not self.settings.verify_signatures:
+            return None
+        try:
+            unsigned = self.s.source.verify_signatures(
+                live,
+                sha,
+                allowed_signers=self.settings.allowed_signers,
+                gpg_home=self.settings.gpg_home,
+            )
+        except UsageError as error:  # e.g. the applied commit is gone: fail closed
+            return f"the signatures cannot be checked: {error}"
+        if not unsigned:
+            return None
+        shown = ", ".join(c[:12] for c in unsigned[:5]) + (" ..." if len(unsigned) > 5 else "")
+        return f"{len(unsigned)} new commit(s) are not signed by a trusted key: {shown}"
+
+    def _hold(
+        self, sha: str, subject: str | None, kind: Literal["invalid", "held"], reason: str,
+        error: SpecError | None = None,
+    ) -> Result:  # fmt: skip
+        problems = tuple(p.render() for p in error.problems) if error else ()
+        why = f"{reason}; the live revision stays {self.live.sha[:12] if self.live else 'none'}"
+        self.pending = Pending(sha=sha, subject=subject, kind=kind, reason=why,
+                               problems=problems, since=utc(self.s.clock()))  # fmt: skip
+        self.s.log("warning", f"revision.{kind}", revision=sha, reason=why, problems=len(problems))
+        return kind
+
+    def _enforce(self, retry: bool) -> Result:
+        """Re-apply the live revision after a failure, or check it for drift."""
+        desired = self._live_desired()
+        if desired is None or self.live is None:
+            return "success"
+        if retry:
+            return self._record(self.node.apply(desired, self.live.sha))
+        return self._record(self.node.check(desired, self.live.sha))
+
+    def _record(self, outcome: NodeOutcome) -> Result:
+        self.containers, self.unmanaged = outcome.containers, outcome.unmanaged
+        if outcome.converged is not None:
+            self.converged = outcome.converged
+        if outcome.error is not None:
+            self.last_error = ErrorInfo(at=utc(self.s.clock()), message=outcome.error)
+        return outcome.result
+
+    # ---- the live revision -------------------------------------------------------------------
+
+    def _recall_live(self) -> None:
+        """After a restart the live revision is the one in last-applied.json."""
+        last = self.s.state.last_applied() or {}
+        sha, at = last.get("revision"), last.get("at")
+        if isinstance(sha, str) and len(sha) == 40:
+            when = at if isinstance(at, int | float) else self.s.clock()
+            self.live = RevisionInfo(sha=sha, at=utc(when))
+            self.converged = bool(last.get("converged", True))
+
+    def _live_desired(self) -> DesiredState | None:
+        """The live revision's desired state, read again from git after a restart."""
+        if self.live_desired is not None or self.live is None:
+            return self.live_desired
+        try:
+            revision = self.s.source.read(self.live.sha, self.settings.path)
+            self.live_desired = load_desired(revision.files)
+        except VzGitopsError as error:
+            self.s.log("warning", "revision.unreadable", revision=self.live.sha, error=str(error))
+            self.converged = None  # nothing to retry or check until a new revision is applied
+            return None
+        self.live = _info(revision, self.live.at.timestamp())
+        return self.live_desired
+
+    # ---- status ------------------------------------------------------------------------------
+
+    def snapshot(self) -> Status:
+        """The status document as of now."""
+        action, due_at = self.schedule.next_due()
+        at = utc(self.s.clock() + max(0.0, due_at - self.s.monotonic()))
+        stopped = self.run_state == "stopped"
+        stopping = self.s.stopping.is_set() and not stopped
+        return Status(
+            state="stopping" if stopping else self.run_state,
+            pid=os.getpid(),
+            started_at=utc(self.started_at),
+            updated_at=utc(self.s.clock()),
+            repo=redact(self.settings.repo),
+            ref=self.settings.ref,
+            path=self.settings.path,
+            drift=self.settings.drift,
+            listen=self.s.listen,
+            cycles=self.cycles,
+            last_result=self.last_result,
+            fetched=self.fetched,
+            applied=self.live,
+            converged=self.converged,
+            pending=self.pending,
+            containers=self.containers,
+            unmanaged=self.unmanaged,
+            last_error=self.last_error,
+            next=None if stopped else NextAction(action=_action(action), at=at),
+        )
+
+    def write_status(self) -> None:
+        try:
+            write_status(self.s.state.root, self.snapshot())
+        except OSError as error:
+            self.s.log("error", "status.unwritable", error=str(error))
+
+
+def _action(name: str) -> Literal["poll", "retry", "drift-check"]:
+    return "retry" if name == "retry" else "drift-check" if name == "drift-check" else "poll"

@@ -1,0 +1,147 @@
+"""The wiring of `vzgitops run`: typed settings, threads, servers and signals (shell).
+
+`run_from_args` turns the parsed command line into `Settings`; `run` builds the seams (the
+source kept in the state directory, the counting and stoppable runner, the event log, metrics),
+starts the optional webhook and metrics servers and the git watch, installs signal handling,
+and runs `Controller.loop` on the main thread until SIGTERM or SIGINT, then returns 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from reconciler.controller import Controller, Seams, Settings
+from reconciler.enforce import StoppableRunner
+from reconciler.errors import UsageError
+from reconciler.events import EventLog, Logger
+from reconciler.httpd import parse_listen
+from reconciler.metrics import CountingRunner, Health, Metrics, MetricsServer
+from reconciler.observe import conf_dir_from_env
+from reconciler.process import SubprocessRunner
+from reconciler.reconcile import NodeAccess
+from reconciler.source import is_url, open_source, redact
+from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV, StateDir
+from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue, git_dir_of
+from reconciler.webhook import WebhookServer, read_secret
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    state_dir = args.state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+    settings = Settings(
+        repo=args.repo,
+        ref=args.ref,
+        path=args.path,
+        state_dir=Path(state_dir),
+        conf_dir=Path(args.vz_conf_dir) if args.vz_conf_dir else conf_dir_from_env(),
+        node=args.node,
+        prune=args.prune,
+        allow_mass_destroy=args.allow_mass_destroy,
+        interval=args.interval,
+        fetch_timeout=args.fetch_timeout,
+        watch=args.watch,
+        webhook_listen=parse_listen(args.webhook_listen) if args.webhook_listen else None,
+        webhook_secret_file=args.webhook_secret_file,
+        metrics_listen=parse_listen(args.metrics_listen) if args.metrics_listen else None,
+        drift=args.drift,
+        drift_interval=args.drift_interval,
+        allow_rewrite=args.allow_rewrite,
+        verify_signatures=args.verify_signatures,
+        allowed_signers=args.allowed_signers,
+        gpg_home=args.gpg_home,
+        log_format=args.log_format,
+        notify_url=args.notify_url,
+    )
+    settings.check()
+    return settings
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    return run(settings_from_args(args))
+
+
+def watched_path(repo: str) -> Path:
+    """The local repository `--watch` watches: a path or a file:// URL."""
+    if not is_url(repo):
+        return Path(repo)
+    if repo.lower().startswith("file://"):
+        return Path(unquote(urlsplit(repo).path))
+    raise UsageError(f"--watch needs a local repository or a file:// URL, not {redact(repo)}")
+
+
+def _seams(settings: Settings, log: Logger, stopping: threading.Event) -> Seams:
+    state = StateDir(settings.state_dir)
+    state.ensure()
+    metrics = Metrics()
+    runner = StoppableRunner(CountingRunner(SubprocessRunner(), metrics), stopping)
+    source = open_source(settings.repo, state.root / "source", timeout=settings.fetch_timeout)
+    return Seams(
+        source=source,
+        access=NodeAccess(run=runner, conf_dir=settings.conf_dir),
+        state=state,
+        log=log,
+        metrics=metrics,
+        health=Health(),
+        queue=TriggerQueue(),
+        stopping=stopping,
+    )
+
+
+def _servers(settings: Settings, seams: Seams, stack: contextlib.ExitStack) -> None:
+    """Start the webhook and metrics endpoints that were asked for; record where they listen."""
+    if settings.webhook_listen is not None and settings.webhook_secret_file is not None:
+        secret = read_secret(settings.webhook_secret_file)
+        hook = WebhookServer(
+            settings.webhook_listen,
+            secret,
+            lambda provider: seams.queue.fire("webhook"),
+            seams.log,
+            seams.metrics.webhook_answer,
+        )
+        stack.callback(hook.close)
+        hook.start()
+        seams.listen["webhook"] = hook.bound.render()
+    if settings.metrics_listen is not None:
+        server = MetricsServer(settings.metrics_listen, seams.metrics, seams.health, seams.log)
+        stack.callback(server.close)
+        server.start()
+        seams.listen["metrics"] = server.bound.render()
+    for name, where in seams.listen.items():
+        seams.log("info", "http.listening", server=name, address=where)
+
+
+def run(settings: Settings) -> int:
+    """Run the controller until SIGTERM/SIGINT; 0 after a graceful stop."""
+    log = EventLog(settings.log_format)
+    stopping = threading.Event()
+    seams = _seams(settings, log, stopping)
+    watch_dir = git_dir_of(watched_path(settings.repo)) if settings.watch else None
+    controller = Controller(settings, seams)
+
+    def hup() -> None:
+        log("info", "controller.sighup")
+        seams.queue.fire("sighup")
+
+    def stop(signal_name: str) -> None:
+        log("info", "controller.stopping", signal=signal_name)
+        stopping.set()
+        seams.queue.wake()
+
+    with contextlib.ExitStack() as stack:
+        _servers(settings, seams, stack)
+        signals = SignalTriggers(hup, stop)
+        signals.start()
+        stack.callback(signals.close)
+        if watch_dir is not None:
+            watch = GitWatch(watch_dir, lambda: seams.queue.fire("watch"), log)
+            watch.start()
+            stack.callback(watch.close)
+        log("info", "controller.started", repo=redact(settings.repo), ref=settings.ref,
+            pid=os.getpid(), drift=settings.drift, interval=settings.interval)  # fmt: skip
+        controller.loop()
+    log("info", "controller.stopped", cycles=controller.cycles)
+    return 0

@@ -1,0 +1,215 @@
+"""The controller's node work: apply a revision, retry it, check it for drift (shell).
+
+Called by `controller` for one cycle; every entry point holds the node lock while it observes
+and mutates, and returns a `NodeOutcome` (the cycle's result, whether the live revision
+converged, each container's state) for the status document. Nothing here talks to git: it gets
+a `DesiredState` that already validated.
+
+A drift check compares the node with the live revision (`drift.compute_drift`, on the same
+observation the planner uses), keeps the report in the state directory (`drift_record`) and
+sends it to `--notify-url`. With `--drift correct` it then re-applies the containers whose
+correction is not deferred: a container changed by hand again after a correction waits
+drift-interval * 2^(n-1), capped at an hour, before its n-th consecutive correction.
+
+Shutting down: `StoppableRunner` refuses to start any vzctl or vzlist process once the
+controller is stopping, and the executor's `should_stop` skips the remaining changes, so the
+call in flight finishes and nothing new starts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from reconciler.apply import ApplyResult, ChangeResult, Executor
+from reconciler.drift import Drift, compute_drift
+from reconciler.drift_record import record_drift
+from reconciler.errors import VzGitopsError
+from reconciler.events import Logger
+from reconciler.metrics import Metrics
+from reconciler.notify import NotifyFailed, notify
+from reconciler.plan import Plan
+from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
+from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
+from reconciler.report import build_drift_report
+from reconciler.spec.desired import DEFAULT_NODE, DesiredState
+from reconciler.state import StateDir, node_lock
+from reconciler.status import ContainerStatus, container_states, utc
+from reconciler.triggers import ContainerBackoff
+
+Result = Literal["success", "failure", "invalid", "held"]
+DriftMode = Literal["correct", "report"]
+LOCK_HOLDER = "vzgitops run"
+
+
+class ShuttingDown(VzGitopsError):
+    """The controller is stopping: no new vzctl, vzlist or git process is started."""
+
+
+@dataclass(frozen=True)
+class StoppableRunner:
+    """A `Runner` that refuses to start anything once `stopping` is set."""
+
+    inner: Runner
+    stopping: threading.Event
+
+    def __call__(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        if self.stopping.is_set():
+            raise ShuttingDown(f"not starting {argv[0]}: shutting down")
+        return self.inner(argv, timeout=timeout)
+
+
+@dataclass
+class _OnlyExecutor(Executor):
+    """An executor that runs only the changes of the containers in `only`."""
+
+    only: frozenset[int] = frozenset()
+
+    def apply(self, plan: Plan, protected: frozenset[int] = frozenset()) -> list[ChangeResult]:
+        kept = tuple(c for c in plan.changes if c.ctid in self.only)
+        return super().apply(plan.model_copy(update={"changes": kept}), protected)
+
+
+@dataclass(frozen=True)
+class NodeOutcome:
+    """What one piece of node work found and did."""
+
+    result: Result
+    converged: bool | None  # None: nothing was applied, the previous answer stands
+    containers: tuple[ContainerStatus, ...]
+    unmanaged: tuple[int, ...]
+    error: str | None = None
+
+
+@dataclass
+class Enforcer:
+    """Applies and checks the live revision on the node."""
+
+    access: NodeAccess
+    state: StateDir
+    options: Options
+    log: Logger
+    metrics: Metrics
+    stopping: threading.Event
+    drift_mode: DriftMode
+    backoff: ContainerBackoff
+    notify_url: str | None = None
+    clock: Callable[[], float] = time.time
+
+    def apply(self, desired: DesiredState, sha: str) -> NodeOutcome:
+        """Make the node match `desired` (a new revision, or a retry of the live one)."""
+        with node_lock(self.state, what=LOCK_HOLDER):
+            result, after = apply_revision(
+                desired, sha, self.access, self.state, self._executor(), self.options
+            )
+        return self._applied(result, after, desired, {})
+
+    def check(self, desired: DesiredState, sha: str) -> NodeOutcome:
+        """A drift check of the live revision: report it, and correct it with --drift correct."""
+        with node_lock(self.state, what=LOCK_HOLDER):
+            plan, observed = make_plan(desired, sha, self.access, self.state, self.options)
+            mine = desired.for_node(self.options.node)
+            drift = compute_drift(
+                mine,
+                observed,
+                inventory=self.state.load_inventory(),
+                revision=sha,
+                node=self.options.node or DEFAULT_NODE,
+            )
+            self._report(drift)
+            changed = {c.ctid for c in plan.changes}
+            for d in mine:
+                if d.ctid not in changed:
+                    self.backoff.settled(d.ctid)
+            if self.drift_mode == "report" or plan.empty:
+                return self._outcome("success", None, desired, plan, {}, {}, drift)
+            return self._correct(desired, sha, plan, drift)
+
+    # ---- steps -------------------------------------------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        """Retry waits end early when the controller stops."""
+        self.stopping.wait(seconds)
+
+    def _executor(self, only: frozenset[int] | None = None) -> Executor:
+        run, stop = self.access.run, self.stopping.is_set
+        if only is None:
+            return Executor(run=run, state=self.state, sleep=self._sleep, should_stop=stop)
+        return _OnlyExecutor(
+            run=run, state=self.state, sleep=self._sleep, should_stop=stop, only=only
+        )
+
+    def _applied(
+        self, result: ApplyResult, after: Plan, desired: DesiredState, deferred: dict[int, datetime]
+    ) -> NodeOutcome:
+        failed = {r.ctid: r.error or "failed" for r in result.failed}
+        for change in result.results:
+            self.log("info" if change.status == "applied" else "warning", "apply.change",
+                     revision=result.revision, ctid=change.ctid, action=change.action,
+                     status=change.status, error=change.error)  # fmt: skip
+        converged = not failed and not ({c.ctid for c in after.changes} - set(deferred))
+        self.metrics.applied_at(self.clock())
+        reason = None if converged else (result.not_converged_reason or "not converged")
+        self.log("info" if converged else "warning", "revision.applied",
+                 revision=result.revision, converged=converged, reason=reason)  # fmt: skip
+        outcome: Result = "success" if converged else "failure"
+        return self._outcome(outcome, converged, desired, after, failed, deferred, None, reason)
+
+    def _report(self, drift: Drift) -> None:
+        """Log the drift, keep its report in the state directory, send it to --notify-url."""
+        for found in drift.containers:
+            fields = ",".join(f.field for f in found.fields)
+            self.log("warning", "drift.detected", revision=drift.revision, ctid=found.ctid,
+                     fields=fields, mode=self.drift_mode)  # fmt: skip
+        for gone in drift.missing:
+            self.log("warning", "drift.missing", revision=drift.revision, ctid=gone.ctid)
+        report = build_drift_report(drift, generated_at=utc(self.clock()).isoformat())
+        record_drift(self.state, report)
+        if self.notify_url is None:
+            return
+        try:
+            notify(self.notify_url, report, sleep=self._sleep)
+        except NotifyFailed as error:
+            self.log("warning", "drift.notify_failed", error=str(error))
+
+    def _correct(self, desired: DesiredState, sha: str, plan: Plan, drift: Drift) -> NodeOutcome:
+        now = self.clock()
+        ready = frozenset(c.ctid for c in plan.changes if self.backoff.ready(c.ctid, now))
+        deferred = {
+            c.ctid: utc(self.backoff.not_before(c.ctid) or now)
+            for c in plan.changes
+            if c.ctid not in ready
+        }
+        for ctid, until in deferred.items():
+            self.log("info", "drift.deferred", revision=sha, ctid=ctid, until=until.isoformat())
+        if not ready:
+            return self._outcome("success", None, desired, plan, {}, deferred, drift)
+        result, after = apply_revision(
+            desired, sha, self.access, self.state, self._executor(ready), self.options
+        )
+        for ctid in sorted(ready):
+            self.backoff.corrected(ctid, self.clock())
+            self.log("info", "drift.corrected", revision=sha, ctid=ctid)
+        return self._applied(result, after, desired, deferred)
+
+    def _outcome(
+        self,
+        result: Result,
+        converged: bool | None,
+        desired: DesiredState,
+        plan: Plan,
+        failed: dict[int, str],
+        deferred: dict[int, datetime],
+        drift: Drift | None,
+        error: str | None = None,
+    ) -> NodeOutcome:
+        mine = desired.for_node(self.options.node)
+        containers = container_states(mine, plan, failed, deferred, drift)
+        unmanaged = tuple(u.ctid for u in plan.unmanaged)
+        differing = sum(1 for c in containers if c.state in ("drifted", "deferred", "missing"))
+        self.metrics.observed(differing, len(unmanaged))
+        return NodeOutcome(result, converged, containers, unmanaged, error)

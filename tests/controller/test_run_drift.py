@@ -1,0 +1,59 @@
+"""Drift under `vzgitops run`: a container changed by hand is put back within one drift interval
+with --drift correct, and only reported with --drift report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.controller.harness import Controllers, Remote, conf_value
+from tests.support import container_doc, mutating_calls, vz
+
+DRIFT = ["--interval", "1h", "--drift-interval", "1", "--log-format", "json"]
+
+
+def converged(s: dict[str, Any]) -> bool:
+    return bool(s.get("converged") and s.get("containers"))
+
+
+def container(status: dict[str, Any], ctid: int) -> dict[str, Any]:
+    return next(c for c in status.get("containers", []) if c["ctid"] == ctid)
+
+
+def test_drift_correct_puts_a_hand_change_back(
+    controllers: Controllers, remote: Remote, conf_dir: Path, node_env: dict[str, str]
+) -> None:
+    remote.commit({"web.yaml": container_doc("web", 101, cpus=1)})
+    run = controllers.start(["--repo", remote.url, "--metrics-listen", "127.0.0.1:0", *DRIFT])
+    run.wait(converged, "the commit applied")
+    assert vz("vzctl", ["set", "101", "--cpus", "3", "--save"], node_env).returncode == 0
+    run.wait(lambda s: conf_value(conf_dir, 101, "CPUS") == "1", "the hand change put back", 10)
+    run.wait(lambda s: container(s, 101)["state"] == "in-sync", "status in sync again")
+    assert run.metrics()["vzgitops_drifted_containers"] == 0
+    assert run.stop() == 0
+    events = [e for e in run.events() if e.get("ctid") == 101]
+    assert any(e["event"] == "drift.detected" and "cpus" in e["fields"] for e in events)
+    assert any(e["event"] == "drift.corrected" for e in events)
+
+
+def test_drift_report_only_reports(
+    controllers: Controllers, remote: Remote, conf_dir: Path, node_env: dict[str, str]
+) -> None:
+    remote.commit({"web.yaml": container_doc("web", 101, cpus=1)})
+    run = controllers.start(
+        ["--repo", remote.url, "--drift", "report", "--metrics-listen", "127.0.0.1:0", *DRIFT]
+    )
+    run.wait(converged, "the commit applied")
+    assert vz("vzctl", ["set", "101", "--cpus", "3", "--save"], node_env).returncode == 0
+    hand_made = len(mutating_calls(conf_dir.parent))
+    status = run.wait(lambda s: container(s, 101)["state"] == "drifted" and s, "drift reported", 10)
+    assert "cpus" in container(status, 101)["detail"]
+    cycles = status["cycles"]
+    run.wait(lambda s: s["cycles"] >= cycles + 2, "two more drift checks")
+    assert conf_value(conf_dir, 101, "CPUS") == "3"
+    assert len(mutating_calls(conf_dir.parent)) == hand_made
+    assert run.metrics()["vzgitops_drifted_containers"] == 1
+    latest = json.loads((run.state / "drift" / "latest.json").read_text())
+    assert latest["drift"]["containers"][0]["ctid"] == 101
+    assert run.stop() == 0
