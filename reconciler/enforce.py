@@ -21,11 +21,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from reconciler.apply import ApplyResult, ChangeResult, Executor
+from reconciler.apply import ApplyResult, ChangeResult, Executor, RetryPolicy
 from reconciler.drift import Drift, compute_drift
 from reconciler.drift_record import record_drift
 from reconciler.errors import VzGitopsError
@@ -99,6 +99,7 @@ class Enforcer:
     backoff: ContainerBackoff
     notify_url: str | None = None
     clock: Callable[[], float] = time.time
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def apply(self, desired: DesiredState, sha: str) -> NodeOutcome:
         """Make the node match `desired` (a new revision, or a retry of the live one)."""
@@ -136,12 +137,10 @@ class Enforcer:
         self.stopping.wait(seconds)
 
     def _executor(self, only: frozenset[int] | None = None) -> Executor:
-        run, stop = self.access.run, self.stopping.is_set
+        run, stop, retry = self.access.run, self.stopping.is_set, self.retry
         if only is None:
-            return Executor(run=run, state=self.state, sleep=self._sleep, should_stop=stop)
-        return _OnlyExecutor(
-            run=run, state=self.state, sleep=self._sleep, should_stop=stop, only=only
-        )
+            return Executor(run, self.state, self._sleep, retry, should_stop=stop)
+        return _OnlyExecutor(run, self.state, self._sleep, retry, should_stop=stop, only=only)
 
     def _applied(
         self, result: ApplyResult, after: Plan, desired: DesiredState, deferred: dict[int, datetime]

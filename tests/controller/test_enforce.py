@@ -1,0 +1,116 @@
+"""Drift correction against the simulated node, in-process with a fake clock: a container that a
+person keeps changing by hand is corrected at once the first time, then ever less often."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.apply import RetryPolicy
+from reconciler.enforce import Enforcer, ShuttingDown, StoppableRunner
+from reconciler.events import EventLog
+from reconciler.metrics import Metrics
+from reconciler.process import SubprocessRunner
+from reconciler.reconcile import NodeAccess, Options
+from reconciler.spec.load import load_desired
+from reconciler.state import StateDir
+from reconciler.triggers import ContainerBackoff
+from tests.controller.harness import conf_value
+from tests.support import container_doc, vz
+
+SHA = "a" * 40
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def enforcer(sim_node: Any, tmp_path: Path) -> tuple[Enforcer, Clock]:
+    clock = Clock()
+    enforcer = Enforcer(
+        access=NodeAccess(
+            SubprocessRunner(sim_node.env), Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"])
+        ),
+        state=StateDir(tmp_path / "state"),
+        options=Options(clock=clock),
+        log=EventLog("json"),
+        metrics=Metrics(),
+        stopping=threading.Event(),
+        drift_mode="correct",
+        backoff=ContainerBackoff(base=10.0, maximum=40.0),
+        clock=clock,
+        retry=RetryPolicy(attempts=1, initial=1),
+    )
+    return enforcer, clock
+
+
+def test_a_container_changed_by_hand_again_and_again_is_corrected_less_often(
+    enforcer: tuple[Enforcer, Clock], sim_node: Any
+) -> None:
+    node, clock = enforcer
+    conf = Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"])
+    desired = load_desired({"web.yaml": container_doc("web", 101, cpus=1).encode()})
+    assert node.apply(desired, SHA).result == "success"
+
+    def fight(at: float) -> str:
+        clock.now = 1_000_000.0 + at
+        if conf_value(conf, 101, "CPUS") == "1":
+            assert (
+                vz("vzctl", ["set", "101", "--cpus", "3", "--save"], sim_node.env).returncode == 0
+            )
+        outcome = node.check(desired, SHA)
+        assert outcome.result == "success"
+        state = outcome.containers[0].state
+        assert (state == "in-sync") == (conf_value(conf, 101, "CPUS") == "1")
+        return state
+
+    # corrected at 0; next allowed 10 s later, then 20 s, then 40 s (the cap)
+    timeline = {at: fight(at) for at in (0, 5, 10, 20, 30, 50, 70, 90, 110)}
+    assert timeline == {
+        0: "in-sync",
+        5: "deferred",
+        10: "in-sync",
+        20: "deferred",
+        30: "in-sync",
+        50: "deferred",
+        70: "in-sync",
+        90: "deferred",
+        110: "in-sync",
+    }
+    # once it stays put at a check, the next hand change is corrected at once again
+    clock.now += 200
+    assert node.check(desired, SHA).containers[0].state == "in-sync"
+    assert fight(311) == "in-sync"
+
+
+def test_drift_report_never_changes_the_node(
+    enforcer: tuple[Enforcer, Clock], sim_node: Any
+) -> None:
+    node, _ = enforcer
+    desired = load_desired({"web.yaml": container_doc("web", 101, cpus=1).encode()})
+    node.apply(desired, SHA)
+    vz("vzctl", ["set", "101", "--cpus", "3", "--save"], sim_node.env)
+    node.drift_mode = "report"
+    outcome = node.check(desired, SHA)
+    assert outcome.converged is None
+    assert outcome.containers[0].state == "drifted"
+    assert outcome.containers[0].detail == "cpus: git 1, node 3"
+    assert node.metrics.drifted == 1
+    assert conf_value(Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"]), 101, "CPUS") == "3"
+
+
+def test_a_stopping_runner_starts_nothing(sim_node: Any) -> None:
+    stopping = threading.Event()
+    runner = StoppableRunner(SubprocessRunner(sim_node.env), stopping)
+    assert runner(("vzlist", "-a")).code == 0
+    stopping.set()
+    with pytest.raises(ShuttingDown):
+        runner(("vzlist", "-a"))
