@@ -58,6 +58,7 @@ class BoundedHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 128  # the listen backlog; the default 5 resets bursts of webhooks
+    deadline = CONNECTION_DEADLINE
 
     def __init__(
         self, listen: Listen, handler: type[BaseHTTPRequestHandler], log: Logger, name: str
@@ -86,7 +87,7 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             self.shutdown_request(request)
             return
         with self._open_lock:
-            self._open[request] = time.monotonic() + CONNECTION_DEADLINE
+            self._open[request] = time.monotonic() + self.deadline
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:

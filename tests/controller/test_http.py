@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import http.client
 import json
+import select
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -283,3 +285,20 @@ def test_metrics_and_healthz_over_http() -> None:
         conn.close()
     finally:
         server.close()
+
+
+def test_a_client_that_trickles_its_headers_is_cut_off(hook: Hook) -> None:
+    hook.server.deadline = 0.5
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", hook.port), timeout=10) as sock:
+        sock.sendall(b"POST /webhook HTTP/1.1\r\n")
+        with pytest.raises(OSError):  # the cut shows on a send, or as EOF on a read
+            for _ in range(100):
+                time.sleep(0.1)
+                sock.sendall(b"X-A: b\r\n")
+                if not select.select([sock], [], [], 0)[0]:
+                    continue
+                if sock.recv(1024) == b"":
+                    raise ConnectionAbortedError("closed by the server")
+    assert time.monotonic() - started < 5
+    assert hook.post(BODY, {"X-Gitlab-Token": SECRET.decode()}) == 202
