@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.state import StateDir, node_lock
 from tests.controller.harness import Controllers, Remote, conf_value
 from tests.support import VZGITOPS, container_doc, vz, vzgitops
 
@@ -180,3 +181,19 @@ def test_status_of_a_dead_controller(node_env: dict[str, str], tmp_path: Path) -
     done = vzgitops(["status", "--state-dir", str(tmp_path), "--format", "json"], node_env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "dead"
+
+
+def test_nothing_is_applied_while_another_process_holds_the_node_lock(
+    controllers: Controllers, remote: Remote, conf_dir: Path
+) -> None:
+    first = remote.commit(web(1))
+    run = controllers.start(["--repo", remote.url, "--interval", "0.3", "--drift-interval", "0"])
+    run.wait(applied(first), "the first commit applied")
+    with node_lock(StateDir(run.state), what="a test holding the lock"):
+        second = remote.commit(web(2))
+        error = run.wait(lambda s: s.get("last_error"), "the lock conflict reported")
+        assert "node lock" in error["message"] and "a test holding the lock" in error["message"]
+        assert conf_value(conf_dir, 101, "CPUS") == "1"
+    run.wait(applied(second), "applied once the lock is free", timeout=15)
+    assert conf_value(conf_dir, 101, "CPUS") == "2"
+    assert run.stop() == 0
