@@ -397,7 +397,8 @@ def _run(argv: list[str], node: Node) -> int:
     ves = collect(node, opts, need, records)
     if isinstance(ves, int):
         return 0 if opts.ids is None else ves
-    read_params(node, ves, _wanted(fields, opts.patterns))
+    sort = [FIELDS[opts.sort[0]]] if opts.sort is not None else []
+    read_params(node, ves, _wanted(None if fields is None else fields + sort, opts.patterns))
     mounted_status(node, ves, need, records)
     _details(ves, need, records)
     _filter(ves, opts.patterns)
