@@ -203,6 +203,12 @@ def _subset(want: Canon, have: Canon) -> bool:
     return all(held.get(key) == value for key, value in want)
 
 
+def _devnodes_equal(want: Canon, have: Canon) -> bool:
+    """`none` means the device node is absent."""
+    held = dict(have or ())
+    return all(held.get(key, "none") == perm for key, perm in want)
+
+
 def _netif_equal(want: NetIfCanon, have: NetIfCanon) -> bool:
     held = dict(have or ())
     if set(held) != {name for name, _ in want}:
@@ -276,17 +282,19 @@ def _devnodes_argv(want: Canon, have: Canon) -> list[str]:
     held = dict(have or ())
     argv: list[str] = []
     for name, perm in want:
-        if held.get(name) != perm:
+        if held.get(name, "none") != perm:
             argv += ["--devnodes", f"{name}:{perm}"]
     return argv
 
 
 def _netif_argv(want: NetIfCanon, have: NetIfCanon) -> list[str]:
+    """--netif_add on an existing interface merges into it (vzctl's merge_veth_list); a
+    --netif_del of the same interface in the same call would drop it instead."""
     held = dict(have or ())
     wanted = dict(want)
     argv: list[str] = []
     for name in sorted(held):
-        if name not in wanted or not _subset(wanted[name], held[name]):
+        if name not in wanted:
             argv += ["--netif_del", name]
     for name, attrs in want:
         if name in held and _subset(attrs, held[name]):
@@ -375,7 +383,7 @@ FIELDS: tuple[FieldDef, ...] = (
     FieldDef("features", "FEATURES", _flags, _conf_flags, _flag_argv("--features"), _show_flags, klass="restart", equal=_subset),
     FieldDef("capability", "CAPABILITY", _flags, _conf_flags, _flag_argv("--capability"), _show_flags, klass="restart", equal=_subset),
     _row("netfilter", "NETFILTER", "--netfilter", "text", klass="restart"),
-    FieldDef("devnodes", "DEVNODES", _perms, _conf_perms, _devnodes_argv, _show_perms, equal=_subset),
+    FieldDef("devnodes", "DEVNODES", _perms, _conf_perms, _devnodes_argv, _show_perms, equal=_devnodes_equal),
 )  # fmt: skip
 
 NAME_FIELD = _row("name", "NAME", "--name", "text", create_option=True)

@@ -46,15 +46,17 @@ def policy_for(desired: DesiredState, options: Options) -> Policy:
 def inventory_for(
     state: StateDir, desired: DesiredState, observed: ObservedState, node: str | None
 ) -> Inventory:
-    """The inventory; if it exists but cannot be read, rebuild it from what observation proves."""
+    """The inventory; if it exists but cannot be read, rebuild it from what observation proves:
+    containers on the node whose vzctl name matches git or the last good inventory."""
     inventory = state.load_inventory()
     lost = state.inventory_exists() and state.read_inventory_raw() is None
     if not lost:
         return inventory
+    claims = {**state.previous_inventory(), **{d.ctid: d.name for d in desired.for_node(node)}}
     proven = {
-        d.ctid: d.name
-        for d in desired.for_node(node)
-        if d.ctid in observed.containers and observed.containers[d.ctid].name == d.name
+        ctid: name
+        for ctid, name in claims.items()
+        if ctid in observed.containers and observed.containers[ctid].name == name
     }
     state.mark_rebuilt(proven)
     return state.load_inventory()

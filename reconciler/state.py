@@ -117,12 +117,33 @@ class StateDir:
             trusted = True  # a fresh state directory owns nothing, and knows it
         return Inventory(frozenset(owned), frozenset(protected), names, trusted)
 
+    @property
+    def previous_inventory_path(self) -> Path:
+        return self.root / "inventory.prev.json"
+
     def update_inventory(self, change: Callable[[dict[str, Any]], None]) -> None:
-        data = self.read_inventory_raw() or {"version": INVENTORY_VERSION, "containers": {}}
-        if not self.inventory_path.exists():
-            data["rebuilt"] = False
+        """Read-modify-write; the previous good copy is kept, and a corrupt file stays untrusted."""
+        data = self.read_inventory_raw()
+        if data is None:
+            corrupt = self.inventory_path.exists()
+            data = {"version": INVENTORY_VERSION, "containers": {}, "rebuilt": corrupt}
+        else:
+            write_json(self.previous_inventory_path, data)
         change(data)
         write_json(self.inventory_path, data)
+
+    def previous_inventory(self) -> dict[int, str]:
+        """The last good inventory before the current one (ctid -> name), for rebuilding."""
+        try:
+            data = json.loads(self.previous_inventory_path.read_text(encoding="utf-8"))
+            entries = data["containers"]
+            return {
+                int(k): str(v.get("name", ""))
+                for k, v in entries.items()
+                if str(k).isdigit() and isinstance(v, dict)
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
 
     def record_owned(self, ctid: int, name: str, how: str, protect: bool = False) -> None:
         def change(data: dict[str, Any]) -> None:

@@ -315,3 +315,48 @@ def test_two_applies_at_once_exactly_one_mutates(
     assert "node lock" in second.stderr and "held by pid" in second.stderr
     creates = [c for c in mutating_calls(sim_node.dir) if c["argv"][1] == "create"]
     assert len(creates) == 3
+
+
+def test_saved_plan_applies_only_while_current(
+    sim_node: Any, env: dict[str, str], repo: GitRepo, tmp_path: Path
+) -> None:
+    commit_files(repo, THREE)
+    saved = tmp_path / "plan.json"
+    planned = vzgitops(["plan", "--repo", str(repo.path), "--out", str(saved)], env)
+    assert planned.returncode == 0 and saved.exists()
+    assert vz("vzctl", ["create", "101", "--ostemplate", "centos-6-x86"], env).returncode == 0
+    stale = vzgitops(["apply", "--repo", str(repo.path), "--plan-file", str(saved)], env)
+    assert stale.returncode == 1 and "stale" in stale.stderr
+    assert mutating_calls(sim_node.dir)[-1]["argv"][1:3] == ["create", "101"]
+    assert vz("vzctl", ["destroy", "101"], env).returncode == 0
+    fresh = vzgitops(["apply", "--repo", str(repo.path), "--plan-file", str(saved)], env)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert set(listing(env)) == {101, 102, 103}
+
+
+def test_corrupt_inventory_is_rebuilt_and_never_prunes(
+    sim_node: Any, env: dict[str, str], repo: GitRepo
+) -> None:
+    files = {
+        **THREE,
+        **{f"c{i}.yaml": container_doc(f"c{i}", 110 + i, state="stopped") for i in range(8)},
+    }
+    commit_files(repo, files)
+    assert vzgitops(["apply", "--repo", str(repo.path)], env).returncode == 0
+    inventory = Path(env["VZGITOPS_STATE_DIR"]) / "inventory.json"
+    inventory.write_text("{ this is not json")
+    repo.remove("spare.yaml")
+    commit_files(
+        repo, {"web.yaml": THREE["web.yaml"].replace("cpus: 2", "cpus: 1")}, "drop spare, web 1 cpu"
+    )
+    done = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rebuilt" in done.stdout
+    nodes = listing(env)
+    assert 103 in nodes
+    assert nodes[101]["cpus"] == 1
+    confirmed = vzgitops(["adopt", "--confirm"], env)
+    assert confirmed.returncode == 0, confirmed.stderr
+    pruned = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert 103 not in listing(env)
