@@ -89,7 +89,9 @@ def ip_interface(value: str) -> str:
     address, slash, prefix = value.partition("/")
     canonical = ip_address(address)
     if ipaddress.ip_address(canonical).is_unspecified:
-        raise ValueError(f"{value!r}: vzctl ignores the unspecified address, so it can never be applied")
+        raise ValueError(
+            f"{value!r}: vzctl ignores the unspecified address, so it can never be applied"
+        )
     if not slash:
         return canonical
     try:
