@@ -41,6 +41,9 @@ def _change(change: Change) -> list[str]:
         f"  {SIGIL[change.action]} container {change.ctid} ({change.name}): {change.action}  # {change.reason}"
     ]
     for f in change.fields:
+        if change.action == "create":
+            lines.append(f"      {f.field}: {f.after}")
+            continue
         before = f.before if f.before is not None else "(unset)"
         lines.append(f"      {f.field}: {before} -> {f.after}{CLASS_NOTE.get(f.change_class, '')}")
     lines.extend(f"      $ {command_line(c.argv)}" for c in change.commands)
