@@ -221,6 +221,12 @@ def _state_dir(value: str | None) -> Path:
     return Path(value or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
 
 
+def _user_cache() -> Path:
+    """Where commands that need no state directory keep mirrors of remote repositories."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vzgitops" / "mirrors"
+
+
 def _access(args: argparse.Namespace) -> NodeAccess:
     from reconciler.observe import conf_dir_from_env
     from reconciler.process import SubprocessRunner
@@ -233,7 +239,7 @@ def _access(args: argparse.Namespace) -> NodeAccess:
 def _read_revision(args: argparse.Namespace, cache: Path | None) -> Revision:
     from reconciler.source import open_source
 
-    cache_dir = cache if cache is not None else Path(tempfile.mkdtemp(prefix="vzgitops-cache-"))
+    cache_dir = cache if cache is not None else _user_cache()
     source = open_source(args.repo, cache_dir)
     source.fetch()
     return source.read(args.ref, args.path)
@@ -328,9 +334,7 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
     if args.out is not None:
         raise UsageError("plan: --out saves a plan of one revision; it cannot be used with --base")
     state = StateDir(_state_dir(args.state_dir))
-    cache = (
-        Path(tempfile.mkdtemp(prefix="vzgitops-cache-")) if args.offline else state.root / "cache"
-    )
+    cache = _user_cache() if args.offline else state.root / "cache"
     source = open_source(args.repo, cache)
     source.fetch()
     access = None if args.offline else _access(args)
