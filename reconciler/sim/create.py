@@ -74,7 +74,12 @@ def _unpack(tarball: str, private: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     with tarfile.open(tarball) as tar:
-        tar.extractall(tmp, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(tmp, filter="data")
+        else:  # Python < 3.11.4: keep only plain members inside the private area
+            safe = [m for m in tar.getmembers() if (m.isfile() or m.isdir())
+                    and not m.name.startswith("/") and ".." not in m.name.split("/")]  # fmt: skip
+            tar.extractall(tmp, members=safe)  # noqa: S202 - members filtered above
     with contextlib.suppress(OSError):
         os.rmdir(private)
     os.rename(tmp, private)

@@ -14,10 +14,10 @@ import marshal
 import os
 import time
 
-from reconciler.sim.codes import LONG_MAX
+from reconciler.sim.codes import INT_MAX, LONG_MAX
 from reconciler.sim.ctconf import Config
 from reconciler.sim.layout import Node
-from reconciler.sim.values import strip_mask
+from reconciler.sim.values import float_prefix, strip_mask
 
 LIST_UBC = [
     "KMEMSIZE",
@@ -110,17 +110,20 @@ def mounted_record(cfg: Config, private: str) -> Record:
     return {"status": "mounted", "quota": quota_from(cfg, disk_usage(private))}
 
 
-def vswap_defaults(cfg: Config, cmd: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+def vswap_defaults(
+    cfg: Config, cmd: dict[str, tuple[int, int]], overcommit: float | None = None
+) -> dict[str, tuple[int, int]]:
     """fill_vswap_ub(): the UBCs vzctl derives from ram/swap when neither side sets them."""
     phys = cmd.get("PHYSPAGES") or cfg.ubc("PHYSPAGES")
-    if not (cfg.is_vswap() or ("PHYSPAGES" in cmd and cmd["PHYSPAGES"][1] != LONG_MAX)):
+    cmd_vswap = "PHYSPAGES" in cmd and cmd["PHYSPAGES"][1] not in (LONG_MAX, INT_MAX)
+    if not (cfg.is_vswap() or cmd_vswap):
         return {}
     swap = cmd.get("SWAPPAGES") or cfg.ubc("SWAPPAGES")
     if phys is None or swap is None:
         return {}
     ram, total = phys[1], phys[1] + swap[1]
     ovc_raw = cfg.str("VM_OVERCOMMIT")
-    ovc = float(ovc_raw) if ovc_raw else 0.0
+    ovc = overcommit or (float_prefix(ovc_raw)[0] if ovc_raw else 0.0)
     priv = (int(total * ovc), int(total * ovc)) if ovc else (LONG_MAX, LONG_MAX)
     derived = {
         "LOCKEDPAGES": (ram, ram),

@@ -15,7 +15,7 @@ from reconciler.sim import ctconf, kernel
 from reconciler.sim.layout import Node
 from reconciler.sim.listfields import MOUNTED, RUNNING, SUSPENDED, Field, Ve
 from reconciler.sim.setparams import CAP_NAMES, FEATURES
-from reconciler.sim.values import _float_prefix
+from reconciler.sim.values import float_prefix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def _merge_conf(ve: Ve, cfg: ctconf.Config, node: Node) -> None:
             if pair is not None:
                 ve.ubc[key] = [0, 0, pair[0], pair[1], 0]
     overcommit = cfg.str("VM_OVERCOMMIT")
-    ve.vm_overcommit = _float_prefix(overcommit)[0] if overcommit else 0.0
+    ve.vm_overcommit = float_prefix(overcommit)[0] if overcommit else 0.0
     if ve.ip is None and cfg.list("IP_ADDRESS"):
         ve.ip = " ".join(cfg.ips())
     space, inodes = cfg.disk("DISKSPACE"), cfg.disk("DISKINODES")

@@ -29,7 +29,7 @@ def _not_running(ctx: Ctx, what: str) -> int:
 
 def _ubc(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: bool) -> int:
     calc = dict(req.ubc)
-    calc.update(kernel.vswap_defaults(cfg, req.ubc))
+    calc.update(kernel.vswap_defaults(cfg, req.ubc, req.vm_overcommit))
     if not calc:
         return 0
     if not running:

@@ -343,9 +343,9 @@ def _setmode(r: Request, v: str, s: Say) -> str:
 def _vm_overcommit(r: Request, v: str, s: Say) -> str:
     if r.vm_overcommit is not None:
         return DUP
-    from reconciler.sim.values import _float_prefix
+    from reconciler.sim.values import float_prefix
 
-    value, rest = _float_prefix(v)
+    value, rest = float_prefix(v)
     if rest == v:
         return INVAL
     r.vm_overcommit = value

@@ -56,7 +56,7 @@ def parse_ul(text: str) -> int | None:
     return value
 
 
-def _float_prefix(text: str) -> tuple[float, str]:
+def float_prefix(text: str) -> tuple[float, str]:
     """C strtold(): the longest decimal float prefix and the rest."""
     i, n = 0, len(text)
     while i < n and (text[i].isdigit() or text[i] in "+-."):
@@ -83,7 +83,7 @@ def parse_ul_sfx(text: str, divisor: int, allow_unlimited: bool) -> tuple[int, s
         return None
     real = float(value)
     if tail.startswith("."):
-        real, tail = _float_prefix(text)
+        real, tail = float_prefix(text)
         value = int(real)
     if tail and tail[0] != ":":
         mul = _MULTIPLIERS.get(tail[0].lower())
