@@ -276,11 +276,11 @@ class Controller:
         if reason is not None:
             return self._hold(sha, subject, "held", reason)
         if revision is None or unreadable is not None:
-            return self._hold(sha, None, "invalid", str(unreadable), unreadable)
+            return self._invalid(sha, None, unreadable)
         try:
             desired = load_desired(revision.files)
         except SpecError as error:
-            return self._hold(sha, revision.subject, "invalid", str(error), error)
+            return self._invalid(sha, revision.subject, error)
         self.s.log("info", "revision.new", revision=sha, subject=revision.subject)
         self._step()
         outcome = self.node.apply(desired, sha)
@@ -309,6 +309,11 @@ class Controller:
             return None
         shown = ", ".join(c[:12] for c in unsigned[:5]) + (" ..." if len(unsigned) > 5 else "")
         return f"{len(unsigned)} new commit(s) are not signed by a trusted key: {shown}"
+
+    def _invalid(self, sha: str, subject: str | None, error: SpecError | None) -> Result:
+        count = len(error.problems) if error else 0
+        reason = f"it does not validate ({count} problem{'s' if count != 1 else ''})"
+        return self._hold(sha, subject, "invalid", reason, error)
 
     def _hold(
         self, sha: str, subject: str | None, kind: Literal["invalid", "held"], reason: str,

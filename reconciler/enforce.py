@@ -190,10 +190,11 @@ class Enforcer:
         result, after = apply_revision(
             desired, sha, self.access, self.state, self._executor(ready), self.options
         )
+        outcome = self._applied(result, after, desired, deferred)
         for ctid in sorted(ready):
             self.backoff.corrected(ctid, self.clock())
             self.log("info", "drift.corrected", revision=sha, ctid=ctid)
-        return self._applied(result, after, desired, deferred)
+        return outcome
 
     def _outcome(
         self,

@@ -101,6 +101,19 @@ def utc(at: float) -> datetime:
 # ---- text (pure) -----------------------------------------------------------------------------
 
 
+def span(seconds: float) -> str:
+    """A duration for people: 42 s, 5 min, 3 h 20 min, 2 d 4 h."""
+    whole = round(abs(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    minutes, hours, days = whole // 60, whole // 3600, whole // 86400
+    if hours < 2:
+        return f"{minutes} min"
+    if days < 2:
+        return f"{hours} h {minutes % 60} min"
+    return f"{days} d {hours % 24} h"
+
+
 def _when(at: datetime | None, now: datetime) -> str:
     if at is None:
         return "-"
@@ -108,7 +121,7 @@ def _when(at: datetime | None, now: datetime) -> str:
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if abs(seconds) < 1:
         return f"{stamp} (now)"
-    return f"{stamp} (in {seconds:.0f} s)" if seconds > 0 else f"{stamp} ({-seconds:.0f} s ago)"
+    return f"{stamp} (in {span(seconds)})" if seconds > 0 else f"{stamp} ({span(seconds)} ago)"
 
 
 def _revision(info: RevisionInfo | None, now: datetime) -> str:
@@ -122,7 +135,7 @@ def _pending_lines(pending: Pending | None) -> list[str]:
     if pending is None:
         return ["pending:    none"]
     subject = f' "{pending.subject}"' if pending.subject else ""
-    lines = [f"pending:    {pending.sha[:12]}{subject} is {pending.kind}: {pending.reason}"]
+    lines = [f"pending:    {pending.sha[:12]}{subject} ({pending.kind}): {pending.reason}"]
     lines += [f"            {problem}" for problem in pending.problems[:20]]
     if len(pending.problems) > 20:
         lines.append(f"            ... and {len(pending.problems) - 20} more")
@@ -146,8 +159,8 @@ def render_text(status: Status, now: datetime) -> str:
     converged = {True: "converged", False: "NOT converged", None: ""}[status.converged]
     lines = [
         f"controller: {status.state} (pid {status.pid}, since {_when(status.started_at, now)})",
-        f"source:     {status.repo} ref {status.ref or '(default branch)'}"
-        + (f" path {status.path}" if status.path else ""),
+        f"source:     {status.repo} ({f'ref {status.ref}' if status.ref else 'default branch'}"
+        + (f", path {status.path})" if status.path else ")"),
         f"fetched:    {_revision(status.fetched, now)}",
         f"applied:    {_revision(status.applied, now)}" + (f"; {converged}" if converged else ""),
         *_pending_lines(status.pending),

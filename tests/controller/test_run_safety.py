@@ -56,7 +56,7 @@ def test_an_invalid_commit_is_not_applied_and_the_last_good_one_is_still_enforce
     run.wait(lambda s: conf_value(conf_dir, 101, "CPUS") == "1", "the good revision enforced")
     shown = vzgitops(["status", "--state-dir", str(run.state)], node_env)
     assert shown.returncode == 0
-    assert f'{bad[:12]} "web: many cpus" is invalid' in shown.stdout
+    assert f'{bad[:12]} "web: many cpus" (invalid): it does not validate' in shown.stdout
     assert "web.yaml" in shown.stdout
     assert f"applied:    {good[:12]}" in shown.stdout
     fixed = remote.commit(web(2), "web: 2 cpus")
@@ -130,8 +130,9 @@ def test_an_unreachable_repository_backs_off_and_recovers(
     run.wait(lambda s: (s.get("next") or {}).get("action") == "retry", "a retry scheduled")
     run.wait(lambda s: s.get("cycles", 0) >= 3, "two retries", timeout=15)
     first = remote.commit(web(1))
-    shutil.copytree(remote.bare, later)
-    run.wait(applied(first), "applied once the repository is there", timeout=30)
+    shutil.copytree(remote.bare, tmp_path / "copying.git")
+    (tmp_path / "copying.git").rename(later)
+    run.wait(applied(first), "applied by a retry once the repository is there", timeout=40)
     assert run.status()["last_error"] is None
     assert run.stop() == 0
     delays = [e["retry_in"] for e in run.events() if e["event"] == "reconcile.retry"]
