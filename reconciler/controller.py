@@ -272,6 +272,7 @@ class Controller:
         except SpecError as error:
             unreadable = error
         subject = revision.subject if revision else None
+        self._step()
         reason = self._gate(sha)
         if reason is not None:
             return self._hold(sha, subject, "held", reason)
