@@ -52,7 +52,7 @@ def _path(private: str, name: str) -> str:
 
 def read(private: str, name: str) -> str | None:
     try:
-        with open(_path(private, name), encoding="utf-8", errors="replace") as fh:
+        with open(_path(private, name), encoding="utf-8", errors="surrogateescape") as fh:
             return fh.read()
     except OSError:
         return None
@@ -62,7 +62,7 @@ def write(private: str, name: str, text: str) -> None:
     path = _path(private, name)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
     except OSError:
         return

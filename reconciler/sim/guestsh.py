@@ -45,7 +45,7 @@ class Guest:
     def read(self, name: str) -> str | None:
         full = self.path(name)
         try:
-            with open(full or "", encoding="utf-8", errors="replace") as fh:
+            with open(full or "", encoding="utf-8", errors="surrogateescape") as fh:
                 return fh.read()
         except OSError:
             return None
@@ -120,7 +120,7 @@ def _target(op: str, target: str, guest: Guest) -> TextIO:
     if target == "/dev/null":
         return open(os.devnull, "w", encoding="utf-8")
     full = guest.path(target) or os.devnull
-    return open(full, "a" if op == ">>" else "w", encoding="utf-8")
+    return open(full, "a" if op == ">>" else "w", encoding="utf-8", errors="surrogateescape")
 
 
 def _run_simple(cmd: list[str], guest: Guest) -> int:

@@ -10,6 +10,14 @@ from __future__ import annotations
 import sys
 
 
+def raw_bytes_ok() -> None:
+    """Let arguments that are not UTF-8 (kept as surrogates) print as the bytes they were."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
+
+
 class Log:
     """Callable as `log(level, message)`."""
 

@@ -15,7 +15,7 @@ import time
 from reconciler.sim import codes, faults, lock, oplog
 from reconciler.sim.ctx import Ctx
 from reconciler.sim.layout import Node
-from reconciler.sim.output import Log
+from reconciler.sim.output import Log, raw_bytes_ok
 from reconciler.sim.values import parse_int
 
 TYPE_CHECKING = False
@@ -79,6 +79,7 @@ def _veid(node: Node, text: str) -> int:
 
 def main(argv: list[str], state_dir: str) -> int:
     """Run one simulated vzctl command; returns its exit status."""
+    raw_bytes_ok()
     call = Call()
     try:
         rc = _main(argv, state_dir, call)

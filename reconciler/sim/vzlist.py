@@ -24,6 +24,7 @@ from reconciler.sim.listfields import (
     json_object,
     text_row,
 )
+from reconciler.sim.output import raw_bytes_ok
 
 DEFAULT_FIELDS = "ctid,numproc,status,ip,hostname"
 NAME_FIELDS = "smart_name,numproc,status,ip,hostname"
@@ -188,6 +189,7 @@ def _run(argv: list[str], node: Node) -> int:
 
 def main(argv: list[str], state_dir: str) -> int:
     """Run one simulated vzlist call; returns its exit status."""
+    raw_bytes_ok()
     node = Node(state_dir, listdata.warn)
     decision = faults.decide(node.faults_path, "vzlist", None)
     rc = 0
