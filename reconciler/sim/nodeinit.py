@@ -21,7 +21,16 @@ DEFAULT_TEMPLATES = (
     "centos-7-x86_64",
     "centos-6-x86",
 )
-SAMPLES = ("basic", "light", "vswap-256m", "vswap-512m", "vswap-1g", "vswap-2g")
+SAMPLES = [
+    "basic",
+    "light",
+    "vswap-256m",
+    "vswap-512m",
+    "vswap-1024m",
+    "vswap-1g",
+    "vswap-2g",
+    "vswap-4g",
+]
 MANAGED: tuple[str, ...] = (
     "bin",
     "conf",

@@ -7,6 +7,7 @@ OpenVZ kernel (fairsched), mount/umount/destroy states, IP conflicts, exec.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -203,3 +204,23 @@ def test_create_failures_leave_nothing_behind(sim_node: SimNode) -> None:
     create(sim_node, 101)
     again = sim_node.run("vzctl", "create", "101", "--ostemplate", "centos-6-x86")
     assert again.returncode == 44
+
+
+def test_arguments_that_are_not_utf8_pass_through_as_bytes(sim_node: SimNode) -> None:
+    create(sim_node, 101, start=True)
+    name = b"\xff\xfe.example"
+    done = subprocess.run(
+        [str(sim_node.bin / "vzctl"), "set", "101", "--hostname", name, "--save"],
+        env=sim_node.env,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b'HOSTNAME="\xff\xfe.example"\n' in (sim_node.dir / "conf" / "101.conf").read_bytes()
+    listed = subprocess.run(
+        [str(sim_node.bin / "vzlist"), "-H", "-o", "hostname", "101"],
+        env=sim_node.env,
+        capture_output=True,
+        check=False,
+    )
+    assert listed.stdout == name + b"\n"
