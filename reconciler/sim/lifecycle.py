@@ -14,6 +14,7 @@ import sys
 from reconciler.sim import codes, guest, kernel
 from reconciler.sim.ctconf import Config
 from reconciler.sim.ctx import Ctx, remove_names
+from reconciler.sim.values import c_int32
 
 
 def do_mount(ctx: Ctx, cfg: Config) -> int:
@@ -68,7 +69,7 @@ def _setup_messages(ctx: Ctx, cfg: Config) -> None:
     """What vps_setup_res() prints while configuring a starting container."""
     limit = cfg.cpulimit()
     if limit is not None:
-        ctx.log(0, f"Setting CPU limit: {limit - (1 << 32) if limit >> 31 & 1 else limit}")
+        ctx.log(0, f"Setting CPU limit: {c_int32(limit)}")
     ctx.log(0, f"Setting CPU units: {cfg.ulong('CPUUNITS') or 1000}")
     if cfg.ulong("CPUS"):
         ctx.log(0, f"Setting CPUs: {cfg.ulong('CPUS')}")
