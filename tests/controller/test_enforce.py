@@ -3,9 +3,12 @@ person keeps changing by hand is corrected at once the first time, then ever les
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -114,3 +117,55 @@ def test_a_stopping_runner_starts_nothing(sim_node: Any) -> None:
     stopping.set()
     with pytest.raises(ShuttingDown):
         runner(("vzlist", "-a"))
+
+
+class Receiver(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        Receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_each_drift_check_is_recorded_and_sent_to_the_notify_url(
+    enforcer: tuple[Enforcer, Clock], sim_node: Any
+) -> None:
+    node, _ = enforcer
+    desired = load_desired({"web.yaml": container_doc("web", 101, cpus=1).encode()})
+    node.apply(desired, SHA)
+    vz("vzctl", ["set", "101", "--cpus", "3", "--save"], sim_node.env)
+    node.drift_mode = "report"
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        node.notify_url = f"http://127.0.0.1:{server.server_address[1]}/drift"
+        node.check(desired, SHA)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (body,) = Receiver.bodies
+    report = json.loads(body)
+    assert report["kind"] == "drift"
+    assert report["drift"]["containers"][0]["ctid"] == 101
+    latest = json.loads((node.state.root / "drift" / "latest.json").read_text())
+    assert latest == report
+
+
+def test_an_unreachable_notify_url_is_logged_and_the_check_goes_on(
+    enforcer: tuple[Enforcer, Clock], sim_node: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node, _ = enforcer
+    desired = load_desired({"web.yaml": container_doc("web", 101, cpus=1).encode()})
+    node.apply(desired, SHA)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    node.notify_url = f"http://127.0.0.1:{port}/drift"
+    node.stopping.set()  # retry waits return at once
+    assert node.check(desired, SHA).result == "success"
+    assert "drift.notify_failed" in capsys.readouterr().err

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import UsageError
+from reconciler.errors import UsageError, VzGitopsError
 from reconciler.events import EventLog
-from reconciler.httpd import Listen
+from reconciler.httpd import Listen, parse_listen
 from reconciler.metrics import CountingRunner, Health, Metrics, MetricsServer
 from reconciler.process import Completed
 from reconciler.webhook import MAX_BODY, WebhookServer, authenticate, read_secret
@@ -302,3 +302,35 @@ def test_a_client_that_trickles_its_headers_is_cut_off(hook: Hook) -> None:
                     raise ConnectionAbortedError("closed by the server")
     assert time.monotonic() - started < 5
     assert hook.post(BODY, {"X-Gitlab-Token": SECRET.decode()}) == 202
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_metrics_listen_on_ipv6() -> None:
+    server = MetricsServer(parse_listen("[::1]:0"), Metrics(), Health(), EventLog("text"))
+    server.start()
+    try:
+        assert server.bound.render().startswith("[::1]:")
+        conn = http.client.HTTPConnection("::1", server.bound.port, timeout=10)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        server.close()
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(VzGitopsError, match=f"cannot listen on 127.0.0.1:{port} for metrics"):
+            MetricsServer(Listen("127.0.0.1", port), Metrics(), Health(), EventLog("text"))
