@@ -123,6 +123,7 @@ class Enforcer:
             )
             self._report(drift)
             changed = {c.ctid for c in plan.changes}
+            self.backoff.keep_only({d.ctid for d in mine})
             for d in mine:
                 if d.ctid not in changed:
                     self.backoff.settled(d.ctid)

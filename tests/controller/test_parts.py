@@ -121,6 +121,10 @@ def test_container_backoff_spaces_out_corrections() -> None:
     assert backoff.ready(102, 0.0)
     backoff.settled(101)
     assert backoff.ready(101, 100.0)
+    backoff.corrected(101, 100.0)
+    backoff.corrected(102, 100.0)
+    backoff.keep_only({102})
+    assert backoff.ready(101, 100.0) and not backoff.ready(102, 100.0)
 
 
 def test_schedule_polls_checks_drift_and_backs_off() -> None:
