@@ -285,7 +285,11 @@ specs = st.fixed_dictionaries(
     {},
     optional={
         "hostname": st.from_regex(r"[a-z][a-z0-9]{0,10}(\.[a-z]{2,5})?", fullmatch=True),
-        "ip": st.lists(st.ip_addresses(v=4).filter(lambda a: not a.is_unspecified).map(str), max_size=3, unique=True),
+        "ip": st.lists(
+            st.ip_addresses(v=4).filter(lambda a: not a.is_unspecified).map(str),
+            max_size=3,
+            unique=True,
+        ),
         "ram": sizes,
         "swap": sizes,
         "diskspace": st.sampled_from(["10G", "2G:3G", 1048576]),
@@ -330,7 +334,12 @@ def test_property_empty_node_creates_exactly_once(spec: dict[str, Any]) -> None:
         ("cpulimit", 200, 150, True),
     ],
 )
-def test_running_cpu_values_allow_for_kernel_rounding(field: str, want: int, running: int, differs: bool) -> None:
-    d = container(**{field: want})
-    have = ObservedContainer(ctid=101, status="running", saved=desired_settings(d.spec, "web"), running={field: running})
+def test_running_cpu_values_allow_for_kernel_rounding(
+    field: str, want: int, running: int, differs: bool
+) -> None:
+    spec: dict[str, Any] = {field: want}
+    d = container(**spec)
+    have = ObservedContainer(
+        ctid=101, status="running", saved=desired_settings(d.spec, "web"), running={field: running}
+    )
     assert run([d], node(have)).empty is not differs

@@ -1,0 +1,176 @@
+"""The planner: desired + observed + inventory + policy -> Plan (pure, deterministic).
+
+A plan is a value: an ordered tuple of changes, each naming its container, the fields that
+differ (before -> after, with their change class), the exact vzctl argument lists that make
+them so, and a reason for people. The executor runs exactly these commands and decides nothing.
+No I/O, no clock: the same inputs always give the same plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.fields import desired_settings
+from reconciler.observe import ObservedState
+from reconciler.plan.container import Acc, plan_create, plan_destroy, plan_update, unowned
+from reconciler.plan.model import (
+    PLAN_FORMAT,
+    Action,
+    Change,
+    ChangeClass,
+    Command,
+    FieldChange,
+    Held,
+    Inventory,
+    Plan,
+    Policy,
+    Unmanaged,
+)
+from reconciler.spec.desired import DesiredContainer
+
+__all__ = [
+    "PLAN_FORMAT",
+    "Action",
+    "Change",
+    "ChangeClass",
+    "Command",
+    "FieldChange",
+    "Held",
+    "Inventory",
+    "Plan",
+    "Policy",
+    "Unmanaged",
+    "plan",
+]
+
+
+def _plan_desired(
+    d: DesiredContainer,
+    observed: ObservedState,
+    inventory: Inventory,
+    policy: Policy,
+    acc: Acc,
+    doomed: list[Change],
+) -> None:
+    have = observed.containers.get(d.ctid)
+    owned = d.ctid in inventory.owned
+    if have is not None and have.listed and not owned:
+        acc.held.append(
+            unowned(
+                d.ctid,
+                d.name,
+                f"container {d.ctid} exists on the node but vzgitops does not own it; adopt it with 'vzgitops adopt {d.ctid}' or 'vzgitops import'",
+            )
+        )
+        return
+    if d.spec.state == "absent":
+        if have is not None and have.listed:
+            doomed.append(
+                plan_destroy(d.ctid, d.name, have, f"state: absent in {d.origin.render()}")
+            )
+        return
+    want = desired_settings(d.spec, d.name)
+    if have is None or not have.listed:
+        if have is not None and not owned:
+            acc.held.append(
+                unowned(
+                    d.ctid,
+                    d.name,
+                    f"a config file for container {d.ctid} exists without a private area and vzgitops does not own it; remove it or adopt it",
+                )
+            )
+            return
+        plan_create(d, want, acc)
+        if have is not None:
+            first = acc.changes[-1]
+            acc.changes[-1] = first.model_copy(
+                update={
+                    "commands": (Command(argv=("destroy", str(d.ctid))), *first.commands),
+                    "reason": first.reason + "; a stale config file is removed first",
+                }
+            )
+        return
+    plan_update(d, want, have, policy, acc)
+
+
+def _gate_destroys(doomed: list[Change], inventory: Inventory, policy: Policy, acc: Acc) -> None:
+    """Prune only when enabled, owned, unprotected, trusted, and within the safety limit."""
+    if not doomed:
+        return
+    held_reason = None
+    if not policy.prune:
+        held_reason = "destroying needs pruning: pass --prune or set prune: true on the Node"
+    elif not inventory.trusted:
+        held_reason = "the inventory of owned containers was rebuilt after it was lost; confirm it with 'vzgitops adopt --confirm' before anything is destroyed"
+    allowed = [c for c in doomed if c.ctid not in inventory.protected]
+    for change in doomed:
+        if change.ctid in inventory.protected:
+            acc.held.append(
+                Held(
+                    ctid=change.ctid,
+                    name=change.name,
+                    kind="destroy-held",
+                    reason="protect: true forbids destroying this container",
+                )
+            )
+    limit = max(1, len(inventory.owned) // 10)
+    too_many = len(allowed) > limit or (bool(allowed) and len(allowed) >= len(inventory.owned))
+    if held_reason is None and not policy.allow_mass_destroy and too_many:
+        held_reason = f"refusing to destroy {len(allowed)} of {len(inventory.owned)} owned containers at once (limit {limit}, and never all); pass --allow-mass-destroy if this is intended"
+    for change in allowed:
+        if held_reason is None:
+            acc.changes.append(change)
+        else:
+            acc.held.append(
+                Held(ctid=change.ctid, name=change.name, kind="destroy-held", reason=held_reason)
+            )
+
+
+def _order(changes: list[Change], bootorder: Mapping[int, int | None]) -> tuple[Change, ...]:
+    """Destroys first (they free names and IPs), then by bootorder (higher first), then ctid."""
+
+    def key(change: Change) -> tuple[int, int, int, int]:
+        order = bootorder.get(change.ctid)
+        return (
+            0 if change.action == "destroy" else 1,
+            0 if order is not None else 1,
+            -(order or 0),
+            change.ctid,
+        )
+
+    return tuple(sorted(changes, key=key))
+
+
+def plan(
+    desired: tuple[DesiredContainer, ...],
+    observed: ObservedState,
+    inventory: Inventory,
+    policy: Policy,
+    *,
+    revision: str | None = None,
+    node: str = "default",
+) -> Plan:
+    """Desired vs observed: the ordered changes that make the node match git."""
+    acc = Acc()
+    doomed: list[Change] = []
+    for d in desired:
+        _plan_desired(d, observed, inventory, policy, acc, doomed)
+    wanted = {d.ctid for d in desired}
+    unmanaged = []
+    for ctid, have in observed.containers.items():
+        if ctid in wanted or not have.listed:
+            continue
+        if ctid in inventory.owned:
+            name = have.name or inventory.names.get(ctid) or str(ctid)
+            doomed.append(plan_destroy(ctid, name, have, "owned by vzgitops and no longer in git"))
+        else:
+            unmanaged.append(Unmanaged(ctid=ctid, name=have.name, status=have.status))
+    _gate_destroys(doomed, inventory, policy, acc)
+    bootorder = {d.ctid: d.spec.bootorder for d in desired}
+    return Plan(
+        revision=revision,
+        node=node,
+        changes=_order(acc.changes, bootorder),
+        held=tuple(sorted(acc.held, key=lambda h: h.ctid)),
+        unmanaged=tuple(unmanaged),
+    )

@@ -1,0 +1,130 @@
+"""Plan values: what a plan is made of (pure). A plan is a value the executor runs as is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy"]
+ChangeClass = Literal["live", "restart", "recreate"]
+PLAN_FORMAT = 1
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Command(Frozen):
+    """One vzctl call: the argument list after the program name."""
+
+    argv: tuple[str, ...] = Field(
+        description="vzctl arguments, e.g. ('set', '101', '--cpus', '2', '--save')."
+    )
+
+    @property
+    def verb(self) -> str:
+        return self.argv[0]
+
+    def render(self) -> str:
+        return "vzctl " + " ".join(self.argv)
+
+
+class FieldChange(Frozen):
+    field: str = Field(description="Spec field name.")
+    before: str | None = Field(
+        description="Value on the node (saved config), None when unset or new."
+    )
+    after: str = Field(description="Value in git.")
+    change_class: ChangeClass = Field(description="live, restart (needs a restart) or recreate.")
+    running_only: bool = Field(
+        default=False,
+        description="The saved value already matches; only the running value differs.",
+    )
+
+
+class Change(Frozen):
+    ctid: int = Field(description="Container ID.")
+    name: str = Field(description="Container name.")
+    action: Action = Field(description="What happens to the container as a whole.")
+    fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences.")
+    commands: tuple[Command, ...] = Field(description="vzctl calls, in order.")
+    reason: str = Field(description="Why, for people; the executor never reads it.")
+
+    @property
+    def destructive(self) -> bool:
+        return self.action in ("destroy", "recreate")
+
+    @property
+    def restarts(self) -> bool:
+        return any(c.verb == "restart" for c in self.commands) or self.action == "recreate"
+
+
+class Held(Frozen):
+    """A difference the plan does not act on, and why (policy, ownership, safety)."""
+
+    ctid: int = Field(description="Container ID.")
+    name: str = Field(description="Container name, or the ctid when unknown.")
+    kind: Literal["pending-restart", "needs-recreate", "destroy-held", "unowned", "refused"] = (
+        Field(description="Category.")
+    )
+    fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
+    reason: str = Field(description="One sentence a user can act on.")
+
+
+class Unmanaged(Frozen):
+    ctid: int = Field(description="Container ID.")
+    name: str | None = Field(description="vzctl name, if any.")
+    status: str = Field(description="Status on the node.")
+
+
+class Plan(Frozen):
+    format_version: int = Field(default=PLAN_FORMAT, description="Plan format version.")
+    revision: str | None = Field(
+        default=None, description="Git commit sha the desired state came from."
+    )
+    node: str = Field(default="default", description="Node name.")
+    changes: tuple[Change, ...] = Field(default=(), description="Changes, in execution order.")
+    held: tuple[Held, ...] = Field(default=(), description="Differences not acted on.")
+    unmanaged: tuple[Unmanaged, ...] = Field(
+        default=(), description="Containers on the node vzgitops does not own."
+    )
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def count(self, *actions: str) -> int:
+        return sum(1 for c in self.changes if c.action in actions)
+
+    def summary(self) -> str:
+        create = self.count("create")
+        destroy = self.count("destroy")
+        recreate = self.count("recreate")
+        change = len(self.changes) - create - destroy - recreate
+        line = f"Plan: {create} to create, {change} to change, {destroy} to destroy"
+        if recreate:
+            line += f", {recreate} to recreate"
+        return line + "."
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Containers vzgitops owns (created or adopted); `trusted` is False after a rebuild."""
+
+    owned: frozenset[int] = frozenset()
+    protected: frozenset[int] = frozenset()
+    names: Mapping[int, str] = field(default_factory=dict)
+    trusted: bool = True
+
+
+@dataclass(frozen=True)
+class Policy:
+    prune: bool = False
+    allow_mass_destroy: bool = False
+    restart: Literal["auto", "never"] = "auto"
+
+
+# ---- one container ---------------------------------------------------------------------------
