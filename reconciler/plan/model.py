@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,7 +30,8 @@ class Command(Frozen):
         return self.argv[0]
 
     def render(self) -> str:
-        return "vzctl " + " ".join(self.argv)
+        """The call as a person would type it (quoted for a shell; vzgitops itself uses no shell)."""
+        return shlex.join(("vzctl", *self.argv))
 
 
 class FieldChange(Frozen):
