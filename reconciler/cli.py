@@ -221,6 +221,11 @@ def _state_dir(value: str | None) -> Path:
     return Path(value or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
 
 
+def _warn(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _user_cache() -> Path:
     """Where commands that need no state directory keep mirrors of remote repositories."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -315,7 +320,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except SpecError as error:
         _print_problems(error, "json" if args.format == "json" else "text")
         return EXIT_ERROR
-    plan, _ = make_plan(desired, revision.sha, _access(args), state, _options(args))
+    plan, observed = make_plan(desired, revision.sha, _access(args), state, _options(args))
+    _warn(observed.warnings)
     if args.out is not None:
         args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(render(build_report(plan), args.format))
@@ -388,7 +394,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     access = _access(args)
     options = _options(args)
     with node_lock(state, wait=args.wait_lock, what="vzgitops apply"):
-        before, _ = make_plan(desired, revision.sha, access, state, options)
+        before, observed = make_plan(desired, revision.sha, access, state, options)
+        _warn(observed.warnings)
         if args.plan_file is not None:
             saved = Plan.model_validate_json(args.plan_file.read_text(encoding="utf-8"))
             if saved != before:

@@ -162,7 +162,8 @@ def build_state(
         item = listed.get(ctid)
         conf = configs.get(ctid, {})
         status = str(item.get("status", "stopped")) if item is not None else "stray"
-        live = running_settings(item) if item is not None and status == "running" else None
+        known = running_known and item is not None and status == "running"
+        live = running_settings(item) if known and item is not None else None
         containers[ctid] = ObservedContainer(
             ctid=ctid,
             status=status,
@@ -184,7 +185,8 @@ def observe(run: Runner, conf_dir: Path) -> ObservedState:
     try:
         items = parse_vzlist_json(done.stdout)
     except ValueError as exc:
-        return _observe_fallback(run, configs, f"vzlist -j output is not valid JSON ({exc})")
+        why = f"vzlist -j printed unusable JSON ({exc}); running values are unknown this time"
+        return _observe_fallback(run, configs, why)
     return build_state({int(item["ctid"]): item for item in items}, configs)
 
 
