@@ -1,0 +1,82 @@
+"""Where the time goes, for a target that is missed: cProfile and `python -X importtime`.
+
+    python -m benchmarks.profiling ARGS...   # vzgitops ARGS in-process under cProfile
+
+The profile uses CPU time (`time.process_time`) as its clock, so waiting for vzlist does not show
+up as vzgitops's own cost; it covers the imports too (the profiler starts before the CLI module
+is imported). `import_times` runs the CLI under `-X importtime` and sums what it reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import io
+import pstats
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from benchmarks.measure import SELFUSAGE
+
+ROOT = Path(__file__).resolve().parents[1]
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def cprofile_top(args: Sequence[str], env: Mapping[str, str], limit: int = 15) -> str:
+    """Top `limit` functions by cumulative CPU time of `vzgitops ARGS` in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profiling", str(limit), *args],
+        env=dict(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode not in (0, 2):
+        raise RuntimeError(f"profiling vzgitops {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return _trim(done.stdout)
+
+
+def _trim(report: str) -> str:
+    """The pstats table without its blank and header lines, paths shortened to the repository."""
+    lines = [line.replace(str(ROOT) + "/", "") for line in report.splitlines() if line.strip()]
+    return "\n".join(line for line in lines if not line.lstrip().startswith(("Ordered", "List")))
+
+
+def import_times(args: Sequence[str], env: Mapping[str, str], limit: int = 10) -> str:
+    """Total import time of `vzgitops ARGS` and the slowest top-level imports (cumulative)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(SELFUSAGE), "/dev/null", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    entries = [m.groups() for m in map(_IMPORT_LINE.match, done.stderr.splitlines()) if m]
+    total = sum(int(own) for own, _, _, _ in entries) / 1000
+    top = sorted(((int(cum), name) for _, cum, pad, name in entries if len(pad) == 1), reverse=True)
+    lines = [f"total import time: {total:.0f} ms (sum of every module's own time)"]
+    lines += [f"  {cum / 1000:7.1f} ms  {name}" for cum, name in top[:limit]]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    limit, args = int(sys.argv[1]), sys.argv[2:]
+    profiler = cProfile.Profile(time.process_time)
+    with contextlib.redirect_stdout(io.StringIO()):
+        profiler.enable()
+        from reconciler.cli import main as vzgitops
+
+        code = vzgitops(args)
+        profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("cumulative").print_stats(limit)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
