@@ -23,6 +23,7 @@ from reconciler.process import CommandTimeout, Completed, Runner
 from reconciler.state import StateDir
 
 Outcome = Literal["ok", "transient", "permanent", "mismatch"]
+Status = Literal["applied", "unchanged", "failed", "skipped"]
 TRANSIENT = frozenset({3, 6, 9, 15, 33, 50, 51, 52, 133, 139, 152, 153})
 MISMATCH = frozenset({14, 31, 32, 41, 44})
 ALREADY_DONE = {("start", 32), ("destroy", 14), ("umount", 40), ("mount", 41)}
@@ -57,9 +58,7 @@ class ChangeResult(Frozen):
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name.")
     action: str = Field(description="Planned action.")
-    status: Literal["applied", "unchanged", "failed", "skipped"] = Field(
-        description="What happened."
-    )
+    status: Status = Field(description="What happened.")
     commands: tuple[CommandResult, ...] = Field(default=(), description="Each vzctl call.")
     error: str | None = Field(default=None, description="One sentence when it failed.")
 
@@ -114,9 +113,8 @@ class Executor:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient),
             stop=tenacity.stop_after_attempt(self.retry.attempts),
-            wait=tenacity.wait_exponential_jitter(
-                initial=self.retry.initial, max=self.retry.maximum, jitter=self.retry.jitter
-            ),
+            wait=tenacity.wait_exponential(multiplier=self.retry.initial, max=self.retry.maximum)
+            + tenacity.wait_random(0, self.retry.jitter),
             sleep=self.sleep,
             reraise=True,
         )
@@ -134,6 +132,10 @@ class Executor:
     def apply_change(self, change: Change, protect: bool) -> ChangeResult:
         results: list[CommandResult] = []
         for command in change.commands:
+            if results and self.should_stop():
+                return self._result(
+                    change, "failed", results, "stopped before finishing: shutting down"
+                )
             if command.verb in MUTATING:
                 self.state.write_intent(change.ctid, change.action, command.argv, change.name)
             result = self.run_command(command)
@@ -155,6 +157,18 @@ class Executor:
             action=change.action,
             status="applied",
             commands=tuple(results),
+        )
+
+    def _result(
+        self, change: Change, status: Status, results: list[CommandResult], error: str | None
+    ) -> ChangeResult:
+        return ChangeResult(
+            ctid=change.ctid,
+            name=change.name,
+            action=change.action,
+            status=status,
+            commands=tuple(results),
+            error=error,
         )
 
     def _record(self, change: Change, command: Command, protect: bool) -> None:

@@ -178,3 +178,32 @@ def test_should_stop_skips_remaining_changes(tmp_path: Path) -> None:
     ex.should_stop = lambda: len(script.calls) >= 1
     results = ex.apply(Plan(changes=(change(101, ("start", "101")), change(102, ("start", "102")))))
     assert [r.status for r in results] == ["applied", "skipped"]
+
+
+def test_should_stop_finishes_the_call_in_flight_and_starts_no_new_one(tmp_path: Path) -> None:
+    script = Script({})
+    ex, _ = executor(tmp_path, script)
+    ex.should_stop = lambda: len(script.calls) >= 1
+    plan = Plan(
+        changes=(
+            change(
+                101, ("create", "101"), ("set", "101", "--save"), ("start", "101"), action="create"
+            ),
+        )
+    )
+    (result,) = ex.apply(plan)
+    assert script.calls == [("vzctl", "create", "101")]
+    assert result.status == "failed" and result.error == "stopped before finishing: shutting down"
+    assert 101 in ex.state.load_inventory().owned
+
+
+def test_retries_run_without_deprecation_warnings(tmp_path: Path) -> None:
+    import warnings
+
+    script = Script({"set": [9, 0]})
+    ex, _ = executor(tmp_path, script)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Executor(run=script, state=ex.state, sleep=lambda _: None).run_command(
+            Command(argv=("set", "101", "--save"))
+        )
