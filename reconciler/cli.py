@@ -406,7 +406,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
             attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
         )
         executor = Executor(run=access.run, state=state, sleep=time.sleep, retry=retry)
-        result, after = apply_revision(desired, revision.sha, access, state, executor, options)
+        result, after = apply_revision(
+            desired, revision.sha, access, state, executor, options, planned=before
+        )
     sys.stdout.write(render(build_report(before, result, after), args.format))
     if not result.converged:
         return EXIT_ERROR

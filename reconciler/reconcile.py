@@ -114,12 +114,19 @@ def apply_revision(
     state: StateDir,
     executor: Executor,
     options: Options,
+    planned: Plan | None = None,
 ) -> tuple[ApplyResult, Plan]:
-    """Plan, apply, and re-plan after state mismatches; then verify. Returns (result, final plan)."""
+    """Plan, apply, and re-plan after state mismatches; then verify. Returns (result, final plan).
+
+    `planned` is a plan the caller has just made for the same revision under the same node lock;
+    the first round uses it instead of observing again, unless syncing `protect` changed the
+    inventory it was planned with.
+    """
     by_ctid: dict[int, ChangeResult] = {}
     rounds = 0
-    sync_protect(state, desired)
-    current, _ = make_plan(desired, revision, access, state, options)
+    if sync_protect(state, desired) or planned is None:
+        planned, _ = make_plan(desired, revision, access, state, options)
+    current = planned
     while not current.empty and rounds < options.max_rounds:
         rounds += 1
         inventory = state.load_inventory()
@@ -141,13 +148,19 @@ def apply_revision(
     return result, current
 
 
-def sync_protect(state: StateDir, desired: DesiredState) -> None:
-    """Remember `protect: true` in the inventory, so it still holds once git drops the container."""
+def sync_protect(state: StateDir, desired: DesiredState) -> bool:
+    """Remember `protect: true` in the inventory, so it still holds once git drops the container.
+
+    Returns whether the inventory changed.
+    """
     inventory = state.load_inventory()
+    changed = False
     for d in desired.containers:
         wanted = bool(d.spec.protect)
         if d.ctid in inventory.owned and wanted != (d.ctid in inventory.protected):
             state.record_owned(d.ctid, d.name, "create", protect=wanted)
+            changed = True
+    return changed
 
 
 def _protected(desired: DesiredState) -> frozenset[int]:
