@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reconciler.fields import BY_NAME, Canon, desired_settings
 from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory
+from reconciler.plan.diff import show
 from reconciler.spec.desired import DesiredContainer
 
 DRIFT_FORMAT = 1
@@ -119,14 +120,6 @@ class Drift(Frozen):
 # ---- one container ---------------------------------------------------------------------------
 
 
-def _show(name: str, value: Canon) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == "unparsable":
-        return str(value[1])
-    return BY_NAME[name].show(value)
-
-
 def _running(name: str, want: Canon, running: Mapping[str, Canon]) -> tuple[Canon, Canon]:
     """(desired, running) in the running form: vzlist reports IP addresses without masks."""
     if name == "ip":
@@ -137,7 +130,7 @@ def _running(name: str, want: Canon, running: Mapping[str, Canon]) -> tuple[Cano
 def _show_running(name: str, value: Canon) -> str | None:
     if name == "ip" and value is not None:
         return ", ".join(value) or "(none)"
-    return _show(name, value)
+    return show(name, value)
 
 
 def _field_drift(name: str, want: Canon, have: ObservedContainer) -> FieldDrift | None:
@@ -154,8 +147,8 @@ def _field_drift(name: str, want: Canon, have: ObservedContainer) -> FieldDrift 
         where = "running"
     return FieldDrift(
         field=name,
-        desired=_show(name, want) or "",
-        saved=_show(name, saved),
+        desired=show(name, want) or "",
+        saved=show(name, saved),
         running=_show_running(name, running),
         where=where,
     )
