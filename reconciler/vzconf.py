@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 
 _LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_ESCAPE = re.compile(r"\\(.)")
 
 
 def _unquote(raw: str) -> str:
     if raw.startswith('"'):
         end = raw.rfind('"')
         raw = raw[1:end] if end > 0 else raw[1:]
-    return re.sub(r"\\(.)", r"\1", raw)
+    return _ESCAPE.sub(r"\1", raw) if "\\" in raw else raw
 
 
 def parse_conf(text: str) -> dict[str, str]:
