@@ -1,10 +1,12 @@
 """Where the time goes, for a target that is missed: cProfile and `python -X importtime`.
 
-    python -m benchmarks.profiling ARGS...   # vzgitops ARGS in-process under cProfile
+    python -m benchmarks.profiling LIMIT ARGS...    # vzgitops ARGS in-process under cProfile
+    python -m benchmarks.profiling --memory REPO    # Python allocations per step of a plan
 
 The profile uses CPU time (`time.process_time`) as its clock, so waiting for vzlist does not show
 up as vzgitops's own cost; it covers the imports too (the profiler starts before the CLI module
-is imported). `import_times` runs the CLI under `-X importtime` and sums what it reports.
+is imported). `import_times` runs the CLI under `-X importtime` and sums what it reports;
+`memory_phases` shows which step of a plan holds how much memory, for a missed peak-RSS target.
 """
 
 from __future__ import annotations
@@ -64,7 +66,50 @@ def import_times(args: Sequence[str], env: Mapping[str, str], limit: int = 10) -
     return "\n".join(lines)
 
 
+def memory_phases(repo: Path, env: Mapping[str, str]) -> str:
+    """Python allocations (tracemalloc) kept after, and at most during, each step of a plan."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profiling", "--memory", str(repo)],
+        env=dict(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring memory of {repo} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.rstrip()
+
+
+def _memory(repo: str) -> None:
+    import tracemalloc
+
+    from reconciler.observe import conf_dir_from_env, observe
+    from reconciler.plan import Inventory, Policy, plan
+    from reconciler.process import SubprocessRunner
+    from reconciler.source import read_revision
+    from reconciler.spec.load import load_desired
+
+    def step(name: str) -> None:
+        kept, peak = tracemalloc.get_traced_memory()
+        print(f"{name:<36} kept {kept / 2**20:6.1f} MiB   peak during it {peak / 2**20:6.1f} MiB")
+        tracemalloc.reset_peak()
+
+    tracemalloc.start()
+    revision = read_revision(repo)
+    step("read the revision (git blobs)")
+    desired = load_desired(revision.files)
+    step("load and validate the desired state")
+    observed = observe(SubprocessRunner(), conf_dir_from_env())
+    step("observe (vzlist JSON, CTID.conf)")
+    plan(desired.containers, observed, Inventory(owned=frozenset(observed.containers)), Policy())
+    step("plan")
+
+
 def main() -> int:
+    if sys.argv[1] == "--memory":
+        _memory(sys.argv[2])
+        return 0
     limit, args = int(sys.argv[1]), sys.argv[2:]
     profiler = cProfile.Profile(time.process_time)
     with contextlib.redirect_stdout(io.StringIO()):

@@ -24,9 +24,9 @@ from benchmarks import scenarios
 from benchmarks.controller_latency import Idle, Latency, idle_cpu, watch_latency, webhook_latency
 from benchmarks.fleet import Fleet, build_fleet
 from benchmarks.machine import Machine, describe
-from benchmarks.profiling import cprofile_top, import_times
+from benchmarks.profiling import cprofile_top, import_times, memory_phases
 from benchmarks.report import render_markdown, render_text
-from benchmarks.targets import Results, judge
+from benchmarks.targets import Results, Target, judge
 
 FULL_SIZES = (10, 100, 1000, 10000)
 QUICK_SIZES = (10, 100, 1000)
@@ -39,7 +39,7 @@ class Outcome:
     latencies: list[Latency] = field(default_factory=list)
     idle: Idle | None = None
     set_wall: float = 0.0
-    profiles: dict[int, str] = field(default_factory=dict)
+    profiles: dict[int, list[str]] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
 
 
@@ -96,17 +96,24 @@ def measure_controller(fleet: Fleet, args: argparse.Namespace, work: Path, out: 
     out.idle = idle_cpu(fleet, args.idle_seconds, work, out.issues)
 
 
+def _size_of(target: Target) -> int:
+    return 10000 if "10,000" in target.name else 1000 if "1,000" in target.name else 0
+
+
 def profile_misses(fleets: dict[int, Fleet], out: Outcome) -> None:
-    """For each size whose no-op target was missed: where vzgitops's CPU goes."""
+    """For each size with a missed target: where vzgitops's CPU (and, for RSS, memory) goes."""
     results = Results(out.rows, out.latencies, out.idle, out.set_wall, out.issues)
-    for target in judge(results):
-        size = 1000 if "1,000 CTs" in target.name else 10000 if "10,000" in target.name else 0
-        if target.status != "missed" or size not in fleets or size in out.profiles:
-            continue
+    missed = [t for t in judge(results) if t.status == "missed" and _size_of(t) in fleets]
+    for size in sorted({_size_of(t) for t in missed}):
         fleet = fleets[size]
-        say(f"profiling a no-op apply at {size:,} CTs")
         args = ["apply", *fleet.source_args]
-        out.profiles[size] = cprofile_top(args, fleet.env) + "\n\n" + import_times(args, fleet.env)
+        say(f"profiling a no-op apply at {size:,} CTs")
+        parts = [cprofile_top(args, fleet.env), import_times(args, fleet.env)]
+        if any("RSS" in t.name and _size_of(t) == size for t in missed):
+            parts.append(
+                "Python allocations by step (tracemalloc):\n" + memory_phases(fleet.repo, fleet.env)
+            )
+        out.profiles[size] = parts
 
 
 def measure(args: argparse.Namespace, work: Path, nodes: Path) -> Outcome:
