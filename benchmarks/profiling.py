@@ -2,10 +2,12 @@
 
     python -m benchmarks.profiling LIMIT ARGS...    # vzgitops ARGS in-process under cProfile
     python -m benchmarks.profiling --memory REPO    # Python allocations per step of a plan
+    python -m benchmarks.profiling --stages REPO STATE   # CPU time per step of a plan
 
 The profile uses CPU time (`time.process_time`) as its clock, so waiting for vzlist does not show
 up as vzgitops's own cost; it covers the imports too (the profiler starts before the CLI module
-is imported). `import_times` runs the CLI under `-X importtime` and sums what it reports;
+is imported) but inflates it several times over, so `stage_times` first gives the CPU time of each
+step without a profiler. `import_times` runs the CLI under `-X importtime` and sums what it reports;
 `memory_phases` shows which step of a plan holds how much memory, for a missed peak-RSS target.
 """
 
@@ -81,6 +83,69 @@ def memory_phases(repo: Path, env: Mapping[str, str]) -> str:
     return done.stdout.rstrip()
 
 
+def stage_times(repo: Path, state: Path, env: Mapping[str, str]) -> str:
+    """CPU time of each step of a no-op plan, measured without a profiler."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profiling", "--stages", str(repo), str(state)],
+        env=dict(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"timing the steps of a plan of {repo} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.rstrip()
+
+
+def _stages(repo: str, state: str) -> None:
+    clock = time.process_time
+    mark = [clock()]
+
+    def step(name: str) -> None:
+        now = clock()
+        print(f"{name:<44} {(now - mark[0]) * 1000:7.0f} ms")
+        mark[0] = clock()
+
+    import gc
+
+    from reconciler import apply, cli, reconcile, report, source  # noqa: F401 - as apply does
+    from reconciler.observe import (
+        VZLIST_ARGV,
+        build_state,
+        conf_dir_from_env,
+        parse_vzlist_json,
+        read_configs,
+    )
+    from reconciler.plan import Policy, plan
+    from reconciler.process import SubprocessRunner
+    from reconciler.spec.load import load_desired
+    from reconciler.spec.yamlsafe import read_yaml
+    from reconciler.state import StateDir
+
+    gc.set_threshold(cli.BATCH_GC_THRESHOLD, *gc.get_threshold()[1:])  # as the CLI runs
+    step(f"Python start-up and imports (after {mark[0] * 1000:.0f} ms)")
+    revision = source.read_revision(repo)
+    step("read the revision (GitPython, blobs)")
+    desired = load_desired(revision.files)
+    step("load: YAML, pydantic, cross-document checks")
+    for path, data in revision.files.items():
+        read_yaml(path, data)
+    step("  (of which reading the YAML, measured again)")
+    listed = SubprocessRunner()(VZLIST_ARGV)
+    step("observe: run vzlist (this process's side)")
+    items = parse_vzlist_json(listed.stdout)
+    step("observe: parse vzlist's JSON")
+    configs = read_configs(conf_dir_from_env())
+    step("observe: read and parse every CTID.conf")
+    observed = build_state({int(item["ctid"]): item for item in items}, configs)
+    step("observe: normalise (saved and running values)")
+    result = plan(desired.containers, observed, StateDir(Path(state)).load_inventory(), Policy())
+    step("plan")
+    report.render(report.build_report(result), "text")
+    step("report")
+
+
 def _memory(repo: str) -> None:
     import tracemalloc
 
@@ -109,6 +174,9 @@ def _memory(repo: str) -> None:
 def main() -> int:
     if sys.argv[1] == "--memory":
         _memory(sys.argv[2])
+        return 0
+    if sys.argv[1] == "--stages":
+        _stages(sys.argv[2], sys.argv[3])
         return 0
     limit, args = int(sys.argv[1]), sys.argv[2:]
     profiler = cProfile.Profile(time.process_time)

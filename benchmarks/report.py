@@ -178,8 +178,9 @@ def render_markdown(
         parts += [f"- {issue}" for issue in results.issues]
     for size, profile in sorted(profiles.items()):
         parts += ["", f"## Where it goes: no-op apply at {size:,} containers", ""]
-        parts += ["CPU profile (cProfile, process time, top 15 by cumulative time), import times",
-                  "and, for a missed RSS target, memory by step:", ""]  # fmt: skip
+        parts += ["CPU time by step without a profiler; cProfile (process time, top 15 by",
+                  "cumulative time; the profiler inflates times several-fold, read proportions);",
+                  "import times; and, for a missed RSS target, memory by step:", ""]  # fmt: skip
         parts += ["```", "\n\n".join(profile), "```"]
     parts += ["", METHOD.format(**facts)]
     return "\n".join(parts)

@@ -24,7 +24,7 @@ from benchmarks import scenarios
 from benchmarks.controller_latency import Idle, Latency, idle_cpu, watch_latency, webhook_latency
 from benchmarks.fleet import Fleet, build_fleet
 from benchmarks.machine import Machine, describe
-from benchmarks.profiling import cprofile_top, import_times, memory_phases
+from benchmarks.profiling import cprofile_top, import_times, memory_phases, stage_times
 from benchmarks.report import render_markdown, render_text
 from benchmarks.targets import Results, Target, judge
 
@@ -108,7 +108,11 @@ def profile_misses(fleets: dict[int, Fleet], out: Outcome) -> None:
         fleet = fleets[size]
         args = ["apply", *fleet.source_args]
         say(f"profiling a no-op apply at {size:,} CTs")
-        parts = [cprofile_top(args, fleet.env), import_times(args, fleet.env)]
+        parts = [
+            "CPU by step (no profiler):\n" + stage_times(fleet.repo, fleet.state, fleet.env),
+            cprofile_top(args, fleet.env),
+            import_times(args, fleet.env),
+        ]
         if any("RSS" in t.name and _size_of(t) == size for t in missed):
             parts.append(
                 "Python allocations by step (tracemalloc):\n" + memory_phases(fleet.repo, fleet.env)
