@@ -136,10 +136,12 @@ METHOD = """\
   directory are on disk.
 - `vzgitops plan|apply|validate` run as subprocesses, the real CLI path, through
   `benchmarks/selfusage.py`, which runs the CLI's `main` like the console script and reports the
-  vzgitops process's own CPU (user+sys, RUSAGE_SELF) and peak RSS. `os.wait4` on the direct child
-  cannot do this on Linux: it returns the child's usage *including* its reaped children
-  (RUSAGE_BOTH), i.e. with vzlist/vzctl in it. The CPU of the children vzgitops waited for is
-  shown apart: git (GitPython's `cat-file` readers) and the simulator's vzlist/vzctl.
+  vzgitops process's own CPU (user+sys, RUSAGE_SELF) and peak RSS (VmHWM). `os.wait4` on the
+  direct child cannot do this on Linux: it returns the child's usage *including* its reaped
+  children (RUSAGE_BOTH), i.e. with vzlist/vzctl in it, and its ru_maxrss also counts the
+  parent's pages at fork. The CPU of the children vzgitops waited for is shown apart: git
+  (GitPython's `cat-file` readers) and the simulator's vzlist/vzctl. Targets are judged on the
+  medians; runs vary by a few percent.
 - vzlist and vzctl calls are counted from the node's `oplog.jsonl`.
 - "1% change" commits `cpus` 1 <-> 2 on every 100th container (at least one), then runs `plan`
   and `apply`; apply is checked to make exactly one `vzctl set` per changed container (and no
