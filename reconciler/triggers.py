@@ -55,6 +55,7 @@ class TriggerQueue:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._pending: set[Reason] = set()
+        self._woken = False
         self.fired = 0
 
     def fire(self, reason: Reason) -> None:
@@ -66,13 +67,18 @@ class TriggerQueue:
     def wake(self) -> None:
         """Wake the waiter without a reason (it then checks whether it should stop)."""
         with self._cond:
+            self._woken = True
             self._cond.notify_all()
 
     def take(self, timeout: float | None) -> frozenset[Reason]:
-        """The pending reasons (cleared), waiting up to `timeout` seconds for one to arrive."""
+        """The pending reasons (cleared), waiting up to `timeout` seconds for one to arrive.
+
+        A `wake` that came before this call is remembered and ends the wait at once, so a stop
+        signal that lands between the caller's stop check and this call is never lost."""
         with self._cond:
-            if not self._pending and (timeout is None or timeout > 0):
+            if not self._pending and not self._woken and (timeout is None or timeout > 0):
                 self._cond.wait(timeout)
+            self._woken = False
             taken = frozenset(self._pending)
             self._pending.clear()
             return taken

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,18 @@ def test_wake_returns_without_a_reason() -> None:
     timer = threading.Timer(0.05, queue.wake)
     timer.start()
     assert queue.take(30) == frozenset()
+    timer.join()
+
+
+def test_a_wake_before_take_is_not_lost() -> None:
+    queue = TriggerQueue()
+    queue.wake()
+    started = time.monotonic()
+    assert queue.take(30) == frozenset()
+    assert time.monotonic() - started < 10
+    timer = threading.Timer(0.05, queue.fire, args=("watch",))
+    timer.start()
+    assert queue.take(30) == {"watch"}
     timer.join()
 
 
