@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests
-	$(BIN)/ruff format --check reconciler tests
+	$(BIN)/ruff check reconciler tests benchmarks
+	$(BIN)/ruff format --check reconciler tests benchmarks
 
 format: $(STAMP)
-	$(BIN)/ruff format reconciler tests
-	$(BIN)/ruff check --fix reconciler tests
+	$(BIN)/ruff format reconciler tests benchmarks
+	$(BIN)/ruff check --fix reconciler tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

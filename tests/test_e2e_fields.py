@@ -16,7 +16,15 @@ EVERYTHING: dict[str, Any] = {
     "ip": ["10.20.0.5", "10.20.0.6/24", "2001:db8::5"],
     "nameserver": ["10.20.0.1", "10.20.0.2"],
     "searchdomain": ["example.lan", "lan"],
-    "netif": [{"ifname": "eth0", "mac": "00:18:51:AA:BB:01", "host_ifname": "veth300.0", "host_mac": "00:18:51:AA:BB:02", "bridge": "br0"}],
+    "netif": [
+        {
+            "ifname": "eth0",
+            "mac": "00:18:51:AA:BB:01",
+            "host_ifname": "veth300.0",
+            "host_mac": "00:18:51:AA:BB:02",
+            "bridge": "br0",
+        }
+    ],
     "ram": "1536M",
     "swap": "512M",
     "diskspace": "10G:11G",
@@ -54,7 +62,10 @@ CHANGED: dict[str, Any] = {
     "hostname": "renamed.example.lan",
     "ip": ["10.20.0.5", "10.20.0.7/25"],
     "nameserver": ["10.20.0.2"],
-    "netif": [{"ifname": "eth0", "mac": "00:18:51:AA:BB:01", "bridge": "br1"}, {"ifname": "eth1", "mac": "00:18:51:AA:BB:09"}],
+    "netif": [
+        {"ifname": "eth0", "mac": "00:18:51:AA:BB:01", "bridge": "br1"},
+        {"ifname": "eth1", "mac": "00:18:51:AA:BB:09"},
+    ],
     "ram": "2G",
     "diskspace": "12G",
     "quotaugidlimit": 0,
@@ -75,7 +86,9 @@ def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
     return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
 
 
-def test_every_field_applies_then_plans_empty_and_changes_converge(sim_node: Any, env: dict[str, str], tmp_path: Path) -> None:
+def test_every_field_applies_then_plans_empty_and_changes_converge(
+    sim_node: Any, env: dict[str, str], tmp_path: Path
+) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.write("full.yaml", container_doc("full", 300, **EVERYTHING))
     repo.commit("every field")
