@@ -5,7 +5,8 @@ calling `yaml.load`, so no constructor, tag or alias ever runs. Plain scalars ar
 small fixed table (decimal integers, true/false, null); everything else stays a string, so
 `no`, `on`, `0101`, `0x1F` or `1e3` never turn into booleans or numbers behind the user's back.
 Anchors, aliases, tags, merge keys, duplicate and non-string keys are refused with their line
-and column. Every value's position is kept so that later errors can point at it.
+and column. Every value's position can be found, so that later errors can point at it: kept for a
+file with a problem, read again from the file's bytes for one without (see `_Where`).
 """
 
 from __future__ import annotations
@@ -51,23 +52,66 @@ _FAST_PARSER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 _FAST_PARSER_DIFFERS = re.compile("[\t?\ufeff]")
 
 
-@dataclass(frozen=True)
+@dataclass
+class _Where:
+    """Where a document's parts are: kept, or read again from its file when first asked for.
+
+    Keeping every value's position of every document until the cross-document checks finish took
+    most of the memory of loading a large repository (~100 MiB at 10,000 containers); a file
+    that reads without a problem drops them and reads itself again only to place a later problem.
+    """
+
+    parser: type[yaml.SafeLoader]  # the one that read the file, and reads it again
+    positions: dict[Loc, Position] | None
+    key_positions: dict[Loc, Position] | None
+    source: tuple[str, bytes, int] | None = None  # path, the file's bytes, index of the document
+
+    def load(self) -> tuple[dict[Loc, Position], dict[Loc, Position]]:
+        if self.positions is None or self.key_positions is None:
+            assert self.source is not None
+            path, data, index = self.source
+            text, _ = _decode(path, data)
+            where = _Reader(path, text, self.parser).read().documents[index].where
+            self.positions, self.key_positions = where.load()
+        return self.positions, self.key_positions
+
+
+@dataclass(frozen=True, eq=False)
 class YamlDocument:
     """One non-empty document: its value, where each part of it is, and where it starts."""
 
     value: Value
-    positions: dict[Loc, Position]
-    key_positions: dict[Loc, Position]
     line: int
+    where: _Where = field(repr=False)
+
+    @property
+    def positions(self) -> dict[Loc, Position]:
+        return self.where.load()[0]
+
+    @property
+    def key_positions(self) -> dict[Loc, Position]:
+        return self.where.load()[1]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, YamlDocument):
+            return NotImplemented
+        return (self.value, self.line, self.where.load()) == (
+            other.value,
+            other.line,
+            other.where.load(),
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass with dict fields was
 
     def position(self, loc: Loc, *, key: bool = False) -> Position:
         """Line and column of `loc` (its key when `key`), else of its nearest placed parent."""
+        positions, key_positions = self.where.load()
         for end in range(len(loc), -1, -1):
             part = loc[:end]
-            if key and part in self.key_positions:
-                return self.key_positions[part]
-            if part in self.positions:
-                return self.positions[part]
+            if key and part in key_positions:
+                return key_positions[part]
+            if part in positions:
+                return positions[part]
         return (self.line, 1)
 
 
@@ -89,6 +133,18 @@ def load_yaml(path: str, data: bytes) -> list[YamlDocument]:
 
 def read_yaml(path: str, data: bytes) -> YamlFile:
     """Read one file's bytes; never raises for bad input, it returns the problems instead."""
+    result = _read(path, data)
+    if result.problems:
+        return result
+    documents = [
+        YamlDocument(doc.value, doc.line, _Where(doc.where.parser, None, None, (path, data, index)))
+        for index, doc in enumerate(result.documents)
+    ]
+    return YamlFile(documents, [])
+
+
+def _read(path: str, data: bytes) -> YamlFile:
+    """`read_yaml` with every position kept."""
     text, problem = _decode(path, data)
     if problem is not None:
         return YamlFile([], [problem])
@@ -198,6 +254,7 @@ class _Reader:
     def __init__(self, path: str, text: str, parser: type[yaml.SafeLoader]) -> None:
         self.path = path
         self.parser = cast(_Events, parser(text))
+        self.parser_type = parser
         self.fast = parser is not yaml.SafeLoader
         self.problems: list[Problem] = []
         self.doc = _Doc()
@@ -249,7 +306,8 @@ class _Reader:
         self._next(yaml.DocumentEndEvent)
         if self.doc.failed or value is None:
             return None
-        return YamlDocument(value, self.doc.positions, self.doc.key_positions, _pos(start)[0])
+        where = _Where(self.parser_type, self.doc.positions, self.doc.key_positions)
+        return YamlDocument(value, _pos(start)[0], where)
 
     def _node(self, loc: Loc, depth: int) -> Value:
         event = self.parser.get_event()
