@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ class ObservedState:
     containers: Mapping[int, ObservedContainer] = field(default_factory=dict)
     running_known: bool = True
     warnings: tuple[str, ...] = ()
+
+
+_Listed = tuple[str, dict[str, Canon] | None]  # status, live values when running
 
 
 class DuplicateKey(ValueError):
@@ -129,11 +132,19 @@ def conf_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
 
 def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
     """Every `CTID.conf` in the config directory (vzctl: the container exists iff it is there)."""
-    configs: dict[int, dict[str, str]] = {}
+    return {ctid: parse_conf(text) for ctid, text in _config_texts(conf_dir)}
+
+
+def read_saved(conf_dir: Path) -> dict[int, dict[str, Canon]]:
+    """`saved_settings` of every `CTID.conf`; each raw config is let go as soon as it is read."""
+    return {ctid: saved_settings(parse_conf(text), ctid) for ctid, text in _config_texts(conf_dir)}
+
+
+def _config_texts(conf_dir: Path) -> Iterator[tuple[int, str]]:
     try:
         names = os.listdir(conf_dir)
     except FileNotFoundError:
-        return configs
+        return
     except OSError as exc:
         raise ObserveError(
             f"cannot read the container config directory {conf_dir}: {exc.strerror}"
@@ -146,8 +157,7 @@ def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
             text = (conf_dir / name).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             continue
-        configs[int(match.group(1))] = parse_conf(text)
-    return configs
+        yield int(match.group(1)), text
 
 
 def build_state(
@@ -157,37 +167,104 @@ def build_state(
     warnings: tuple[str, ...] = (),
 ) -> ObservedState:
     """Pure: vzlist objects (by ctid) and parsed configs -> ObservedState."""
+    reduced = {ctid: _reduce(item, running_known) for ctid, item in listed.items()}
+    saved = {ctid: saved_settings(conf, ctid) for ctid, conf in configs.items()}
+    return _build(reduced, saved, running_known, warnings)
+
+
+def _reduce(item: Mapping[str, Any], running_known: bool = True) -> _Listed:
+    """One vzlist object -> its status and, when running, its live values; the rest is dropped."""
+    status = str(item.get("status", "stopped"))
+    known = running_known and status == "running"
+    return status, running_settings(item) if known else None
+
+
+def _build(
+    listed: Mapping[int, _Listed],
+    saved: Mapping[int, dict[str, Canon]],
+    running_known: bool,
+    warnings: tuple[str, ...],
+) -> ObservedState:
     containers: dict[int, ObservedContainer] = {}
-    for ctid in sorted(set(listed) | set(configs)):
-        item = listed.get(ctid)
-        conf = configs.get(ctid, {})
-        status = str(item.get("status", "stopped")) if item is not None else "stray"
-        known = running_known and item is not None and status == "running"
-        live = running_settings(item) if known and item is not None else None
+    for ctid in sorted(set(listed) | set(saved)):
+        status, live = listed.get(ctid, ("stray", None))
         containers[ctid] = ObservedContainer(
             ctid=ctid,
             status=status,
-            saved=saved_settings(conf, ctid),
+            saved=saved[ctid] if ctid in saved else saved_settings({}, ctid),
             running=live,
-            listed=item is not None,
+            listed=ctid in listed,
         )
     return ObservedState(containers, running_known, warnings)
 
 
+def listed_values(text: str) -> dict[int, _Listed]:
+    """vzlist -j output -> {ctid: (status, live values)}, as `parse_vzlist_json` then `_reduce`.
+
+    The array is decoded one object at a time and each is reduced at once, so the ~13 dicts per
+    container of the whole listing never exist together (~150 MiB at 10,000 containers). Any
+    doubt about the text is settled by `parse_vzlist_json`, which stays the reference: it raises
+    the same error it always did, or (if this scanner were wrong) its result is used.
+    """
+    try:
+        return _listed_incrementally(text)
+    except ValueError:
+        items = parse_vzlist_json(text)
+        return {int(item["ctid"]): _reduce(item) for item in items}
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+def _skip(text: str, at: int) -> int:
+    match = _WS.match(text, at)
+    return match.end() if match else at
+
+
+def _listed_incrementally(text: str) -> dict[int, _Listed]:
+    """Raises ValueError for anything but a well-formed array of objects with integer ctids."""
+    result: dict[int, _Listed] = {}
+    at = _skip(text, 0)
+    if text[at : at + 1] != "[":
+        raise ValueError("not a JSON array")
+    at = _skip(text, at + 1)
+    separator = "]" if text[at : at + 1] == "]" else ","
+    at = at + 1 if separator == "]" else at
+    while separator == ",":
+        item, at = _DECODER.raw_decode(text, _skip(text, at))
+        ctid = item.get("ctid") if isinstance(item, dict) else None
+        if not isinstance(ctid, int) or isinstance(ctid, bool):
+            raise ValueError("not an object with an integer ctid")
+        result[ctid] = _reduce(item)
+        at = _skip(text, at)
+        separator, at = text[at : at + 1], at + 1
+        if separator not in (",", "]"):
+            raise ValueError("expecting ',' or ']'")
+    if _skip(text, at) != len(text):
+        raise ValueError("extra data")
+    return result
+
+
 def observe(run: Runner, conf_dir: Path) -> ObservedState:
-    """Runs vzlist once (twice only when its JSON is unusable) and reads the configs."""
+    """Runs vzlist once (twice only when its JSON is unusable) and reads the configs.
+
+    vzlist's text (~18 MB at 10,000 containers) is parsed and let go before the configs are read,
+    and each config is reduced to its saved values as it is read, so that no two of these large
+    intermediate forms are held at once.
+    """
     done = run(VZLIST_ARGV, timeout=120)
     if done.code != 0:
         raise ObserveError(
             f"vzlist failed (exit {done.code}): {done.stderr.strip() or done.stdout.strip()}"
         )
-    configs = read_configs(conf_dir)
     try:
-        items = parse_vzlist_json(done.stdout)
+        listed = listed_values(done.stdout)
     except ValueError as exc:
         why = f"vzlist -j printed unusable JSON ({exc}); running values are unknown this time"
-        return _observe_fallback(run, configs, why)
-    return build_state({int(item["ctid"]): item for item in items}, configs)
+        return _observe_fallback(run, read_configs(conf_dir), why)
+    del done
+    return _build(listed, read_saved(conf_dir), True, ())
 
 
 def _observe_fallback(
