@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import tenacity
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.errors import VzGitopsError
@@ -110,6 +109,8 @@ class Executor:
         return done
 
     def run_command(self, command: Command) -> CommandResult:
+        import tenacity  # only a run that has something to do pays for importing it
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient),
             stop=tenacity.stop_after_attempt(self.retry.attempts),

@@ -191,9 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_options(p: argparse.ArgumentParser) -> None:
-    from reconciler.triggers import duration
+def duration(text: str) -> float:
+    """argparse `type=` for the run intervals; named like the parser it defers to, for its errors.
 
+    Importing `reconciler.triggers` (threads, signals) is left to the commands that use it.
+    """
+    from reconciler.triggers import duration as parse
+
+    return parse(text)
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
     add = p.add_argument
     add("--prune", action="store_true", help="destroy owned containers git removed")
     add("--allow-mass-destroy", action="store_true", help="allow destroying >max(1, 10%%)")
