@@ -103,6 +103,10 @@ class YamlDocument:
 
     __hash__ = None  # type: ignore[assignment]  # as the dataclass with dict fields was
 
+    def without_value(self) -> YamlDocument:
+        """The same document's positions, for what outlives its value (validated, it is a model)."""
+        return YamlDocument(None, self.line, self.where)
+
     def position(self, loc: Loc, *, key: bool = False) -> Position:
         """Line and column of `loc` (its key when `key`), else of its nearest placed parent."""
         positions, key_positions = self.where.load()
