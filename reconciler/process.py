@@ -7,6 +7,7 @@ simulated vzctl/vzlist executables.
 
 from __future__ import annotations
 
+import locale
 import os
 import shutil
 import subprocess
@@ -69,7 +70,6 @@ class SubprocessRunner:
             done = subprocess.run(
                 args,
                 capture_output=True,
-                text=True,
                 timeout=timeout,
                 env=dict(self.env) if self.env is not None else None,
                 stdin=subprocess.DEVNULL,
@@ -79,6 +79,15 @@ class SubprocessRunner:
             raise CommandTimeout(
                 f"{argv[0]} {' '.join(argv[1:3])}: no answer after {timeout:g}s"
             ) from exc
-        return Completed(
-            tuple(argv), done.returncode, done.stdout, done.stderr, time.monotonic() - started
-        )
+        stdout, stderr = _text(done.stdout), _text(done.stderr)
+        return Completed(tuple(argv), done.returncode, stdout, stderr, time.monotonic() - started)
+
+
+def _text(data: bytes) -> str:
+    """What `text=True` makes of a command's output: the locale's encoding, universal newlines.
+
+    Decoded here, after `subprocess` has let go of the pieces it read: with `text=True` vzlist's
+    listing (~18 MB at 10,000 containers) was held three times at once (pieces, bytes, text).
+    """
+    text = data.decode(locale.getpreferredencoding(False))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
