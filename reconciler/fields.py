@@ -400,15 +400,35 @@ def desired_settings(spec: ContainerSpec, name: str) -> dict[str, Canon]:
     return values
 
 
-def saved_settings(conf: Mapping[str, str], ctid: int) -> dict[str, Canon]:
-    """The canonical values of every field present in a container's config file."""
+def saved_settings(
+    conf: Mapping[str, str], ctid: int, seen: dict[tuple[str, str], Canon] | None = None
+) -> dict[str, Canon]:
+    """The canonical values of every field present in a container's config file.
+
+    `seen`, shared by the calls of one observation, maps (key, text) to its canonical value: the
+    configs of a fleet repeat most of their values, which are then parsed once and held once
+    (canonical values are immutable, and no config parser depends on the ctid).
+    """
     values: dict[str, Canon] = {}
-    for field in (*FIELDS, NAME_FIELD):
+    for field in _SAVED_FIELDS:
         raw = conf.get(field.key)
         if raw is None:
             continue
-        try:
-            values[field.name] = field.observed(raw, ctid)
-        except (ValueError, units.UnitError):
-            values[field.name] = ("unparsable", raw)
+        if seen is None:
+            values[field.name] = _saved_value(field, raw, ctid)
+            continue
+        known = (field.key, raw)
+        if known not in seen:
+            seen[known] = _saved_value(field, raw, ctid)
+        values[field.name] = seen[known]
     return values
+
+
+_SAVED_FIELDS = (*FIELDS, NAME_FIELD)
+
+
+def _saved_value(field: FieldDef, raw: str, ctid: int) -> Canon:
+    try:
+        return field.observed(raw, ctid)
+    except (ValueError, units.UnitError):
+        return ("unparsable", raw)

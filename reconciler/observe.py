@@ -62,6 +62,7 @@ class ObservedState:
 
 
 _Listed = tuple[str, dict[str, Canon] | None]  # status, live values when running
+_Seen = dict[tuple[str, Canon], Canon]
 
 
 class DuplicateKey(ValueError):
@@ -137,7 +138,10 @@ def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
 
 def read_saved(conf_dir: Path) -> dict[int, dict[str, Canon]]:
     """`saved_settings` of every `CTID.conf`; each raw config is let go as soon as it is read."""
-    return {ctid: saved_settings(parse_conf(text), ctid) for ctid, text in _config_texts(conf_dir)}
+    seen: dict[tuple[str, str], Canon] = {}
+    return {
+        ctid: saved_settings(parse_conf(text), ctid, seen) for ctid, text in _config_texts(conf_dir)
+    }
 
 
 def _config_texts(conf_dir: Path) -> Iterator[tuple[int, str]]:
@@ -172,11 +176,21 @@ def build_state(
     return _build(reduced, saved, running_known, warnings)
 
 
-def _reduce(item: Mapping[str, Any], running_known: bool = True) -> _Listed:
-    """One vzlist object -> its status and, when running, its live values; the rest is dropped."""
+def _reduce(
+    item: Mapping[str, Any], running_known: bool = True, seen: _Seen | None = None
+) -> _Listed:
+    """One vzlist object -> its status and, when running, its live values; the rest is dropped.
+
+    `seen`, shared by the containers of one listing, holds each distinct live value once (a fleet
+    mostly repeats them; they are immutable).
+    """
     status = str(item.get("status", "stopped"))
-    known = running_known and status == "running"
-    return status, running_settings(item) if known else None
+    if not (running_known and status == "running"):
+        return status, None
+    live = running_settings(item)
+    if seen is not None:
+        live = {name: seen.setdefault((name, value), value) for name, value in live.items()}
+    return status, live
 
 
 def _build(
@@ -225,6 +239,7 @@ def _skip(text: str, at: int) -> int:
 def _listed_incrementally(text: str) -> dict[int, _Listed]:
     """Raises ValueError for anything but a well-formed array of objects with integer ctids."""
     result: dict[int, _Listed] = {}
+    seen: _Seen = {}
     at = _skip(text, 0)
     if text[at : at + 1] != "[":
         raise ValueError("not a JSON array")
@@ -236,7 +251,7 @@ def _listed_incrementally(text: str) -> dict[int, _Listed]:
         ctid = item.get("ctid") if isinstance(item, dict) else None
         if not isinstance(ctid, int) or isinstance(ctid, bool):
             raise ValueError("not an object with an integer ctid")
-        result[ctid] = _reduce(item)
+        result[ctid] = _reduce(item, True, seen)
         at = _skip(text, at)
         separator, at = text[at : at + 1], at + 1
         if separator not in (",", "]"):
