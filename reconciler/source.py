@@ -262,8 +262,13 @@ def _run(
     config: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    ignore_sigpipe: bool = False,
 ) -> _Result:
-    """Run one hardened git command on `git_dir`; `args` must hold no unvalidated input."""
+    """Run one hardened git command on `git_dir`; `args` must hold no unvalidated input.
+
+    `ignore_sigpipe`: the child keeps Python's SIG_IGN for SIGPIPE, so a write to a helper that
+    exited early (a signature program refusing a bogus signature before reading its payload)
+    is an error git reports, not a signal that kills it at random."""
     argv = git_argv(git_dir, args, config)
     started = time.monotonic()
     result = Git(str(git_dir)).execute(
@@ -272,6 +277,7 @@ def _run(
         with_exceptions=False,
         kill_after_timeout=timeout,
         env={**GIT_ENV, **(env or {})},
+        restore_signals=not ignore_sigpipe,
     )
     status, out, err = result
     late = timeout is not None and time.monotonic() - started >= timeout
@@ -482,7 +488,13 @@ class _GitHistory:
         config = [f"gpg.ssh.allowedSignersFile={signers}", f"gpg.program={gpg}"]
         config.append(f"gpg.openpgp.program={gpg}")
         env = {"GNUPGHOME": str(gpg_home.resolve())} if gpg_home else None
-        res = _run(self._git_dir, ["log", "--format=%H %G?", *span], config=config, env=env)
+        res = _run(
+            self._git_dir,
+            ["log", "--format=%H %G?", *span],
+            config=config,
+            env=env,
+            ignore_sigpipe=True,
+        )
         self._check(res, "log")
         pairs = (line.split() for line in res.out.splitlines() if line.strip())
         return [sha for sha, status in pairs if status != "G"]
