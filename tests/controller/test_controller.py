@@ -17,7 +17,7 @@ from reconciler.events import EventLog
 from reconciler.metrics import Health, Metrics
 from reconciler.process import DEFAULT_TIMEOUT, Completed
 from reconciler.reconcile import NodeAccess
-from reconciler.source import Revision
+from reconciler.source import Commit, Revision
 from reconciler.state import StateDir
 from reconciler.triggers import TriggerQueue
 
@@ -46,11 +46,18 @@ class FakeSource:
     def resolve(self, ref: str | None) -> str:
         return self.tip
 
-    def read(self, ref: str | None, subpath: str = "") -> Revision:
+    def locate(self, ref: str | None, subpath: str = "") -> Commit:
         sha = ref or self.tip
-        self.reads.append(sha)
-        files = self.commits[sha][1]
-        return Revision(sha, sha, files, datetime(2024, 1, 1, tzinfo=UTC), f"commit {sha[:1]}")
+        when = datetime(2024, 1, 1, tzinfo=UTC)
+        return Commit(sha, sha, subpath, sha[:1] * 39 + "0", when, f"commit {sha[:1]}")
+
+    def read_at(self, commit: Commit) -> Revision:
+        self.reads.append(commit.sha)
+        files = self.commits[commit.sha][1]
+        return Revision(commit.sha, commit.ref, files, commit.committed_at, commit.subject)
+
+    def read(self, ref: str | None, subpath: str = "") -> Revision:
+        return self.read_at(self.locate(ref, subpath))
 
     def is_ancestor(self, old_sha: str, new_sha: str) -> bool:
         sha: str | None = new_sha
