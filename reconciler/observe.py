@@ -32,6 +32,7 @@ RUNTIME_FIELDS = (
 VZLIST_ARGV = ("vzlist", "-a", "-j", "-o", ",".join(RUNTIME_FIELDS))
 FALLBACK_ARGV = ("vzlist", "-a", "-H", "-o", "ctid,status")
 _CONF_NAME = re.compile(r"^([0-9]+)\.conf$")
+_CHUNK = 65536
 
 
 @dataclass(frozen=True)
@@ -145,23 +146,56 @@ def read_saved(conf_dir: Path) -> dict[int, dict[str, Canon]]:
 
 
 def _config_texts(conf_dir: Path) -> Iterator[tuple[int, str]]:
+    """(ctid, text) of each `CTID.conf`, opened relative to the directory (no path to resolve)."""
     try:
-        names = os.listdir(conf_dir)
+        dir_fd = os.open(conf_dir, os.O_RDONLY | os.O_DIRECTORY)
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise ObserveError(
-            f"cannot read the container config directory {conf_dir}: {exc.strerror}"
-        ) from exc
+        raise _unreadable(conf_dir, exc) from exc
+    try:
+        yield from _texts_in(dir_fd, conf_dir)
+    finally:
+        os.close(dir_fd)
+
+
+def _unreadable(conf_dir: Path, exc: OSError) -> ObserveError:
+    return ObserveError(f"cannot read the container config directory {conf_dir}: {exc.strerror}")
+
+
+def _texts_in(dir_fd: int, conf_dir: Path) -> Iterator[tuple[int, str]]:
+    try:
+        names = os.listdir(dir_fd)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _unreadable(conf_dir, exc) from exc
     for name in names:
         match = _CONF_NAME.match(name)
-        if not match:
-            continue
-        try:
-            text = (conf_dir / name).read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            continue
-        yield int(match.group(1)), text
+        data = _read_file(name, dir_fd) if match else None
+        if match and data is not None:
+            yield int(match.group(1)), _decode(data)
+
+
+def _read_file(name: str, dir_fd: int) -> bytes | None:
+    """The file's bytes, or None when it went away after the directory was listed."""
+    try:
+        fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, _CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _decode(data: bytes) -> str:
+    """As text mode reads it: undecodable bytes replaced, `\r\n` and `\r` made `\n`."""
+    text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def build_state(
