@@ -10,6 +10,8 @@ takes the change live, needs a restart, or needs a recreate (REFERENCE §4).
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -85,8 +87,14 @@ def _ips(value: Any, _ctid: int = 0) -> tuple[str, ...]:
     return tuple(sorted(_canon_ip(str(v)) for v in value))
 
 
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")  # as _canon_ip would write it
+
+
 def _conf_ips(value: str, _ctid: int = 0) -> tuple[str, ...]:
-    return tuple(sorted(_canon_ip(v) for v in value.split()))
+    """A fleet's configs hold one address each: the usual spelling skips the ipaddress parse."""
+    words = value.split()
+    return tuple(sorted(v if _CANONICAL_IPV4.fullmatch(v) else _canon_ip(v) for v in words))
 
 
 def _words(value: Any, _ctid: int = 0) -> tuple[str, ...]:
@@ -400,31 +408,33 @@ def desired_settings(spec: ContainerSpec, name: str) -> dict[str, Canon]:
     return values
 
 
+SavedMemo = defaultdict[str, dict[str, Canon]]
+
+
 def saved_settings(
-    conf: Mapping[str, str], ctid: int, seen: dict[tuple[str, str], Canon] | None = None
+    conf: Mapping[str, str], ctid: int, seen: SavedMemo | None = None
 ) -> dict[str, Canon]:
     """The canonical values of every field present in a container's config file.
 
-    `seen`, shared by the calls of one observation, maps (key, text) to its canonical value: the
-    configs of a fleet repeat most of their values, which are then parsed once and held once
-    (canonical values are immutable, and no config parser depends on the ctid).
+    `seen`, shared by the calls of one observation, maps each config key to {text: canonical
+    value}: the configs of a fleet repeat most of their values, which are then parsed once and
+    held once (canonical values are immutable, and no config parser depends on the ctid).
     """
+    memo: SavedMemo = defaultdict(dict) if seen is None else seen
     values: dict[str, Canon] = {}
-    for field in _SAVED_FIELDS:
-        raw = conf.get(field.key)
+    for key, name, field in _SAVED_ROWS:
+        raw = conf.get(key)
         if raw is None:
             continue
-        if seen is None:
-            values[field.name] = _saved_value(field, raw, ctid)
-            continue
-        known = (field.key, raw)
-        if known not in seen:
-            seen[known] = _saved_value(field, raw, ctid)
-        values[field.name] = seen[known]
+        known = memo[key]
+        if raw in known:
+            values[name] = known[raw]
+        else:
+            values[name] = known[raw] = _saved_value(field, raw, ctid)
     return values
 
 
-_SAVED_FIELDS = (*FIELDS, NAME_FIELD)
+_SAVED_ROWS = tuple((field.key, field.name, field) for field in (*FIELDS, NAME_FIELD))
 
 
 def _saved_value(field: FieldDef, raw: str, ctid: int) -> Canon:

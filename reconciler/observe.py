@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ObserveError
-from reconciler.fields import UBC_COUNTERS, Canon, saved_settings
+from reconciler.fields import UBC_COUNTERS, Canon, SavedMemo, saved_settings
 from reconciler.process import Runner
 from reconciler.vzconf import parse_conf
 
@@ -139,7 +140,7 @@ def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
 
 def read_saved(conf_dir: Path) -> dict[int, dict[str, Canon]]:
     """`saved_settings` of every `CTID.conf`; each raw config is let go as soon as it is read."""
-    seen: dict[tuple[str, str], Canon] = {}
+    seen: SavedMemo = defaultdict(dict)
     return {
         ctid: saved_settings(parse_conf(text), ctid, seen) for ctid, text in _config_texts(conf_dir)
     }
@@ -206,7 +207,8 @@ def build_state(
 ) -> ObservedState:
     """Pure: vzlist objects (by ctid) and parsed configs -> ObservedState."""
     reduced = {ctid: _reduce(item, running_known) for ctid, item in listed.items()}
-    saved = {ctid: saved_settings(conf, ctid) for ctid, conf in configs.items()}
+    seen: SavedMemo = defaultdict(dict)
+    saved = {ctid: saved_settings(conf, ctid, seen) for ctid, conf in configs.items()}
     return _build(reduced, saved, running_known, warnings)
 
 
