@@ -101,29 +101,39 @@ def parse_vzlist_table(text: str) -> dict[int, str]:
     return result
 
 
-def _limit(obj: Any, key: str = "limit") -> int | None:
-    return obj.get(key) if isinstance(obj, dict) and isinstance(obj.get(key), int) else None
+_LIMITS = (("ram", "physpages"), ("swap", "swappages"))
+_PAIRS = (
+    ("diskspace", "softlimit", "hardlimit"),
+    ("diskinodes", "softlimit", "hardlimit"),
+    *((name, "barrier", "limit") for name in UBC_COUNTERS),
+)
+
+
+def _pair(obj: Any, low: str, high: str) -> tuple[int, int] | None:
+    """(obj[low], obj[high]) when both are integers and the second is not 0."""
+    if isinstance(obj, dict):
+        first, second = obj.get(low), obj.get(high)
+        if isinstance(first, int) and isinstance(second, int) and second:
+            return first, second
+    return None
 
 
 def running_settings(item: Mapping[str, Any]) -> dict[str, Canon]:
     """Live values of a running container, in the same canonical forms as the config."""
     values: dict[str, Canon] = {}
     for name in ("cpus", "cpulimit", "cpuunits"):
-        if isinstance(item.get(name), int) and item[name] != 0:
-            values[name] = item[name]
-    for name, key in (("ram", "physpages"), ("swap", "swappages")):
-        limit = _limit(item.get(key))
-        if limit:
+        value = item.get(name)
+        if isinstance(value, int) and value != 0:
+            values[name] = value
+    for name, key in _LIMITS:
+        obj = item.get(key)
+        limit = obj.get("limit") if isinstance(obj, dict) else None
+        if isinstance(limit, int) and limit:
             values[name] = limit
-    for name in ("diskspace", "diskinodes"):
-        obj = item.get(name)
-        soft, hard = _limit(obj, "softlimit"), _limit(obj, "hardlimit")
-        if soft is not None and hard is not None and hard:
-            values[name] = (soft, hard)
-    for name in UBC_COUNTERS:
-        barrier, limit = _limit(item.get(name), "barrier"), _limit(item.get(name))
-        if barrier is not None and limit is not None and limit:
-            values[name] = (barrier, limit)
+    for name, low, high in _PAIRS:
+        pair = _pair(item.get(name), low, high)
+        if pair:
+            values[name] = pair
     if isinstance(item.get("ip"), list):
         values["ip_addresses"] = tuple(sorted(str(ip).split("/")[0] for ip in item["ip"]))
     return values
