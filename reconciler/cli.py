@@ -16,6 +16,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -24,8 +25,9 @@ from reconciler.errors import SpecError, UsageError, VzGitopsError
 
 if TYPE_CHECKING:
     from reconciler.reconcile import NodeAccess, Options
-    from reconciler.source import Revision
+    from reconciler.source import Commit, Source
     from reconciler.spec.desired import DesiredState
+    from reconciler.state import StateDir
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
 EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
@@ -250,20 +252,41 @@ def _access(args: argparse.Namespace) -> NodeAccess:
     return NodeAccess(run=SubprocessRunner(), conf_dir=conf_dir)
 
 
-def _read_revision(args: argparse.Namespace, cache: Path | None) -> Revision:
+@dataclass(frozen=True)
+class _Loaded:
+    """A revision's desired state, with the source and commit it came from."""
+
+    source: Source
+    commit: Commit
+    desired: DesiredState
+
+
+def _load(args: argparse.Namespace, state: StateDir | None) -> _Loaded:
+    """The desired state at --ref/--path; with a state directory, from its cache when the tree
+    already validated (`revcache`). Mirrors of remote repositories live in the state directory,
+    or in the user's cache for commands that have none."""
     from reconciler.source import open_source
 
-    cache_dir = cache if cache is not None else _user_cache()
-    source = open_source(args.repo, cache_dir)
+    mirrors = state.root / "cache" if state is not None else _user_cache()
+    source = open_source(args.repo, mirrors)
     source.fetch()
-    return source.read(args.ref, args.path)
+    commit = source.locate(args.ref, args.path)
+    return _Loaded(source, commit, _desired_at(source, commit, state))
 
 
-def _load(args: argparse.Namespace, cache: Path | None) -> tuple[Revision, DesiredState]:
+def _desired_at(source: Source, commit: Commit, state: StateDir | None) -> DesiredState:
+    from reconciler.revcache import DesiredCache
+
+    cache = DesiredCache(state.root) if state is not None else None
+    cached = cache.get(commit, source.limits) if cache is not None else None
+    if cached is not None:
+        return cached
     from reconciler.spec.load import load_desired
 
-    revision = _read_revision(args, cache)
-    return revision, load_desired(revision.files)
+    desired = load_desired(source.read_at(commit).files)
+    if cache is not None:
+        cache.put(commit, source.limits, desired)
+    return desired
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -294,12 +317,12 @@ def _print_problems(error: SpecError, fmt: str) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
-        revision, desired = _load(args, None)
+        loaded = _load(args, None)
     except SpecError as error:
         _print_problems(error, args.format)
         return EXIT_ERROR
-    count = len(desired.containers)
-    sha = revision.sha
+    count = len(loaded.desired.containers)
+    sha = loaded.commit.sha
     if args.format == "json":
         print(
             json.dumps(
@@ -325,11 +348,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     args.ref = args.head or args.ref
     state = StateDir(_state_dir(args.state_dir))
     try:
-        revision, desired = _load(args, state.root / "cache")
+        loaded = _load(args, state)
     except SpecError as error:
         _print_problems(error, "json" if args.format == "json" else "text")
         return EXIT_ERROR
-    plan, observed = make_plan(desired, revision.sha, _access(args), state, _options(args))
+    plan, observed = make_plan(
+        loaded.desired, loaded.commit.sha, _access(args), state, _options(args)
+    )
     _warn(observed.warnings)
     if args.out is not None:
         args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -375,12 +400,14 @@ def cmd_drift(args: argparse.Namespace) -> int:
         raise UsageError("drift: --branch is only used with --adopt")
     state = StateDir(_state_dir(args.state_dir))
     args.ref = args.ref or applied_revision(state)
-    revision, desired = _load(args, state.root / "cache")
-    drift, observed = observe_drift(desired, revision.sha, _access(args), state, args.node)
+    loaded = _load(args, state)
+    desired, sha = loaded.desired, loaded.commit.sha
+    drift, observed = observe_drift(desired, sha, _access(args), state, args.node)
     sys.stdout.write(render(build_drift_report(drift), args.format))
     if args.adopt:
         from reconciler.adopt_drift import adopt
 
+        revision = loaded.source.read_at(loaded.commit)
         result = adopt(Path(args.repo), revision, desired, drift, observed, args.branch)
         print("\n".join(result.messages), file=sys.stderr)
         return EXIT_OK
@@ -396,14 +423,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     state = StateDir(_state_dir(args.state_dir))
     try:
-        revision, desired = _load(args, state.root / "cache")
+        loaded = _load(args, state)
     except SpecError as error:
         _print_problems(error, args.format)
         return EXIT_ERROR
+    desired, sha = loaded.desired, loaded.commit.sha
     access = _access(args)
     options = _options(args)
     with node_lock(state, wait=args.wait_lock, what="vzgitops apply"):
-        before, observed = make_plan(desired, revision.sha, access, state, options)
+        before, observed = make_plan(desired, sha, access, state, options)
         _warn(observed.warnings)
         del observed  # ~36 MiB at 10,000 containers; apply observes the node again after changes
         if args.plan_file is not None:
@@ -417,7 +445,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         )
         executor = Executor(run=access.run, state=state, sleep=time.sleep, retry=retry)
         result, after = apply_revision(
-            desired, revision.sha, access, state, executor, options, planned=before
+            desired, sha, access, state, executor, options, planned=before
         )
     sys.stdout.write(render(build_report(before, result, after), args.format))
     if not result.converged:

@@ -162,7 +162,7 @@ def test_a_missing_blob_is_source_unavailable(repo: Path) -> None:
     obj = repo / ".git" / "objects" / blob[:2] / blob[2:]
     obj.chmod(0o644)
     obj.unlink()
-    with pytest.raises(SourceUnavailable, match="top.yaml"):
+    with pytest.raises(SourceUnavailable, match=r"top\.yaml"):
         source.read_at(located)
 
 

@@ -17,7 +17,7 @@ from reconciler.events import EventLog
 from reconciler.metrics import Health, Metrics
 from reconciler.process import DEFAULT_TIMEOUT, Completed
 from reconciler.reconcile import NodeAccess
-from reconciler.source import Commit, Revision
+from reconciler.source import DEFAULT_LIMITS, Commit, Limits, Revision
 from reconciler.state import StateDir
 from reconciler.triggers import TriggerQueue
 
@@ -38,6 +38,10 @@ class FakeSource:
         self.commits[sha] = (parent, files)
         self.tip = sha
         return sha
+
+    @property
+    def limits(self) -> Limits:
+        return DEFAULT_LIMITS
 
     def fetch(self) -> None:
         if self.failure is not None:
