@@ -1,6 +1,7 @@
 """With libyaml, every file reads exactly as with the pure-Python parser: values, positions, problems.
 
-The fast parser is tried first only where it is known to agree (see yamlsafe._FAST_PARSER).
+The fast parser is tried first only where it is known to agree (see yamlsafe._FAST_PARSER), and
+before it libyaml's composer where it cannot be wrong (tests/spec/test_yamlsafe_composed.py).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def test_the_fast_parser_is_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(yamlsafe._Reader, "__init__", spy)
     fast, pure = yamlsafe._FAST_PARSER, yaml.SafeLoader
-    expected = {b"a: 1\n": [fast], b"a: [1\n": [fast, pure], b"a:\n": [fast, pure],
+    expected = {b"a: 1\n": [], b"a: [1\n": [fast, pure], b"a:\n": [fast, pure],
+                b"a: &x 1\n": [fast, pure], b"a: 1\n---\nb: 2\n": [fast],
                 b"a: 1\t\n": [pure], b"a: why?\n": [pure]}  # fmt: skip
     for text, parsers in expected.items():
         seen.clear()
