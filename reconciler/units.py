@@ -8,6 +8,7 @@ items. Everything here turns a written value into the stored integer so that `20
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,7 @@ def _split(text: str) -> tuple[Decimal, str]:
     return number, match.group(2).upper()
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet repeats a few sizes thousands of times
 def to_bytes(text: str, default_unit: str = "B") -> int:
     """`512M` -> 536870912; a bare number is in `default_unit`; `unlimited` -> LONG_MAX."""
     if text.strip().lower() == "unlimited":

@@ -35,6 +35,8 @@ _IFNAME = re.compile(r"^[a-z][a-z0-9_.-]{0,14}$")
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 _DEVNODE = re.compile(r"^[a-z][a-z0-9_]*(?:/[a-z0-9][a-z0-9_]*)*$")
 _DEVPERM = re.compile(r"^(?:none|[rwq]{1,3})$")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _DECIMAL_INT = re.compile(r"^[+-]?(?:0|[1-9][0-9]*)$")
 _SIZE = r"[0-9]+(?:\.[0-9]+)?[BKMGTPbkmgtp]?|[Uu][Nn][Ll][Ii][Mm][Ii][Tt][Ee][Dd]"
 _COUNT = r"[0-9]+|[Uu][Nn][Ll][Ii][Mm][Ii][Tt][Ee][Dd]"
@@ -88,7 +90,7 @@ def ip_interface(value: str) -> str:
     safe_text(value)
     address, slash, prefix = value.partition("/")
     canonical = ip_address(address)
-    if ipaddress.ip_address(canonical).is_unspecified:
+    if _is_unspecified(canonical):
         raise ValueError(
             f"{value!r}: vzctl ignores the unspecified address, so it can never be applied"
         )
@@ -102,12 +104,20 @@ def ip_interface(value: str) -> str:
 
 def ip_address(value: str) -> str:
     """One address, without /prefix; a %zone is refused (it would carry any text to vzctl)."""
+    if _CANONICAL_IPV4.fullmatch(value):
+        return value  # exactly what ipaddress would print for it, without parsing it twice
     if "%" in value:
         raise ValueError(f"{value!r}: a %zone is not allowed in an address for a container")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError as exc:
         raise ValueError(f"{value!r} is not an IP address") from exc
+
+
+def _is_unspecified(canonical: str) -> bool:
+    if _CANONICAL_IPV4.fullmatch(canonical):
+        return canonical == "0.0.0.0"  # noqa: S104 - compared with, not bound to
+    return ipaddress.ip_address(canonical).is_unspecified
 
 
 def ostemplate(value: str) -> str:
