@@ -140,9 +140,14 @@ METHOD = """\
   direct child cannot do this on Linux: it returns the child's usage *including* its reaped
   children (RUSAGE_BOTH), i.e. with vzlist/vzctl in it, and its ru_maxrss also counts the
   parent's pages at fork. The CPU of the children vzgitops waited for is shown apart: git
-  (GitPython's `cat-file` readers) and the simulator's vzlist/vzctl. Targets are judged on the
-  medians; runs vary by a few percent.
+  (`rev-parse`, `cat-file --batch`, `ls-tree`, run through GitPython) and the simulator's
+  vzlist/vzctl. Targets are judged on the medians; runs vary by a few percent.
 - vzlist and vzctl calls are counted from the node's `oplog.jsonl`.
+- "no-op plan|apply" is the steady state of a node reconciled on a schedule: the tree at the
+  ref already validated in an earlier run, so its desired state comes from the state
+  directory's cache (`reconciler/revcache.py`, validated again by pydantic on the way in) and no
+  blob is read. "no-op ..., first run at a tree" removes that cache before every run: every
+  blob is read from git, parsed and validated, as in the first run after a commit.
 - "1% change" commits `cpus` 1 <-> 2 on every 100th container (at least one), then runs `plan`
   and `apply`; apply is checked to make exactly one `vzctl set` per changed container (and no
   other vzctl call).

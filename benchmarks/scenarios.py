@@ -8,6 +8,7 @@ empty afterwards), so the numbers are never of something that did not happen.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from benchmarks.fleet import Fleet, ctids, make_repository
 from benchmarks.measure import Oplog, Sample, Summary, run_process, run_vzgitops, summarize
 from reconciler.observe import VZLIST_ARGV
+from reconciler.revcache import DIRNAME
 
 ADMIN_SCRIPT = Path(__file__).with_name("admin_set_all.py")
 ADMIN_CALL_BUDGET = 2000  # vzctl calls per size for the admin script (10,000 CTs: one run)
@@ -42,15 +44,30 @@ def expect(samples: Sequence[Sample], vzctl: int, what: str) -> None:
             )
 
 
+COLD = "first run at a tree"
+
+
 def noop(fleet: Fleet, runs: int) -> list[Row]:
-    """`vzgitops plan` and `apply` on a node that already matches git (exit 0: no changes)."""
+    """`vzgitops plan` and `apply` on a node that already matches git (exit 0: no changes).
+
+    First with the state directory's cached desired state removed before every run (what the
+    first run after a commit pays: every blob read, parsed and validated), then as a node
+    reconciled every minute runs: the tree validated by the run before."""
     oplog = Oplog(fleet.node)
     rows = []
-    for command in ("plan", "apply"):
-        argv = [command, *fleet.source_args, "--detailed-exitcode"]
-        samples = [run_vzgitops(argv, fleet.env, oplog).check(0) for _ in range(runs)]
-        rows.append(Row(f"no-op {command}", fleet.size, summarize(samples)))
+    for cold in (True, False):
+        for command in ("plan", "apply"):
+            argv = [command, *fleet.source_args, "--detailed-exitcode"]
+            samples = [_noop_once(fleet, argv, oplog, cold) for _ in range(runs)]
+            name = f"no-op {command}" + (f", {COLD}" if cold else "")
+            rows.append(Row(name, fleet.size, summarize(samples)))
     return rows
+
+
+def _noop_once(fleet: Fleet, argv: list[str], oplog: Oplog, cold: bool) -> Sample:
+    if cold:
+        shutil.rmtree(fleet.state / DIRNAME, ignore_errors=True)
+    return run_vzgitops(argv, fleet.env, oplog).check(0)
 
 
 def chosen_one_percent(size: int) -> list[int]:

@@ -5,7 +5,8 @@ Layout under `--state-dir` (default /var/lib/vzgitops):
 - `intents/CTID.json`: written durably before every mutating vzctl call, removed after it;
   a create intent left by a crash makes that container owned, so a re-run never loses it;
 - `node.lock`: a kernel file lock (flock) held by the one process that may mutate the node;
-- `last-applied.json`: the revision last applied and when.
+- `last-applied.json`: the revision last applied and when;
+- `desired/`: validated desired states by git tree, a cache owned by `revcache`.
 
 Every write is temp file + fsync + rename. A corrupt or missing inventory is never a reason to
 destroy: it is rebuilt from observation, marked untrusted, and pruning stays off until confirmed.

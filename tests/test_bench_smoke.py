@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = (
-    "no-op plan", "no-op apply", "1% change: plan", "1% change: apply",
+    "no-op plan", "no-op apply", "no-op plan, first run at a tree",
+    "no-op apply, first run at a tree", "1% change: plan", "1% change: apply",
     "simulator: vzlist -a -j -o", "simulator: vzctl set", "admin script: set everything",
     "validate (10 files)",
 )  # fmt: skip
@@ -47,6 +48,8 @@ def test_the_benchmark_runs_at_ten_containers(tmp_path: Path) -> None:
     assert set(ROWS) <= set(rows)
     assert (rows["no-op apply"]["vzlist"], rows["no-op apply"]["vzctl"]) == ("1", "0")
     assert (rows["no-op plan"]["vzlist"], rows["no-op plan"]["vzctl"]) == ("1", "0")
+    cold = rows["no-op apply, first run at a tree"]
+    assert (cold["vzlist"], cold["vzctl"]) == ("1", "0")
     assert rows["1% change: apply"]["vzctl"] == "1"
     assert rows["admin script: set everything"]["vzctl"] == "10"
     assert set(_table(report, "trigger")) == {"--watch", "signed webhook"}
