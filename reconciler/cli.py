@@ -422,6 +422,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from reconciler.state import StateDir, node_lock
 
     state = StateDir(_state_dir(args.state_dir))
+    state.ensure()  # apply keeps state; its first run already caches the validated revision
     try:
         loaded = _load(args, state)
     except SpecError as error:

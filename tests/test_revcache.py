@@ -131,8 +131,7 @@ def _drop_blob(repo: GitRepo, path: str) -> None:
 def test_a_tree_that_validated_once_is_not_read_again(sim_node: Any, tmp_path: Path) -> None:
     env = {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
     repo = _repo(tmp_path)
-    (tmp_path / "state").mkdir()
-    assert vzgitops(["apply", "--repo", str(repo.path)], env).returncode == 0
+    assert vzgitops(["apply", "--repo", str(repo.path)], env).returncode == 0  # a first apply
     _drop_blob(repo, "web.yaml")
     again = vzgitops(["plan", "--repo", str(repo.path), "--detailed-exitcode"], env)
     assert again.returncode == 0, again.stderr
