@@ -1,0 +1,7 @@
+"""`python -m reconciler.cli`: the same as the `vzgitops` command."""
+
+import sys
+
+from reconciler.cli import main
+
+sys.exit(main())

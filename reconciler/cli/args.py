@@ -1,0 +1,204 @@
+"""The command line of `vzgitops`: every subcommand, option and default (argparse; pure).
+
+`build_parser` is the whole interface; `cli.run` parses with it and dispatches to `commands`.
+A usage mistake raises `UsageError` (exit 64) instead of argparse's own exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import NoReturn
+
+from reconciler import __version__
+from reconciler.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--repo",
+        default=".",
+        help="git repository: a local path or a URL (default: the current directory)",
+    )
+    p.add_argument(
+        "--ref",
+        default=None,
+        help="branch, tag or commit (default: HEAD / the remote's default branch)",
+    )
+    p.add_argument(
+        "--path", default="", help="subdirectory of the repository that holds the YAML files"
+    )
+
+
+def _node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state-dir",
+        default=None,
+        help="state directory (default $VZGITOPS_STATE_DIR or /var/lib/vzgitops)",
+    )
+    p.add_argument(
+        "--vz-conf-dir",
+        default=None,
+        help="container config directory (default $VZGITOPS_VZ_CONF_DIR or /etc/vz/conf)",
+    )
+    p.add_argument("--node", default=None, help="node name, when the repository declares several")
+
+
+def _plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="destroy owned containers that git removed or marks absent",
+    )
+    p.add_argument(
+        "--allow-mass-destroy",
+        action="store_true",
+        help="allow destroying more than max(1, 10%%) of the owned containers",
+    )
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when changes are present, 0 when none",
+    )
+
+
+def _pr_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--base",
+        default=None,
+        help="pull-request plan: the branch merged into; exits 0 no changes, 2 changes, 1 error",
+    )
+    p.add_argument("--head", default=None, help="pull-request plan: the head (default: --ref)")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --base: plan against the base's desired state instead of the node",
+    )
+
+
+def _drift_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument(
+        "--adopt",
+        action="store_true",
+        help="commit the node's values of drifted fields to a new branch (never pushed)",
+    )
+    p.add_argument("--branch", default=None, help="branch name for --adopt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vzgitops", description="GitOps reconciler for OpenVZ containers.")
+    parser.add_argument("--version", action="version", version=f"vzgitops {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plan", help="show what applying a revision would change")
+    _source_options(p)
+    _node_options(p)
+    _plan_options(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument(
+        "--out", type=Path, default=None, help="save the plan to this file for 'apply --plan-file'"
+    )
+    _pr_options(p)
+
+    p = sub.add_parser("apply", help="make the node match a revision")
+    _source_options(p)
+    _node_options(p)
+    _plan_options(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--plan-file",
+        type=Path,
+        default=None,
+        help="apply this saved plan, only if it is still current",
+    )
+    p.add_argument(
+        "--wait-lock", action="store_true", help="wait for the node lock instead of exiting 75"
+    )
+    p.add_argument(
+        "--retry-attempts",
+        type=int,
+        default=6,
+        help="attempts for transient vzctl failures (default 6)",
+    )
+    p.add_argument(
+        "--retry-backoff",
+        type=float,
+        default=0.5,
+        help="first backoff in seconds, doubled per attempt (default 0.5)",
+    )
+
+    p = sub.add_parser("validate", help="validate a revision without touching any node")
+    _source_options(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = sub.add_parser("drift", help="compare the node with the last applied revision")
+    _source_options(p)
+    _node_options(p)
+    _drift_options(p)
+
+    p = sub.add_parser("schema", help="write the JSON Schemas of the document kinds")
+    p.add_argument("--out", type=Path, default=Path("schemas"))
+
+    p = sub.add_parser("import", help="write YAML for the containers on the node and adopt them")
+    _node_options(p)
+    p.add_argument("--out", type=Path, required=True, help="directory to write the YAML files into")
+    p.add_argument(
+        "--ctid", type=int, action="append", default=None, help="only these containers (repeatable)"
+    )
+
+    p = sub.add_parser("adopt", help="take ownership of containers already on the node")
+    _node_options(p)
+    p.add_argument("ctids", type=int, nargs="*", help="container IDs")
+    p.add_argument(
+        "--confirm", action="store_true", help="confirm an inventory rebuilt after it was lost"
+    )
+
+    p = sub.add_parser("run", help="keep the node matching git: the long-running controller")
+    _source_options(p)
+    _node_options(p)
+    _run_options(p)
+
+    p = sub.add_parser("status", help="show what 'vzgitops run' is doing")
+    p.add_argument("--state-dir", default=None, help="state directory of 'vzgitops run'")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    sub.add_parser(
+        "sim", help="manage a simulated OpenVZ node (see 'vzgitops sim --help')", add_help=False
+    )
+    return parser
+
+
+def duration(text: str) -> float:
+    """argparse `type=` for the run intervals; named like the parser it defers to, for its errors.
+
+    Importing `reconciler.triggers` (threads, signals) is left to the commands that use it.
+    """
+    from reconciler.triggers import duration as parse
+
+    return parse(text)
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    add = p.add_argument
+    add("--prune", action="store_true", help="destroy owned containers git removed")
+    add("--allow-mass-destroy", action="store_true", help="allow destroying >max(1, 10%%)")
+    add("--interval", type=duration, default=60.0, metavar="DURATION", help="poll (60s, +-10%%)")
+    add("--fetch-timeout", type=duration, default=60.0, metavar="DURATION", help="(60s)")
+    add("--watch", action="store_true", help="reconcile when a local repository's refs change")
+    add("--webhook-listen", metavar="ADDR:PORT", help="serve POST /webhook (host 127.0.0.1)")
+    add("--webhook-secret-file", type=Path, metavar="FILE", help="file with the webhook secret")
+    add("--metrics-listen", metavar="ADDR:PORT", help="serve /metrics and /healthz")
+    add("--drift", choices=("correct", "report"), default="correct", help="drift: fix or report")
+    add("--drift-interval", type=duration, default=300.0, metavar="DURATION", help="(5m; 0 off)")
+    add("--allow-rewrite", action="store_true", help="apply a tip that rewrote applied history")
+    add("--verify-signatures", action="store_true", help="apply only trusted-signed commits")
+    add("--allowed-signers", type=Path, metavar="FILE", help="SSH allowed-signers file of keys")
+    add("--gpg-home", type=Path, metavar="DIR", help="GnuPG home holding the trusted keys")
+    add("--log-format", choices=("text", "json"), default="text", help="event lines on stderr")
+    add("--notify-url", metavar="URL", help="POST each drift report's JSON to this URL")

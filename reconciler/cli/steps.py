@@ -1,0 +1,115 @@
+"""Steps shared by the commands (shell): where state lives, reading a revision (through the
+desired-state cache), reaching the node, printing problems, and the exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.errors import SpecError
+
+if TYPE_CHECKING:
+    from reconciler.reconcile import NodeAccess, Options
+    from reconciler.source import Commit, Source
+    from reconciler.spec.desired import DesiredState
+    from reconciler.state import StateDir
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
+EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
+
+
+def state_dir(value: str | None) -> Path:
+    from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV
+
+    return Path(value or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+
+
+def warn(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def user_cache() -> Path:
+    """Where commands that need no state directory keep mirrors of remote repositories."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vzgitops" / "mirrors"
+
+
+def node_access(args: argparse.Namespace) -> NodeAccess:
+    from reconciler.observe import conf_dir_from_env
+    from reconciler.process import SubprocessRunner
+    from reconciler.reconcile import NodeAccess
+
+    conf_dir = Path(args.vz_conf_dir) if args.vz_conf_dir else conf_dir_from_env()
+    return NodeAccess(run=SubprocessRunner(), conf_dir=conf_dir)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A revision's desired state, with the source and commit it came from."""
+
+    source: Source
+    commit: Commit
+    desired: DesiredState
+
+
+def load(args: argparse.Namespace, state: StateDir | None) -> Loaded:
+    """The desired state at --ref/--path; with a state directory, from its cache when the tree
+    already validated (`revcache`). Mirrors of remote repositories live in the state directory,
+    or in the user's cache for commands that have none."""
+    from reconciler.source import open_source
+
+    mirrors = state.root / "cache" if state is not None else user_cache()
+    source = open_source(args.repo, mirrors)
+    source.fetch()
+    commit = source.locate(args.ref, args.path)
+    return Loaded(source, commit, desired_at(source, commit, state))
+
+
+def desired_at(source: Source, commit: Commit, state: StateDir | None) -> DesiredState:
+    from reconciler.revcache import DesiredCache
+
+    cache = DesiredCache(state.root) if state is not None else None
+    cached = cache.get(commit, source.limits) if cache is not None else None
+    if cached is not None:
+        return cached
+    from reconciler.spec.load import load_desired
+
+    desired = load_desired(source.read_at(commit).files)
+    if cache is not None:
+        cache.put(commit, source.limits, desired)
+    return desired
+
+
+def reconcile_options(args: argparse.Namespace) -> Options:
+    from reconciler.reconcile import Options
+
+    return Options(node=args.node, prune=args.prune, allow_mass_destroy=args.allow_mass_destroy)
+
+
+def print_problems(error: SpecError, fmt: str) -> None:
+    if fmt == "json":
+        print(
+            json.dumps(
+                {"valid": False, "problems": [p.as_dict() for p in error.problems]}, indent=2
+            )
+        )
+        return
+    for problem in error.problems:
+        print(problem.render(), file=sys.stderr)
+    count = len(error.problems)
+    print(
+        f"Invalid: {count} problem{'s' if count != 1 else ''}; nothing was applied.",
+        file=sys.stderr,
+    )
+
+
+def plan_exit(args: argparse.Namespace, has_changes: bool) -> int:
+    return EXIT_CHANGES if args.detailed_exitcode and has_changes else EXIT_OK
