@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.errors import Problem
-from reconciler.spec.yamlsafe import Loc, Value, YamlDocument, dotted
+from reconciler.spec.yamlsafe import YamlDocument
+from reconciler.spec.yamlvalues import Loc, Value, dotted
 
 _URL = re.compile(r"\s*\[?(?:For further information visit )?https?://\S+\]?")
 _TYPE_NOUNS = {

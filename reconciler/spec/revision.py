@@ -20,7 +20,8 @@ from reconciler import units
 from reconciler.errors import Problem
 from reconciler.spec.desired import DEFAULT_NODE, DesiredContainer, DesiredState, Origin
 from reconciler.spec.models import Container, ContainerSpec, Defaults, DefaultsSpec, Node, Settings
-from reconciler.spec.yamlsafe import Loc, YamlDocument, dotted
+from reconciler.spec.yamlsafe import YamlDocument
+from reconciler.spec.yamlvalues import Loc, dotted
 
 _PER_CONTAINER = ("ip", "netif")
 

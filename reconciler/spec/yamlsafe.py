@@ -6,7 +6,7 @@ small fixed table (decimal integers, true/false, null); everything else stays a 
 `no`, `on`, `0101`, `0x1F` or `1e3` never turn into booleans or numbers behind the user's back.
 Anchors, aliases, tags, merge keys, duplicate and non-string keys are refused with their line
 and column. Where libyaml is there, a file that cannot hold any of those is composed by it
-instead and its values built from the nodes (`_composed`); the event reader stays the reference.
+instead and its values built from the nodes (`yamlcomposed`); the event reader stays the reference.
 Every value's position can be found, so that later errors can point at it: kept for a file with a
 problem, read again from the file's bytes for one without (see `_Where`).
 """
@@ -20,22 +20,23 @@ from typing import Protocol, cast
 import yaml
 
 from reconciler.errors import Problem, SpecError
+from reconciler.spec.yamlcomposed import composed
 from reconciler.spec.yamltext import MAX_BYTES as MAX_BYTES
 from reconciler.spec.yamltext import decode
+from reconciler.spec.yamlvalues import (
+    INT,
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    Loc,
+    Position,
+    Unsure,
+    Value,
+    dotted,
+    plain,
+)
 
-MAX_DEPTH = 32
 MAX_DOCUMENTS = 100
-MAX_INT_DIGITS = 30
 
-Scalar = str | int | bool | None
-Value = Scalar | list["Value"] | dict[str, "Value"]
-Loc = tuple[str | int, ...]
-Position = tuple[int, int]
-
-_INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
-_BOOLS = {"true": True, "false": False}
-_TYPED_STARTS = "~nNtTfF+-0123456789"  # what `_plain` types starts so, or is ""
 # libyaml's parser, when PyYAML was built with it: the same events, about 7x faster. The pure-Python
 # parser stays the reference: a file with any problem is read again with it (libyaml words its
 # errors differently), and so is a file with what libyaml is known to read differently: tabs (it
@@ -44,20 +45,8 @@ _TYPED_STARTS = "~nNtTfF+-0123456789"  # what `_plain` types starts so, or is ""
 # tests/spec/test_yamlsafe_fast.py holds both parsers to the same output.
 _FAST_PARSER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 _FAST_PARSER_DIFFERS = re.compile("[\t?\ufeff]")
-# Faster still, libyaml composes the whole file into nodes and only the values are built here
-# (`_composed`, about 2x faster than building them from its events). Nodes do not show all that
-# this reader refuses, so that path takes only a text it cannot be wrong about: nothing the fast
-# parser is not trusted with (it reads the positions again when a later problem asks for them),
-# no `&`, `*` or `!` (no anchor, alias or tag can be written without one), no `---` or `%` at a
-# line's start (a node does not say where its document started; the one implicit document starts
-# at its root), and few enough `[`, `{`, `-`, `:` (each level of nesting needs one; libyaml's
-# composer recurses in C, unbounded). Whatever else the event reader would refuse or place
-# differently (an empty value, a duplicate, merge or non-string key, nesting or numbers too
-# large) makes it give up too, and the event reader reads the file.
-# tests/spec/test_yamlsafe_composed.py holds it to the reference's output.
-_NOT_COMPOSED = "\t?\ufeff&*!"
-_DOCUMENT_START = re.compile("(?:^|[\r\x85\u2028\u2029])(?:---|%)", re.MULTILINE)
-_MAX_COMPOSED_INDICATORS = 1000
+# Faster still, `yamlcomposed` builds the values of a file libyaml composed into nodes, where that
+# cannot differ from this reader (tests/spec/test_yamlsafe_composed.py holds it to this one).
 
 
 @dataclass
@@ -148,10 +137,10 @@ def read_yaml(path: str, data: bytes) -> YamlFile:
     text, problem = decode(path, data)
     if problem is not None:
         return YamlFile([], [problem])
-    composed = _composed(text)
-    if composed is not None:
+    documents = composed(text) if _FAST_PARSER is not None else None
+    if documents is not None:
         assert _FAST_PARSER is not None  # the composed path needs libyaml
-        return _positions_dropped(path, data, _FAST_PARSER, composed)
+        return _positions_dropped(path, data, _FAST_PARSER, documents)
     result = _read(path, text)
     if result.problems:
         return result
@@ -178,7 +167,7 @@ def _read(path: str, text: str) -> YamlFile:
     if _FAST_PARSER is not None and not _FAST_PARSER_DIFFERS.search(text):
         try:
             result = _Reader(path, text, _FAST_PARSER).read()
-        except _Unsure:
+        except Unsure:
             result = None
         if result is not None and not result.problems:
             return result
@@ -188,25 +177,6 @@ def _read(path: str, text: str) -> YamlFile:
 def _pos(event: yaml.Event) -> Position:
     mark = event.start_mark
     return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-
-
-def dotted(loc: Loc) -> str:
-    """`('spec', 'ip', 1)` -> `spec.ip[1]`."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def _plain(text: str) -> Value:
-    """The fixed typing table for plain (unquoted) scalars."""
-    if text in _NULLS:
-        return None
-    if len(text) in (4, 5) and text.lower() in _BOOLS:  # only their case variants lower to them
-        return _BOOLS[text.lower()]
-    if text[0] in "+-0123456789" and _INT.fullmatch(text):  # not "": that is a null
-        return int(text)
-    return text
 
 
 class _Events(Protocol):
@@ -220,10 +190,6 @@ class _Events(Protocol):
 
 class _Fatal(Exception):
     """Stops reading a file: a syntax error or too many documents."""
-
-
-class _Unsure(Exception):
-    """A fast path met what it is not sure about; a slower reader reads the file instead."""
 
 
 @dataclass
@@ -327,11 +293,11 @@ class _Reader:
         if event.style:  # quoted or block; plain is None (PyYAML) or "" (libyaml)
             return text
         if self.fast and not text:
-            raise _Unsure
-        if _INT.fullmatch(text) and len(text.lstrip("+-")) > MAX_INT_DIGITS:
+            raise Unsure
+        if INT.fullmatch(text) and len(text.lstrip("+-")) > MAX_INT_DIGITS:
             self._problem(where, loc, f"a number with {len(text)} digits is too large")
             return text
-        return _plain(text)
+        return plain(text)
 
     def _skip(self) -> None:
         """Consume the rest of a collection whose start event was just read."""
@@ -396,80 +362,3 @@ class _Reader:
             return None
         self.doc.key_positions[(*loc, key)] = where
         return key
-
-
-if yaml.__with_libyaml__:
-    from yaml._yaml import CParser
-
-    class _Composer(CParser):
-        """libyaml's composer, resolving no tags: the composed path meets only untagged nodes."""
-
-        def resolve(self, kind: type[yaml.Node], value: str | None, implicit: object) -> str:
-            return ""
-
-        def descend_resolver(self, parent: yaml.Node | None, index: object) -> None:
-            pass
-
-        def ascend_resolver(self) -> None:
-            pass
-
-
-def _composed(text: str) -> list[tuple[Value, int]] | None:
-    """Each document's value and line, composed by libyaml; None when not sure (see above)."""
-    if _FAST_PARSER is None or not _composable(text):
-        return None
-    composer = _Composer(text)
-    try:
-        root = composer.get_single_node()
-        if root is None:
-            return []
-        value = _composed_value(root, 0)
-    except (yaml.YAMLError, _Unsure):
-        return None
-    finally:
-        composer.dispose()
-    return [] if value is None else [(value, root.start_mark.line + 1)]
-
-
-def _composable(text: str) -> bool:
-    """Whether the composed path is sure to read `text` as the event reader would (see above)."""
-    if any(char in text for char in _NOT_COMPOSED):
-        return False
-    if ("---" in text or "%" in text) and _DOCUMENT_START.search(text):
-        return False
-    return sum(map(text.count, "[{-:")) <= _MAX_COMPOSED_INDICATORS
-
-
-def _composed_value(node: yaml.Node, depth: int) -> Value:
-    """`_Reader._node` over a composed node, raising `_Unsure` where that would find a problem."""
-    if isinstance(node, yaml.ScalarNode):
-        return _composed_scalar(node)
-    if depth >= MAX_DEPTH:
-        raise _Unsure
-    if isinstance(node, yaml.SequenceNode):
-        return [_composed_value(item, depth + 1) for item in node.value]
-    return _composed_mapping(node.value, depth)
-
-
-def _composed_mapping(pairs: list[tuple[yaml.Node, yaml.Node]], depth: int) -> dict[str, Value]:
-    items: dict[str, Value] = {}
-    for key_node, node in pairs:
-        key = key_node.value
-        if not isinstance(key_node, yaml.ScalarNode) or key in items or key == "<<":
-            raise _Unsure
-        if not key_node.style and key[:1] in _TYPED_STARTS and not isinstance(_plain(key), str):
-            raise _Unsure
-        if isinstance(node, yaml.ScalarNode):
-            items[key] = _composed_scalar(node)
-        else:
-            items[key] = _composed_value(node, depth + 1)
-    return items
-
-
-def _composed_scalar(node: yaml.ScalarNode) -> Value:
-    text: str = node.value
-    if node.style:  # quoted or block; plain is ""
-        return text
-    if not text or (len(text) > MAX_INT_DIGITS and _INT.fullmatch(text)):
-        raise _Unsure
-    return _plain(text)

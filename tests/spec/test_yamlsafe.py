@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import SpecError
-from reconciler.spec.yamlsafe import MAX_DEPTH, Value, load_yaml, read_yaml
+from reconciler.spec.yamlsafe import load_yaml, read_yaml
+from reconciler.spec.yamlvalues import MAX_DEPTH, Value
 
 
 def _value(text: str) -> Value:

@@ -1,6 +1,6 @@
 """libyaml's composed path gives exactly what the event reader gives: values, types, lines, positions.
 
-`yamlsafe._composed` reads a file from libyaml's nodes and gives up (None) where it is not sure;
+`yamlcomposed.composed` reads a file from libyaml's nodes and gives up (None) where it is not sure;
 the pure-Python event reader is the reference. Generated YAML is hostile on purpose: scalars that
 YAML 1.1 would type, anchors, tags, merge keys, duplicate and non-string keys, multi-documents,
 deep nesting, comments, and block and flow styles of every collection.
@@ -15,8 +15,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.spec import yamlsafe
-from reconciler.spec.yamlsafe import MAX_DEPTH, YamlFile, read_yaml
+from reconciler.spec import yamlcomposed, yamlsafe
+from reconciler.spec.yamlsafe import YamlFile, read_yaml
+from reconciler.spec.yamlvalues import MAX_DEPTH
 
 pytestmark = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml")
 
@@ -138,7 +139,7 @@ def _same(text: str) -> None:
     data = text.encode("utf-8", errors="surrogatepass")
     expected = _pure("f.yaml", data)
     assert _seen(read_yaml("f.yaml", data)) == _seen(expected)
-    composed = yamlsafe._composed(data.decode("utf-8", errors="replace"))
+    composed = yamlcomposed.composed(data.decode("utf-8", errors="replace"))
     if composed is not None:
         assert not expected.problems
         assert [(repr(v), line) for v, line in composed] == [
@@ -147,7 +148,7 @@ def _same(text: str) -> None:
 
 
 def test_a_container_file_is_composed() -> None:
-    composed = yamlsafe._composed(FLEET)
+    composed = yamlcomposed.composed(FLEET)
     assert composed is not None
     ((value, line),) = composed
     assert line == 2
@@ -191,7 +192,7 @@ def test_a_container_file_is_composed() -> None:
     ],
 )
 def test_what_the_composed_path_is_not_sure_about_goes_to_the_event_reader(text: str) -> None:
-    assert yamlsafe._composed(text) is None
+    assert yamlcomposed.composed(text) is None
     _same(text)
 
 
@@ -213,7 +214,7 @@ def test_what_the_composed_path_is_not_sure_about_goes_to_the_event_reader(text:
     ],
 )
 def test_what_the_composed_path_reads_is_what_the_event_reader_reads(text: str) -> None:
-    assert yamlsafe._composed(text) is not None
+    assert yamlcomposed.composed(text) is not None
     _same(text)
 
 
@@ -237,5 +238,5 @@ def test_every_yaml_file_of_the_project_reads_the_same_and_most_are_composed() -
     for path in PROJECT:
         text = path.read_bytes().decode("utf-8", errors="replace")
         _same(text)
-        composed += yamlsafe._composed(text) is not None
+        composed += yamlcomposed.composed(text) is not None
     assert composed > len(PROJECT) // 3
