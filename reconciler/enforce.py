@@ -189,8 +189,9 @@ class Enforcer:
         if not ready:
             return self._outcome("success", None, desired, plan, {}, deferred, drift)
         result, after = apply_revision(
-            desired, sha, self.access, self.state, self._executor(ready), self.options
-        )
+            desired, sha, self.access, self.state, self._executor(ready), self.options,
+            planned=plan,  # made by `check` a moment ago, under the same node lock
+        )  # fmt: skip
         outcome = self._applied(result, after, desired, deferred)
         for ctid in sorted(ready):
             self.backoff.corrected(ctid, self.clock())

@@ -48,10 +48,9 @@ def inventory_for(
 ) -> Inventory:
     """The inventory; if it exists but cannot be read, rebuild it from what observation proves:
     containers on the node whose vzctl name matches git or the last good inventory."""
-    inventory = state.load_inventory()
-    lost = state.inventory_exists() and state.read_inventory_raw() is None
-    if not lost:
-        return inventory
+    raw = state.read_inventory_raw()
+    if raw is not None or not state.inventory_exists():
+        return state.inventory_of(raw)
     claims = {**state.previous_inventory(), **{d.ctid: d.name for d in desired.for_node(node)}}
     proven = {
         ctid: name

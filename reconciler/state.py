@@ -95,7 +95,10 @@ class StateDir:
 
     def load_inventory(self) -> Inventory:
         """Owned containers: the inventory plus any container with an unfinished create intent."""
-        data = self.read_inventory_raw()
+        return self.inventory_of(self.read_inventory_raw())
+
+    def inventory_of(self, data: dict[str, Any] | None) -> Inventory:
+        """`load_inventory` for a document already read with `read_inventory_raw`."""
         entries: dict[str, Any] = data["containers"] if data else {}
         owned = {int(k) for k in entries if str(k).isdigit()}
         owned |= {
