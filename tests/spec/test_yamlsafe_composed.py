@@ -15,9 +15,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.spec import yamlcomposed, yamlsafe
+from reconciler.spec import yamlcomposed
 from reconciler.spec.yamlsafe import YamlFile, read_yaml
 from reconciler.spec.yamlvalues import MAX_DEPTH
+from tests.spec.test_yamlsafe_fast import _pure
 
 pytestmark = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml")
 
@@ -116,15 +117,6 @@ FILES = st.builds(
     st.lists(DOCUMENTS, min_size=1, max_size=3),
     st.booleans(),
 )
-
-
-def _pure(path: str, data: bytes) -> YamlFile:
-    fast = yamlsafe._FAST_PARSER
-    yamlsafe._FAST_PARSER = None
-    try:
-        return read_yaml(path, data)
-    finally:
-        yamlsafe._FAST_PARSER = fast
 
 
 def _seen(result: YamlFile) -> object:
