@@ -4,8 +4,9 @@
 
 A cycle is an ordered list of small steps, each returning early: fetch the source and resolve
 the ref -> if the tip is new: the history-rewrite gate, the signature gate, read it from git
-objects and validate it, apply it (`enforce`) -> else, when due: retry an apply that did not
-converge, or check the live revision for drift -> record (status.json, metrics, log lines).
+objects and validate it (or take it from `revcache` when its tree validated before), apply it
+(`enforce`) -> else, when due: retry an apply that did not converge, or check the live revision
+for drift -> record (status.json, metrics, log lines).
 
 A revision that does not validate or is held is never applied; the live one keeps being
 enforced and the status says why the newer one is not. Errors back off (capped exponential)
@@ -31,9 +32,9 @@ from reconciler.httpd import Listen
 from reconciler.metrics import Health, Metrics
 from reconciler.notify import check_url
 from reconciler.reconcile import NodeAccess, Options
-from reconciler.source import Revision, Source, redact
+from reconciler.revcache import DesiredCache, desired_at
+from reconciler.source import Commit, Source, redact
 from reconciler.spec.desired import DesiredState
-from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
 from reconciler.status import (
     ContainerStatus,
@@ -115,7 +116,7 @@ def worst(a: Result, b: Result) -> Result:
     return a if _SEVERITY[a] >= _SEVERITY[b] else b
 
 
-def _info(revision: Revision, at: float) -> RevisionInfo:
+def _info(revision: Commit, at: float) -> RevisionInfo:
     return RevisionInfo(
         sha=revision.sha, subject=revision.subject, committed_at=revision.committed_at, at=utc(at)
     )
@@ -149,6 +150,7 @@ class Controller:
             notify_url=settings.notify_url,
             clock=seams.clock,
         )
+        self.cache = DesiredCache(seams.state.root)
         self.started_at = seams.clock()
         self.cycles = 0
         self.run_state: RunState = "starting"
@@ -263,29 +265,21 @@ class Controller:
         return sha
 
     def _consider(self, sha: str) -> Result:
-        """A new tip: gate it, read and validate it, apply it."""
-        revision: Revision | None = None
-        unreadable: SpecError | None = None
-        try:
-            revision = self.s.source.read(sha, self.settings.path)
-            self.fetched = _info(revision, self.s.clock())
-        except SpecError as error:
-            unreadable = error
-        subject = revision.subject if revision else None
+        """A new tip: gate it, read and validate it (unless its tree validated before), apply it."""
+        commit = self.s.source.locate(sha, self.settings.path)
+        self.fetched = _info(commit, self.s.clock())
         self._step()
         reason = self._gate(sha)
         if reason is not None:
-            return self._hold(sha, subject, "held", reason)
-        if revision is None or unreadable is not None:
-            return self._invalid(sha, None, unreadable)
+            return self._hold(sha, commit.subject, "held", reason)
         try:
-            desired = load_desired(revision.files)
+            desired = desired_at(self.s.source, commit, self.cache)
         except SpecError as error:
-            return self._invalid(sha, revision.subject, error)
-        self.s.log("info", "revision.new", revision=sha, subject=revision.subject)
+            return self._invalid(sha, commit.subject, error)
+        self.s.log("info", "revision.new", revision=sha, subject=commit.subject)
         self._step()
         outcome = self.node.apply(desired, sha)
-        self.live, self.live_desired, self.pending = _info(revision, self.s.clock()), desired, None
+        self.live, self.live_desired, self.pending = _info(commit, self.s.clock()), desired, None
         return self._record(outcome)
 
     def _gate(self, sha: str) -> str | None:
@@ -360,13 +354,13 @@ class Controller:
         if self.live_desired is not None or self.live is None:
             return self.live_desired
         try:
-            revision = self.s.source.read(self.live.sha, self.settings.path)
-            self.live_desired = load_desired(revision.files)
+            commit = self.s.source.locate(self.live.sha, self.settings.path)
+            self.live_desired = desired_at(self.s.source, commit, self.cache)
         except VzGitopsError as error:
             self.s.log("warning", "revision.unreadable", revision=self.live.sha, error=str(error))
             self.converged = None  # nothing to retry or check until a new revision is applied
             return None
-        self.live = _info(revision, self.live.at.timestamp())
+        self.live = _info(commit, self.live.at.timestamp())
         return self.live_desired
 
     # ---- status ------------------------------------------------------------------------------

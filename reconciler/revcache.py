@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.source import Commit, Limits
+from reconciler.source import Commit, Limits, Source
 from reconciler.spec.desired import DesiredState
 
 CACHE_FORMAT = 1
@@ -120,3 +120,17 @@ class DesiredCache:
         stale += others[KEEP - 1 :]
         for path in stale:
             path.unlink(missing_ok=True)
+
+
+def desired_at(source: Source, commit: Commit, cache: DesiredCache | None) -> DesiredState:
+    """`commit`'s desired state: from `cache` when its tree validated before, else read from git,
+    validated (`SpecError` with every problem when it does not) and cached."""
+    cached = cache.get(commit, source.limits) if cache is not None else None
+    if cached is not None:
+        return cached
+    from reconciler.spec.load import load_desired  # the YAML reader, only when it is needed
+
+    desired = load_desired(source.read_at(commit).files)
+    if cache is not None:
+        cache.put(commit, source.limits, desired)
+    return desired

@@ -64,28 +64,15 @@ def load(args: argparse.Namespace, state: StateDir | None) -> Loaded:
     """The desired state at --ref/--path; with a state directory, from its cache when the tree
     already validated (`revcache`). Mirrors of remote repositories live in the state directory,
     or in the user's cache for commands that have none."""
+    from reconciler.revcache import DesiredCache, desired_at
     from reconciler.source import open_source
 
     mirrors = state.root / "cache" if state is not None else user_cache()
     source = open_source(args.repo, mirrors)
     source.fetch()
     commit = source.locate(args.ref, args.path)
-    return Loaded(source, commit, desired_at(source, commit, state))
-
-
-def desired_at(source: Source, commit: Commit, state: StateDir | None) -> DesiredState:
-    from reconciler.revcache import DesiredCache
-
     cache = DesiredCache(state.root) if state is not None else None
-    cached = cache.get(commit, source.limits) if cache is not None else None
-    if cached is not None:
-        return cached
-    from reconciler.spec.load import load_desired
-
-    desired = load_desired(source.read_at(commit).files)
-    if cache is not None:
-        cache.put(commit, source.limits, desired)
-    return desired
+    return Loaded(source, commit, desired_at(source, commit, cache))
 
 
 def reconcile_options(args: argparse.Namespace) -> Options:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -98,10 +99,12 @@ def source() -> FakeSource:
 def make(source: FakeSource, tmp_path: Path) -> tuple[Controller, io.StringIO]:
     log = io.StringIO()
     (tmp_path / "conf").mkdir(exist_ok=True)
+    state = StateDir(tmp_path / "state")
+    state.ensure()  # as the daemon does before it starts the controller
     seams = Seams(
         source=source,
         access=NodeAccess(empty_node, tmp_path / "conf"),
-        state=StateDir(tmp_path / "state"),
+        state=state,
         log=EventLog("json", log),
         metrics=Metrics(),
         health=Health(),
@@ -187,8 +190,22 @@ def test_a_restarted_controller_resumes_from_last_applied(
     again, _ = make(source, tmp_path)
     assert again.live is not None and again.live.sha == first
     again.run_cycle(frozenset({"startup"}))
-    assert source.reads.count(first) == 2, "re-read once for its drift check, not re-applied"
+    assert source.reads.count(first) == 1, "its tree validated before the restart: not re-read"
     assert again.live.subject == "commit a"
+    assert again.live_desired == controller.live_desired
+
+
+def test_a_restarted_controller_reads_the_live_revision_again_without_its_cache(
+    source: FakeSource, tmp_path: Path
+) -> None:
+    first = source.add("a", {"node.yaml": NODE}, None)
+    controller, _ = make(source, tmp_path)
+    controller.run_cycle(frozenset({"startup"}))
+    shutil.rmtree(tmp_path / "state" / "desired")
+    again, _ = make(source, tmp_path)
+    again.run_cycle(frozenset({"startup"}))
+    assert source.reads.count(first) == 2, "re-read once for its drift check, not re-applied"
+    assert again.live is not None and again.live_desired == controller.live_desired
 
 
 def test_stopping_ends_a_cycle_between_steps_without_counting_it(
