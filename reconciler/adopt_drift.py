@@ -5,39 +5,38 @@ else the saved one, converted to spec form by the importer's table), and a minim
 the YAML file (`set_spec_value`) that replaces only the value of one `spec` key, or inserts the
 key, keeping every comment and the rest of the layout.
 
-Shell part (`adopt`): the edited files become one commit on a NEW branch whose parent is the
-revision the drift was measured against. Only git plumbing is used (hash-object, read-tree into a
-temporary index, update-index, write-tree, commit-tree, update-ref with an all-zero old value so
-an existing branch is never moved): the work tree, the index, HEAD and the current branch are not
-touched, no hook runs, and nothing is pushed.
+Shell part (`adopt`): the edited files, once they validate, become one commit on a NEW branch
+whose parent is the revision the drift was measured against (`source.commit_on_new_branch`: git
+plumbing only, an existing branch is never moved, the work tree, index and HEAD are not touched,
+no hook runs, and nothing is pushed).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from git import Git, Repo
-from git.exc import GitError
 
 from reconciler.drift import STATE_FIELD, Drift, live_value
 from reconciler.errors import UsageError, VzGitopsError
 from reconciler.fields import desired_settings
 from reconciler.importer import spec_values
 from reconciler.observe import ObservedContainer, ObservedState
-from reconciler.source import GIT_ENV, SHA_RE, Revision, git_argv, validate_ref
+from reconciler.source import (
+    GitWriteError,
+    Revision,
+    commit_on_new_branch,
+    find_git_dir,
+    validate_ref,
+)
 from reconciler.spec.desired import DesiredContainer, DesiredState
 from reconciler.spec.load import load_desired
 
-_ZERO = "0" * 40
 _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,200}")
-_IDENTITY = ("user.name=vzgitops", "user.email=vzgitops@localhost")
 
 
 class AdoptError(VzGitopsError):
@@ -197,29 +196,14 @@ def commit_message(drift: Drift, found: Sequence[Adoption]) -> str:
 # ---- shell: one commit on a new branch ---------------------------------------------------------
 
 
-def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    argv = git_argv(git_dir, args, _IDENTITY)
-    merged = {**os.environ, **GIT_ENV, **(env or {})}
-    status, out, err = Git(str(git_dir)).execute(
-        argv, with_extended_output=True, with_exceptions=False, env=merged
-    )
-    if status != 0:
-        raise AdoptError(f"git {args[0]} failed (exit {status}): {str(err).strip()[-300:]}")
-    return str(out).strip()
-
-
 def git_dir_of(repo: Path) -> Path:
     """The git directory of a local clone (work tree, linked worktree or bare repository)."""
     if not repo.is_dir():
         raise UsageError(f"drift --adopt needs a local clone; {repo} is not a directory")
     try:
-        found = Repo(repo, expand_vars=False)
-    except (GitError, OSError) as error:
+        return find_git_dir(repo)
+    except UsageError as error:
         raise UsageError(f"drift --adopt needs a local clone; {repo} is not one") from error
-    try:
-        return Path(found.git_dir).resolve()
-    finally:
-        found.close()
 
 
 def branch_name(branch: str | None, revision: str) -> str:
@@ -227,40 +211,6 @@ def branch_name(branch: str | None, revision: str) -> str:
     if not _BRANCH.fullmatch(name) or ".." in name or name.endswith((".lock", "/", ".")):
         raise UsageError(f"--branch {name!r} is not a usable branch name")
     return validate_ref(name)
-
-
-def _hash(git_dir: Path, data: bytes, scratch: Path) -> str:
-    path = scratch / "blob"
-    path.write_bytes(data)
-    return _git(git_dir, ["hash-object", "-w", "--no-filters", "--", str(path)])
-
-
-def _mode(git_dir: Path, sha: str, path: str) -> str:
-    listed = _git(git_dir, ["ls-tree", "--end-of-options", sha, "--", path])
-    return listed.split()[0] if listed else "100644"
-
-
-def write_commit(
-    git_dir: Path, parent: str, files: Mapping[str, bytes], message: str, branch: str
-) -> str:
-    """A commit with `files` replaced on top of `parent`, as a new branch; its sha."""
-    if not SHA_RE.fullmatch(parent):
-        raise AdoptError(f"{parent!r} is not a commit sha")
-    with tempfile.TemporaryDirectory(prefix="vzgitops-adopt-") as tmp:
-        scratch = Path(tmp)
-        env = {"GIT_INDEX_FILE": str(scratch / "index")}
-        _git(git_dir, ["read-tree", "--end-of-options", parent], env)
-        for path, data in sorted(files.items()):
-            entry = f"{_mode(git_dir, parent, path)},{_hash(git_dir, data, scratch)},{path}"
-            _git(git_dir, ["update-index", "--add", "--cacheinfo", entry], env)
-        tree = _git(git_dir, ["write-tree"], env)
-        (scratch / "message").write_text(message, encoding="utf-8")
-        commit = _git(git_dir, ["commit-tree", tree, "-p", parent, "-F", str(scratch / "message")])
-    _git(
-        git_dir,
-        ["update-ref", "-m", "vzgitops drift --adopt", f"refs/heads/{branch}", commit, _ZERO],
-    )
-    return commit
 
 
 def adopt(
@@ -278,9 +228,12 @@ def adopt(
         raise AdoptError("no drifted field can be adopted; nothing was committed")
     changed = edit_files(revision.files, found)
     load_desired({**revision.files, **changed})  # the branch must validate, or nothing is written
-    commit = write_commit(
-        git_dir_of(repo), revision.sha, changed, commit_message(drift, found), name
-    )
+    try:
+        commit = commit_on_new_branch(
+            git_dir_of(repo), revision.sha, changed, commit_message(drift, found), name
+        )
+    except GitWriteError as error:
+        raise AdoptError(str(error)) from error
     notes = [a.note for a in found if a.note]
     done = f"adopted {len(found)} field(s) into branch {name} at {commit[:12]} (not pushed)"
     return AdoptResult(name, commit, tuple(sorted(changed)), (*skipped, *notes, done))

@@ -3,7 +3,8 @@
 - `names`: refs, shas, paths and URLs checked before they reach git (pure);
 - `gitcmd`: every git process, hardened, through GitPython;
 - `tree`: git's commit, tree and blob output parsed, and what is refused in a tree (pure);
-- `history`: `LocalSource` and `Mirror` (read, locate, fetch, ancestry, signatures).
+- `history`: `LocalSource` and `Mirror` (read, locate, fetch, ancestry, signatures);
+- `write`: changed files as one commit on a new branch (`drift --adopt`), plumbing only.
 """
 
 from reconciler.source.gitcmd import GIT_ENV, git_argv
@@ -13,6 +14,7 @@ from reconciler.source.history import (
     Mirror,
     Revision,
     Source,
+    find_git_dir,
     open_source,
     read_revision,
 )
@@ -27,6 +29,7 @@ from reconciler.source.names import (
     validate_url,
 )
 from reconciler.source.tree import DEFAULT_LIMITS, YAML_SUFFIXES, Limits, TreeProblem
+from reconciler.source.write import GitWriteError, commit_on_new_branch
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -34,12 +37,15 @@ __all__ = [
     "SHA_RE",
     "YAML_SUFFIXES",
     "Commit",
+    "GitWriteError",
     "Limits",
     "LocalSource",
     "Mirror",
     "Revision",
     "Source",
     "TreeProblem",
+    "commit_on_new_branch",
+    "find_git_dir",
     "git_argv",
     "is_url",
     "open_source",

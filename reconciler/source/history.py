@@ -99,7 +99,7 @@ class Source(Protocol):
     ) -> list[str]: ...
 
 
-def _find_git_dir(path: Path) -> Path:
+def find_git_dir(path: Path) -> Path:
     """The git directory of a work tree or bare repository at `path` (no parent search)."""
     try:
         repo = Repo(path, expand_vars=False)
@@ -288,7 +288,7 @@ class LocalSource(_GitHistory):
 
     def __init__(self, path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> None:
         where = str(path)
-        super().__init__(_find_git_dir(Path(path)), where, limits)
+        super().__init__(find_git_dir(Path(path)), where, limits)
 
     def fetch(self) -> None:
         """Nothing to fetch: the repository is read as it is."""

@@ -1,0 +1,72 @@
+"""Writing to git (shell): changed files as one commit on a NEW branch, through plumbing only.
+
+Used by `drift --adopt`. hash-object, read-tree into a temporary index, update-index,
+write-tree, commit-tree, then update-ref with an all-zero old value, so an existing branch is
+never moved: the work tree, the index, HEAD and the current branch are not touched, no hook
+runs, and nothing is pushed. Every git process is hardened like the readers' (`gitcmd`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from git import Git
+
+from reconciler.errors import VzGitopsError
+from reconciler.source.gitcmd import GIT_ENV, git_argv
+from reconciler.source.names import SHA_RE
+
+_ZERO = "0" * 40
+_IDENTITY = ("user.name=vzgitops", "user.email=vzgitops@localhost")
+
+
+class GitWriteError(VzGitopsError):
+    """A commit or branch could not be written."""
+
+
+def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    argv = git_argv(git_dir, args, _IDENTITY)
+    merged = {**os.environ, **GIT_ENV, **(env or {})}
+    status, out, err = Git(str(git_dir)).execute(
+        argv, with_extended_output=True, with_exceptions=False, env=merged
+    )
+    if status != 0:
+        raise GitWriteError(f"git {args[0]} failed (exit {status}): {str(err).strip()[-300:]}")
+    return str(out).strip()
+
+
+def _hash(git_dir: Path, data: bytes, scratch: Path) -> str:
+    path = scratch / "blob"
+    path.write_bytes(data)
+    return _git(git_dir, ["hash-object", "-w", "--no-filters", "--", str(path)])
+
+
+def _mode(git_dir: Path, sha: str, path: str) -> str:
+    listed = _git(git_dir, ["ls-tree", "--end-of-options", sha, "--", path])
+    return listed.split()[0] if listed else "100644"
+
+
+def commit_on_new_branch(
+    git_dir: Path, parent: str, files: Mapping[str, bytes], message: str, branch: str
+) -> str:
+    """A commit with `files` replaced on top of `parent`, as a new branch; its sha."""
+    if not SHA_RE.fullmatch(parent):
+        raise GitWriteError(f"{parent!r} is not a commit sha")
+    with tempfile.TemporaryDirectory(prefix="vzgitops-adopt-") as tmp:
+        scratch = Path(tmp)
+        env = {"GIT_INDEX_FILE": str(scratch / "index")}
+        _git(git_dir, ["read-tree", "--end-of-options", parent], env)
+        for path, data in sorted(files.items()):
+            entry = f"{_mode(git_dir, parent, path)},{_hash(git_dir, data, scratch)},{path}"
+            _git(git_dir, ["update-index", "--add", "--cacheinfo", entry], env)
+        tree = _git(git_dir, ["write-tree"], env)
+        (scratch / "message").write_text(message, encoding="utf-8")
+        commit = _git(git_dir, ["commit-tree", tree, "-p", parent, "-F", str(scratch / "message")])
+    _git(
+        git_dir,
+        ["update-ref", "-m", "vzgitops drift --adopt", f"refs/heads/{branch}", commit, _ZERO],
+    )
+    return commit
