@@ -93,13 +93,8 @@ def run(
     config: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
-    ignore_sigpipe: bool = False,
 ) -> Result:
-    """Run one hardened git command on `git_dir`; `args` must hold no unvalidated input.
-
-    `ignore_sigpipe`: the child keeps Python's SIG_IGN for SIGPIPE, so a write to a helper that
-    exited early (a signature program refusing a bogus signature before reading its payload)
-    is an error git reports, not a signal that kills it at random."""
+    """Run one hardened git command on `git_dir`; `args` must hold no unvalidated input."""
     argv = git_argv(git_dir, args, config)
     started = time.monotonic()
     result = Git(str(git_dir)).execute(
@@ -108,7 +103,6 @@ def run(
         with_exceptions=False,
         kill_after_timeout=timeout,
         env={**GIT_ENV, **(env or {})},
-        restore_signals=not ignore_sigpipe,
     )
     status, out, err = result
     late = timeout is not None and time.monotonic() - started >= timeout

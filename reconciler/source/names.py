@@ -18,6 +18,7 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@+-]{0,254}")
 _SCP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[^:]")
 _URL_SCHEMES = frozenset({"https", "ssh", "file"})
+_ANCESTRY = re.compile(r"(?P<name>.+?)(?P<steps>(?:[~^][0-9]{0,4}){0,16})")
 
 
 def validate_ref(ref: str) -> str:
@@ -33,6 +34,19 @@ def validate_ref(ref: str) -> str:
     if bad:
         raise UsageError(f"ref {ref!r} is not a valid branch, tag or commit name.")
     return ref
+
+
+def validate_revision(spec: str) -> str:
+    """Return `spec` if it is a ref `validate_ref` accepts, optionally followed by ancestry
+    steps (`HEAD~1`, `main^`, `v2.0~3^2`): what `--ref`, `--base` and `--head` may name."""
+    match = _ANCESTRY.fullmatch(spec)
+    if match is None:
+        raise UsageError(f"ref {spec!r} is not a valid branch, tag or commit name.")
+    try:
+        validate_ref(match.group("name"))
+    except UsageError:
+        raise UsageError(f"ref {spec!r} is not a valid branch, tag or commit name.") from None
+    return spec
 
 
 def validate_sha(sha: str) -> str:
