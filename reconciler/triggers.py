@@ -214,6 +214,21 @@ def git_dir_of(path: Path) -> Path:
     raise UsageError(f"--watch: {path} is not a local git repository")
 
 
+def watched_dirs(git_dir: Path) -> tuple[Path, ...]:
+    """`git_dir` and, for a linked worktree, the common directory its branches and objects are
+    written to (named by its `commondir` file): a commit there moves no ref of its own."""
+    common = git_dir / "commondir"
+    if not common.is_file():
+        return (git_dir,)
+    shared = (git_dir / common.read_text(encoding="utf-8", errors="replace").strip()).resolve()
+    return (git_dir,) if shared == git_dir else (git_dir, shared)
+
+
+def watch_roots(dirs: tuple[Path, ...]) -> list[Path]:
+    """The directories to watch: those not already inside another one (pure)."""
+    return [d for d in dirs if not any(o != d and d.is_relative_to(o) for o in dirs)]
+
+
 def is_git_change(git_dir: Path, changed: str) -> bool:
     """Whether a changed path can move a ref: refs/, packed-refs, HEAD or objects/ (pure)."""
     try:
@@ -224,10 +239,11 @@ def is_git_change(git_dir: Path, changed: str) -> bool:
 
 
 class GitWatch:
-    """Calls `on_change()` whenever the git directory's refs or objects change."""
+    """Calls `on_change()` whenever the git directory's refs or objects change (for a linked
+    worktree, its own HEAD and the shared branches and objects)."""
 
     def __init__(self, git_dir: Path, on_change: Callable[[], None], log: Logger) -> None:
-        self._git_dir = git_dir
+        self._dirs = watched_dirs(git_dir)
         self._on_change = on_change
         self._log = log
         self._stop = threading.Event()
@@ -240,11 +256,11 @@ class GitWatch:
         import watchfiles
 
         def wanted(_: watchfiles.Change, path: str) -> bool:
-            return is_git_change(self._git_dir, path)
+            return any(is_git_change(git_dir, path) for git_dir in self._dirs)
 
         try:
             for _changes in watchfiles.watch(
-                self._git_dir,
+                *watch_roots(self._dirs),
                 watch_filter=wanted,
                 debounce=400,
                 step=50,

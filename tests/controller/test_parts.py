@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,13 +18,17 @@ from reconciler.httpd import Listen, parse_listen
 from reconciler.triggers import (
     Backoff,
     ContainerBackoff,
+    GitWatch,
     Schedule,
     TriggerQueue,
     duration,
     git_dir_of,
     is_git_change,
     jittered,
+    watch_roots,
+    watched_dirs,
 )
+from tests.support import GIT_ENV, GitRepo
 
 
 @pytest.mark.parametrize(
@@ -188,6 +194,39 @@ def test_git_dir_of_work_tree_and_bare(tmp_path: Path) -> None:
 def test_watch_filter(tmp_path: Path, changed: str, wanted: bool) -> None:
     assert is_git_change(tmp_path, str(tmp_path / changed)) is wanted
     assert is_git_change(tmp_path, "/elsewhere/refs/heads/main") is False
+
+
+def test_a_linked_worktree_is_watched_with_its_common_directory(tmp_path: Path) -> None:
+    main = GitRepo(tmp_path / "main")
+    main.write("a.yaml", "a: 1\n")
+    main.commit("one")
+    main.git("worktree", "add", "-q", "-b", "feature", str(tmp_path / "linked"))
+    git_dir = git_dir_of(tmp_path / "linked")
+    common = (tmp_path / "main" / ".git").resolve()
+    assert watched_dirs(git_dir) == (git_dir, common)
+    assert watch_roots(watched_dirs(git_dir)) == [common]
+    assert watched_dirs(common) == (common,)
+
+
+def test_a_commit_in_a_linked_worktree_wakes_the_watch(tmp_path: Path) -> None:
+    main = GitRepo(tmp_path / "main")
+    main.write("a.yaml", "a: 1\n")
+    main.commit("one")
+    main.git("worktree", "add", "-q", "-b", "feature", str(tmp_path / "linked"))
+    linked = tmp_path / "linked"
+    woken = threading.Event()
+    watch = GitWatch(git_dir_of(linked), woken.set, lambda *a, **k: None)
+    watch.start()
+    try:
+        for attempt in range(10):  # until the watcher is surely set up: each commit moves a ref
+            (linked / "a.yaml").write_text(f"a: {attempt + 2}\n")
+            git = ["git", "-C", str(linked), "commit", "-qam", f"change {attempt}"]
+            subprocess.run(git, env={**os.environ, **GIT_ENV}, check=True)
+            if woken.wait(1.0):
+                break
+        assert woken.is_set(), "no watch event for commits made in the linked worktree"
+    finally:
+        watch.close()
 
 
 def test_json_log_lines_put_revision_and_ctid_first() -> None:
