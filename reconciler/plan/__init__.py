@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.fields import desired_settings
-from reconciler.observe import ObservedState
+from reconciler.fields import Canon, desired_settings
+from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan.container import Acc, plan_create, plan_destroy, plan_update, unowned
 from reconciler.plan.model import (
     PLAN_FORMAT,
@@ -71,26 +71,38 @@ def _plan_desired(
         return
     want = desired_settings(d.spec, d.name)
     if have is None or not have.listed:
-        if have is not None and not owned:
-            acc.held.append(
-                unowned(
-                    d.ctid,
-                    d.name,
-                    f"a config file for container {d.ctid} exists without a private area and vzgitops does not own it; remove it or adopt it",
-                )
-            )
-            return
-        plan_create(d, want, acc)
-        if have is not None:
-            first = acc.changes[-1]
-            acc.changes[-1] = first.model_copy(
-                update={
-                    "commands": (Command(argv=("destroy", str(d.ctid))), *first.commands),
-                    "reason": first.reason + "; a stale config file is removed first",
-                }
-            )
+        _plan_missing(d, want, have, owned, acc)
         return
     plan_update(d, want, have, policy, acc)
+
+
+def _plan_missing(
+    d: DesiredContainer,
+    want: Mapping[str, Canon],
+    have: ObservedContainer | None,
+    owned: bool,
+    acc: Acc,
+) -> None:
+    """A container vzlist does not list: create it; a config file left without a private area
+    is removed first if vzgitops owns it, and held otherwise."""
+    if have is not None and not owned:
+        acc.held.append(
+            unowned(
+                d.ctid,
+                d.name,
+                f"a config file for container {d.ctid} exists without a private area and vzgitops does not own it; remove it or adopt it",
+            )
+        )
+        return
+    plan_create(d, want, acc)
+    if have is not None:
+        first = acc.changes[-1]
+        acc.changes[-1] = first.model_copy(
+            update={
+                "commands": (Command(argv=("destroy", str(d.ctid))), *first.commands),
+                "reason": first.reason + "; a stale config file is removed first",
+            }
+        )
 
 
 def _gate_destroys(doomed: list[Change], inventory: Inventory, policy: Policy, acc: Acc) -> None:

@@ -113,36 +113,8 @@ def plan_update(
     if any(f.change_class == "recreate" for f in diffs):
         plan_recreate(d, want, have, diffs, acc)
         return
-    restart_policy = d.spec.restart or policy.restart
-    keep_running = have.is_running and d.spec.state == "running"
-    restart_fields = [f for f in diffs if f.change_class == "restart"]
-    if (
-        restart_fields
-        and have.is_running
-        and restart_policy == "never"
-        and d.spec.state == "running"
-    ):
-        names = ", ".join(f.field for f in restart_fields)
-        acc.held.append(
-            Held(
-                ctid=d.ctid,
-                name=d.name,
-                kind="pending-restart",
-                fields=tuple(restart_fields),
-                reason=f"{names} need a restart and the restart policy is never; restart the container or set restart: auto",
-            )
-        )
-        diffs = [f for f in diffs if f.change_class != "restart"]
-    commands: list[Command] = []
-    if have.is_running and d.spec.state == "stopped":
-        commands.append(Command(argv=("stop", str(d.ctid))))
-    set_argv = _set_argv(d.ctid, want, have.saved, [f.field for f in diffs])
-    if set_argv:
-        commands.append(Command(argv=tuple(set_argv)))
-    if keep_running and any(f.change_class == "restart" for f in diffs):
-        commands.append(Command(argv=("restart", str(d.ctid))))
-    if not have.is_running and d.spec.state == "running":
-        commands.append(Command(argv=("start", str(d.ctid))))
+    diffs = _hold_restarts(d, have, diffs, d.spec.restart or policy.restart, acc)
+    commands = _update_commands(d, want, have, diffs)
     if commands:
         acc.changes.append(
             Change(
@@ -154,6 +126,53 @@ def plan_update(
                 reason=_update_reason(diffs, commands, d),
             )
         )
+
+
+def _hold_restarts(
+    d: DesiredContainer,
+    have: ObservedContainer,
+    diffs: list[FieldChange],
+    restart_policy: str,
+    acc: Acc,
+) -> list[FieldChange]:
+    """Under `restart: never`, fields that need a running container restarted are held (listed
+    as pending) and left out of the update; the diffs that remain."""
+    restart_fields = [f for f in diffs if f.change_class == "restart"]
+    keep_running = have.is_running and d.spec.state == "running"
+    if not (restart_fields and keep_running and restart_policy == "never"):
+        return diffs
+    names = ", ".join(f.field for f in restart_fields)
+    acc.held.append(
+        Held(
+            ctid=d.ctid,
+            name=d.name,
+            kind="pending-restart",
+            fields=tuple(restart_fields),
+            reason=f"{names} need a restart and the restart policy is never; restart the container or set restart: auto",
+        )
+    )
+    return [f for f in diffs if f.change_class != "restart"]
+
+
+def _update_commands(
+    d: DesiredContainer,
+    want: Mapping[str, Canon],
+    have: ObservedContainer,
+    diffs: list[FieldChange],
+) -> list[Command]:
+    """stop (when it must stop), one `set --save`, restart (when a field needs it), start."""
+    commands: list[Command] = []
+    if have.is_running and d.spec.state == "stopped":
+        commands.append(Command(argv=("stop", str(d.ctid))))
+    set_argv = _set_argv(d.ctid, want, have.saved, [f.field for f in diffs])
+    if set_argv:
+        commands.append(Command(argv=tuple(set_argv)))
+    keep_running = have.is_running and d.spec.state == "running"
+    if keep_running and any(f.change_class == "restart" for f in diffs):
+        commands.append(Command(argv=("restart", str(d.ctid))))
+    if not have.is_running and d.spec.state == "running":
+        commands.append(Command(argv=("start", str(d.ctid))))
+    return commands
 
 
 def _update_action(commands: list[Command]) -> Action:
