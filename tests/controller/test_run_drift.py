@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.controller.harness import Controllers, Remote, conf_value
+from tests.controller.harness import Controllers, Remote, Running, conf_value, wait_for
 from tests.support import container_doc, mutating_calls, vz
 
 DRIFT = ["--interval", "1h", "--drift-interval", "1", "--log-format", "json"]
@@ -15,6 +15,10 @@ DRIFT = ["--interval", "1h", "--drift-interval", "1", "--log-format", "json"]
 
 def converged(s: dict[str, Any]) -> bool:
     return bool(s.get("converged") and s.get("containers"))
+
+
+def logged(run: Running, event: str, ctid: int) -> bool:
+    return any(e["event"] == event and e.get("ctid") == ctid for e in run.events())
 
 
 def container(status: dict[str, Any], ctid: int) -> dict[str, Any]:
@@ -29,7 +33,14 @@ def test_drift_correct_puts_a_hand_change_back(
     run.wait(converged, "the commit applied")
     assert vz("vzctl", ["set", "101", "--cpus", "3", "--save"], node_env).returncode == 0
     run.wait(lambda s: conf_value(conf_dir, 101, "CPUS") == "1", "the hand change put back", 10)
-    run.wait(lambda s: container(s, 101)["state"] == "in-sync", "status in sync again")
+    # status.json is written when a cycle ends: until the correcting cycle is over it still shows
+    # the cycle before the hand change ("in-sync"), and a stop now would interrupt the correction.
+    wait_for(lambda: logged(run, "drift.corrected", 101), 10, "the correction logged", run.tail)
+    cycles = run.status().get("cycles", 0)
+    run.wait(
+        lambda s: s.get("cycles", 0) > cycles and container(s, 101)["state"] == "in-sync",
+        "status in sync again, from a cycle after the correction",
+    )
     assert run.metrics()["vzgitops_drifted_containers"] == 0
     assert run.stop() == 0
     events = [e for e in run.events() if e.get("ctid") == 101]
