@@ -117,6 +117,9 @@ def apply_revision(
 ) -> tuple[ApplyResult, Plan]:
     """Plan, apply, and re-plan after state mismatches; then verify. Returns (result, final plan).
 
+    When the executor is told to stop, nothing new is started: what was applied is returned,
+    not converged and unverified (the final plan is then the one that was being applied).
+
     `planned` is a plan the caller has just made for the same revision under the same node lock;
     the first round uses it instead of observing again, unless syncing `protect` changed the
     inventory it was planned with.
@@ -131,11 +134,14 @@ def apply_revision(
         inventory = state.load_inventory()
         results = executor.apply(current, inventory.protected | _protected(desired))
         _merge(by_ctid, results)
-        current, _ = make_plan(desired, revision, access, state, options)
-        if not _mismatched(results) or executor.should_stop():
+        if executor.should_stop():  # verifying would start vzlist: report what was done instead
             break
-    converged = current.empty
-    reason = None if converged else _why_not(current, list(by_ctid.values()))
+        current, _ = make_plan(desired, revision, access, state, options)
+        if not _mismatched(results):
+            break
+    stopped = executor.should_stop() and bool(by_ctid)
+    converged = current.empty and not stopped
+    reason = None if converged else _why_not(current, list(by_ctid.values()), stopped)
     state.record_applied(revision, converged, options.clock())
     result = ApplyResult(
         revision=revision,
@@ -166,9 +172,11 @@ def _protected(desired: DesiredState) -> frozenset[int]:
     return frozenset(d.ctid for d in desired.containers if d.spec.protect)
 
 
-def _why_not(remaining: Plan, results: list[ChangeResult]) -> str:
+def _why_not(remaining: Plan, results: list[ChangeResult], stopped: bool = False) -> str:
     failed = [r.error for r in results if r.status == "failed" and r.error]
     if failed:
         return failed[0] + (f" (and {len(failed) - 1} more failures)" if len(failed) > 1 else "")
+    if stopped:
+        return "stopped before the result was verified; the next run observes the node again"
     first = remaining.changes[0]
     return f"container {first.ctid} still differs after applying: {first.reason}"

@@ -55,6 +55,12 @@ def test_sigterm_lets_the_vzctl_call_in_flight_finish_and_starts_nothing_new(
     assert conf_value(conf_dir, 102, "CPUS") == "1"
     assert run.status()["state"] == "stopped"
     assert "controller.stopped" in run.log()
+    updates = [
+        ln for ln in run.log().splitlines() if "apply.change" in ln and "action=update" in ln
+    ]
+    assert any("ctid=101" in ln and "status=applied" in ln for ln in updates), "the set that ran"
+    assert any("ctid=102" in ln and "status=skipped" in ln for ln in updates), "the one never run"
+    assert "stopped before the result was verified" in run.log()
 
 
 def test_sigint_stops_gracefully_too(controllers: Controllers, remote: Remote) -> None:
