@@ -30,19 +30,27 @@ ROOT = Path(__file__).resolve().parents[1]
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
-def cprofile_top(args: Sequence[str], env: Mapping[str, str], limit: int = 15) -> str:
-    """Top `limit` functions by cumulative CPU time of `vzgitops ARGS` in a fresh process."""
+def _in_fresh_process(
+    args: Sequence[str], env: Mapping[str, str], what: str, ok: tuple[int, ...] = (0,)
+) -> str:
+    """`python -m benchmarks.profiling ARGS` in its own process; its output, or RuntimeError."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profiling", str(limit), *args],
+        [sys.executable, "-m", "benchmarks.profiling", *args],
         env=dict(env),
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
-    if done.returncode not in (0, 2):
-        raise RuntimeError(f"profiling vzgitops {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return _trim(done.stdout)
+    if done.returncode not in ok:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def cprofile_top(args: Sequence[str], env: Mapping[str, str], limit: int = 15) -> str:
+    """Top `limit` functions by cumulative CPU time of `vzgitops ARGS` in a fresh process."""
+    what = f"profiling vzgitops {' '.join(args)}"
+    return _trim(_in_fresh_process([str(limit), *args], env, what, ok=(0, 2)))
 
 
 def _trim(report: str) -> str:
@@ -70,32 +78,14 @@ def import_times(args: Sequence[str], env: Mapping[str, str], limit: int = 10) -
 
 def memory_phases(repo: Path, env: Mapping[str, str]) -> str:
     """Python allocations (tracemalloc) kept after, and at most during, each step of a plan."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profiling", "--memory", str(repo)],
-        env=dict(env),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"measuring memory of {repo} failed:\n{done.stderr[-3000:]}")
-    return done.stdout.rstrip()
+    what = f"measuring memory of {repo}"
+    return _in_fresh_process(["--memory", str(repo)], env, what).rstrip()
 
 
 def stage_times(repo: Path, state: Path, env: Mapping[str, str]) -> str:
     """CPU time of each step of a no-op plan, measured without a profiler."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profiling", "--stages", str(repo), str(state)],
-        env=dict(env),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"timing the steps of a plan of {repo} failed:\n{done.stderr[-3000:]}")
-    return done.stdout.rstrip()
+    what = f"timing the steps of a plan of {repo}"
+    return _in_fresh_process(["--stages", str(repo), str(state)], env, what).rstrip()
 
 
 def _stages(repo: str, state: str) -> None:
