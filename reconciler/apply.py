@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.errors import VzGitopsError
+from reconciler.errors import VzGitopsError, vzctl_detail
 from reconciler.plan import Change, Command, Plan
 from reconciler.process import CommandTimeout, Completed, Runner
 from reconciler.state import StateDir
@@ -51,6 +51,10 @@ class CommandResult(Frozen):
     attempts: int = Field(description="How many times it ran.")
     outcome: Outcome = Field(description="ok, transient, permanent or mismatch.")
     output: str = Field(default="", description="vzctl's output, kept for failures only.")
+    detail: str = Field(
+        default="",
+        description="vzctl's error lines (its stderr, else its last line), bounded; failures only.",
+    )
 
 
 class ChangeResult(Frozen):
@@ -125,9 +129,14 @@ class Executor:
             done = exc.done
         attempts = retrying.statistics.get("attempt_number", 1)
         outcome = "permanent" if done.code == -1 else classify(command.verb, done.code)
-        output = "" if outcome == "ok" else done.output
+        failed = outcome != "ok"
         return CommandResult(
-            argv=command.argv, code=done.code, attempts=attempts, outcome=outcome, output=output
+            argv=command.argv,
+            code=done.code,
+            attempts=attempts,
+            outcome=outcome,
+            output=done.output if failed else "",
+            detail=vzctl_detail(done.stdout, done.stderr) if failed else "",
         )
 
     def apply_change(self, change: Change, protect: bool) -> ChangeResult:
@@ -198,11 +207,11 @@ class Executor:
 
 def _error(change: Change, result: CommandResult) -> str:
     verb = result.argv[0]
-    last = result.output.strip().splitlines()[-1] if result.output.strip() else "no output"
+    detail = result.detail or "no output"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     if result.code == -1:
         return f"container {change.ctid}: vzctl {verb} timed out{tries}"
-    return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {last}"
+    return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {detail}"
 
 
 class ApplyFailed(VzGitopsError):
