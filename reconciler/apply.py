@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.errors import VzGitopsError, vzctl_detail
-from reconciler.plan import Change, Command, Plan
+from reconciler.plan import Change, Command, Held, Plan
 from reconciler.process import CommandTimeout, Completed, Runner
 from reconciler.state import StateDir
 
@@ -74,6 +74,11 @@ class ApplyResult(Frozen):
         default=None, description="Why not, when not converged."
     )
     rounds: int = Field(default=1, description="Observe-plan-apply rounds used.")
+    held: tuple[Held, ...] = Field(
+        default=(),
+        description="Differences the plan after applying still holds back (destroys without "
+        "--prune or refused, recreates, restarts): while any remain the node does not match git.",
+    )
 
     @property
     def failed(self) -> tuple[ChangeResult, ...]:

@@ -56,3 +56,79 @@ def test_address_in_use_is_the_reason_a_start_failed(env: dict[str, str], repo: 
     assert "Container start failed" in failed["error"]
     assert "Starting container" not in failed["error"]  # progress chatter is left out
     assert listing(env)[101]["status"] == "stopped"
+
+
+# ---- held work is not success ----------------------------------------------------------------
+
+TWO = {
+    "web.yaml": container_doc("web", 101, hostname="web.lan"),
+    "db.yaml": container_doc("db", 102, hostname="db.lan"),
+}
+
+
+def held_destroy(repo: GitRepo, env: dict[str, str]) -> None:
+    """Two containers applied, then one removed from git: destroying it needs --prune."""
+    for name, text in TWO.items():
+        repo.write(name, text)
+    repo.commit("two")
+    assert apply(repo, env).returncode == 0
+    repo.remove("db.yaml")
+    repo.commit("drop db")
+
+
+def test_plan_with_held_destroy_does_not_say_it_matches(
+    env: dict[str, str], repo: GitRepo
+) -> None:
+    held_destroy(repo, env)
+    done = vzgitops(["plan", "--repo", str(repo.path), "--detailed-exitcode"], env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "matches git" not in done.stdout
+    assert "No changes to apply: 1 held; the node does not match git." in done.stdout
+    assert "container 102 (db): destroy-held: destroying needs pruning" in done.stdout
+    assert done.stdout.rstrip().endswith("Plan: 0 to create, 0 to change, 0 to destroy, 1 held.")
+    plain = vzgitops(["plan", "--repo", str(repo.path)], env)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+
+
+def test_apply_with_held_destroy_exits_4_and_says_why(env: dict[str, str], repo: GitRepo) -> None:
+    held_destroy(repo, env)
+    done = apply(repo, env, "--format", "json")
+    assert done.returncode == 4, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["apply"]["converged"] is True  # nothing it was allowed to do is left
+    assert [(h["ctid"], h["kind"]) for h in report["apply"]["held"]] == [(102, "destroy-held")]
+    assert report["counts"]["held"] == 1
+    assert "converged" not in report["summary"]
+    assert report["summary"] == "Apply: 0 applied, 0 failed; 1 held, the node does not match git."
+    text = apply(repo, env)
+    assert text.returncode == 4
+    assert "converged" not in text.stdout and "the node does not match git" in text.stdout
+    assert set(listing(env)) == {101, 102}
+
+
+def test_mass_delete_refused_exits_4(env: dict[str, str], repo: GitRepo) -> None:
+    for name, text in {**TWO, "spare.yaml": container_doc("spare", 103)}.items():
+        repo.write(name, text)
+    repo.commit("three")
+    assert apply(repo, env).returncode == 0
+    repo.remove("web.yaml")
+    repo.remove("db.yaml")
+    repo.commit("drop two")
+    done = apply(repo, env, "--prune")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "refusing to destroy 2 of 3" in done.stdout and "converged" not in done.stdout
+    pruned = apply(repo, env, "--prune", "--allow-mass-destroy")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert "converged" in pruned.stdout and set(listing(env)) == {103}
+
+
+def test_unmanaged_containers_alone_are_not_held_work(
+    env: dict[str, str], repo: GitRepo
+) -> None:
+    assert vz("vzctl", ["create", "150", "--ostemplate", "debian-12.0-x86_64-minimal"], env).returncode == 0
+    repo.write("web.yaml", TWO["web.yaml"])
+    repo.commit()
+    assert apply(repo, env).returncode == 0
+    done = vzgitops(["plan", "--repo", str(repo.path), "--detailed-exitcode"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No changes. The node matches git." in done.stdout

@@ -109,6 +109,8 @@ class Plan(Frozen):
         line = f"Plan: {create} to create, {change} to change, {destroy} to destroy"
         if recreate:
             line += f", {recreate} to recreate"
+        if self.held:  # held work: the node does not match git, even with nothing to do
+            line += f", {len(self.held)} held"
         return line + "."
 
 

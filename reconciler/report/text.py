@@ -57,7 +57,12 @@ def _held(held: Held) -> str:
 def _section(section: NodeSection, several: bool, is_plan: bool) -> list[str]:
     lines = [f"Node {section.node}:"] if several else []
     if not section.changes and is_plan:
-        lines.append("No changes. The node matches git.")
+        held = len(section.held)
+        lines.append(
+            f"No changes to apply: {held} held; the node does not match git."
+            if held
+            else "No changes. The node matches git."
+        )
     for change in section.changes:
         lines += _change(change)
     lines += [_held(h) for h in section.held]
