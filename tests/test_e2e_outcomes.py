@@ -132,3 +132,30 @@ def test_unmanaged_containers_alone_are_not_held_work(
     done = vzgitops(["plan", "--repo", str(repo.path), "--detailed-exitcode"], env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No changes. The node matches git." in done.stdout
+
+
+# ---- values from the node never reach a terminal raw -----------------------------------------
+
+EVIL = "\x1b]0;owned\x07\x1b[2Jx\x9b31m"
+
+
+def test_escape_sequences_from_the_node_are_printed_escaped(
+    sim_node: Any, env: dict[str, str], repo: GitRepo
+) -> None:
+    repo.write("web.yaml", container_doc("web", 101, hostname="web.lan", description="web"))
+    repo.commit()
+    assert apply(repo, env).returncode == 0
+    conf = sim_node.dir / "conf" / "101.conf"
+    text = conf.read_text(encoding="utf-8")
+    text = text.replace('DESCRIPTION="web"', f'DESCRIPTION="{EVIL}"')
+    conf.write_text(text.replace('HOSTNAME="web.lan"', f'HOSTNAME="h{EVIL}"'), encoding="utf-8")
+    for argv in (["plan"], ["drift"]):
+        for fmt in ("text", "markdown"):
+            done = vzgitops([*argv, "--repo", str(repo.path), "--format", fmt], env)
+            assert done.returncode in (0, 2), done.stdout + done.stderr
+            shown = done.stdout
+            assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown, (argv, fmt)
+            assert "\\x1b]0;owned\\x07\\x1b[2Jx\\x9b31m" in shown, (argv, fmt, shown)
+    raw = vzgitops(["drift", "--repo", str(repo.path), "--format", "json"], env)
+    fields = {f["field"]: f for c in json.loads(raw.stdout)["drift"]["containers"] for f in c["fields"]}
+    assert fields["description"]["saved"] == EVIL  # JSON keeps the value, escaped by json
