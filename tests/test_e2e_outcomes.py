@@ -76,9 +76,7 @@ def held_destroy(repo: GitRepo, env: dict[str, str]) -> None:
     repo.commit("drop db")
 
 
-def test_plan_with_held_destroy_does_not_say_it_matches(
-    env: dict[str, str], repo: GitRepo
-) -> None:
+def test_plan_with_held_destroy_does_not_say_it_matches(env: dict[str, str], repo: GitRepo) -> None:
     held_destroy(repo, env)
     done = vzgitops(["plan", "--repo", str(repo.path), "--detailed-exitcode"], env)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -122,10 +120,11 @@ def test_mass_delete_refused_exits_4(env: dict[str, str], repo: GitRepo) -> None
     assert "converged" in pruned.stdout and set(listing(env)) == {103}
 
 
-def test_unmanaged_containers_alone_are_not_held_work(
-    env: dict[str, str], repo: GitRepo
-) -> None:
-    assert vz("vzctl", ["create", "150", "--ostemplate", "debian-12.0-x86_64-minimal"], env).returncode == 0
+def test_unmanaged_containers_alone_are_not_held_work(env: dict[str, str], repo: GitRepo) -> None:
+    assert (
+        vz("vzctl", ["create", "150", "--ostemplate", "debian-12.0-x86_64-minimal"], env).returncode
+        == 0
+    )
     repo.write("web.yaml", TWO["web.yaml"])
     repo.commit()
     assert apply(repo, env).returncode == 0
@@ -157,5 +156,7 @@ def test_escape_sequences_from_the_node_are_printed_escaped(
             assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown, (argv, fmt)
             assert "\\x1b]0;owned\\x07\\x1b[2Jx\\x9b31m" in shown, (argv, fmt, shown)
     raw = vzgitops(["drift", "--repo", str(repo.path), "--format", "json"], env)
-    fields = {f["field"]: f for c in json.loads(raw.stdout)["drift"]["containers"] for f in c["fields"]}
+    fields = {
+        f["field"]: f for c in json.loads(raw.stdout)["drift"]["containers"] for f in c["fields"]
+    }
     assert fields["description"]["saved"] == EVIL  # JSON keeps the value, escaped by json

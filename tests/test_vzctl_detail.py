@@ -6,7 +6,9 @@ import pytest
 
 from reconciler.errors import DETAIL_CHARS, VzctlFailed, vzctl_detail
 
-CHATTER = "Directory /proc/vz not found, assuming non-OpenVZ kernel\nUB limits were set successfully"
+CHATTER = (
+    "Directory /proc/vz not found, assuming non-OpenVZ kernel\nUB limits were set successfully"
+)
 
 
 @pytest.mark.parametrize(
