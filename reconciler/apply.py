@@ -69,7 +69,9 @@ class ChangeResult(Frozen):
 class ApplyResult(Frozen):
     revision: str | None = Field(default=None, description="Applied revision.")
     results: tuple[ChangeResult, ...] = Field(default=(), description="Per change, in order.")
-    converged: bool = Field(description="The plan after applying was empty.")
+    converged: bool = Field(
+        description="The plan after applying had no changes left to make; held changes (`held`) may remain."
+    )
     not_converged_reason: str | None = Field(
         default=None, description="Why not, when not converged."
     )
