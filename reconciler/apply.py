@@ -194,8 +194,20 @@ class Executor:
         elif command.verb == "destroy" and change.action == "destroy":
             self.state.forget(change.ctid)
 
+    def _keep_claims(self, plan: Plan, protected: frozenset[int]) -> None:
+        """A create intent left by a crash is what makes its container owned: record that
+        ownership before this run's intent for another action replaces the record."""
+        left = self.state.intents()
+        for change in plan.changes:
+            intent = left.get(change.ctid)
+            if intent and intent.get("action") == "create" and change.action != "create":
+                self.state.record_owned(
+                    change.ctid, change.name, "create", change.ctid in protected
+                )
+
     def apply(self, plan: Plan, protected: frozenset[int] = frozenset()) -> list[ChangeResult]:
         results: list[ChangeResult] = []
+        self._keep_claims(plan, protected)
         for change in plan.changes:
             if self.should_stop():
                 results.append(
