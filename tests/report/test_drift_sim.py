@@ -123,3 +123,24 @@ def test_kernel_rounding_of_cpuunits_is_neither_a_change_nor_drift(
     code, report, err = drift(git, env)
     assert code == 0, (err, report)
     assert report["summary"].startswith("No drift")
+
+
+def test_an_address_added_without_save_is_drift_that_apply_removes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    git = GitRepo(tmp_path / "ips")
+    git.write("app.yaml", container_doc("app", 111, ip=["10.0.0.11/24"], state="running"))
+    git.commit("app")
+    assert vzgitops(["apply", "--repo", str(git.path)], env).returncode == 0
+    added = vz("vzctl", ["set", "111", "--ipadd", "10.0.0.99"], env)
+    assert added.returncode == 0, added.stderr
+    code, report, err = drift(git, env)
+    assert code == 2, err
+    assert fields(report) == {(111, "ip"): ("running", "10.0.0.11/24", "10.0.0.11, 10.0.0.99")}
+    done = vzgitops(["apply", "--repo", str(git.path)], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--ipdel 10.0.0.99" in done.stdout
+    shown = vz("vzlist", ["-H", "-o", "ip", "111"], env)
+    assert shown.stdout.split() == ["10.0.0.11"], shown.stdout
+    code, report, err = drift(git, env)
+    assert code == 0, (err, report)
