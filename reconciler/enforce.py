@@ -195,8 +195,24 @@ class Enforcer:
         outcome = self._applied(result, after, desired, deferred)
         for ctid in sorted(ready):
             self.backoff.corrected(ctid, self.clock())
-            self.log("info", "drift.corrected", revision=sha, ctid=ctid)
+            self._log_correction(sha, ctid, result, after)
         return outcome
+
+    def _log_correction(self, sha: str, ctid: int, result: ApplyResult, after: Plan) -> None:
+        """`drift.corrected` only for a container whose changes applied and that matches git
+        afterwards; otherwise `drift.correction_failed` saying why."""
+        error = next((r.error or "failed" for r in result.failed if r.ctid == ctid), None)
+        left = next((c for c in after.changes if c.ctid == ctid), None)
+        if error is None and left is not None:
+            error = (
+                "stopped before the correction was verified"
+                if self.stopping.is_set()
+                else f"container {ctid} still differs from git after the correction: {left.reason}"
+            )
+        if error is None:
+            self.log("info", "drift.corrected", revision=sha, ctid=ctid)
+        else:
+            self.log("error", "drift.correction_failed", revision=sha, ctid=ctid, error=error)
 
     def _outcome(
         self,
