@@ -109,8 +109,9 @@ class Enforcer:
             )
         return self._applied(result, after, desired, {})
 
-    def check(self, desired: DesiredState, sha: str) -> NodeOutcome:
-        """A drift check of the live revision: report it, and correct it with --drift correct."""
+    def check(self, desired: DesiredState, sha: str, immediate: bool = False) -> NodeOutcome:
+        """A drift check of the live revision: report it, and correct it with --drift correct
+        (`immediate`, for SIGHUP: every container now, none deferred by its correction backoff)."""
         with node_lock(self.state, what=LOCK_HOLDER):
             plan, observed = make_plan(desired, sha, self.access, self.state, self.options)
             mine = desired.for_node(self.options.node)
@@ -129,7 +130,7 @@ class Enforcer:
                     self.backoff.settled(d.ctid)
             if self.drift_mode == "report" or plan.empty:
                 return self._outcome("success", None, desired, plan, {}, {}, drift)
-            return self._correct(desired, sha, plan, drift)
+            return self._correct(desired, sha, plan, drift, immediate)
 
     # ---- steps -------------------------------------------------------------------------------
 
@@ -176,9 +177,13 @@ class Enforcer:
         except NotifyFailed as error:
             self.log("warning", "drift.notify_failed", error=str(error))
 
-    def _correct(self, desired: DesiredState, sha: str, plan: Plan, drift: Drift) -> NodeOutcome:
+    def _correct(
+        self, desired: DesiredState, sha: str, plan: Plan, drift: Drift, immediate: bool = False
+    ) -> NodeOutcome:
         now = self.clock()
-        ready = frozenset(c.ctid for c in plan.changes if self.backoff.ready(c.ctid, now))
+        ready = frozenset(
+            c.ctid for c in plan.changes if immediate or self.backoff.ready(c.ctid, now)
+        )
         deferred = {
             c.ctid: utc(self.backoff.not_before(c.ctid) or now)
             for c in plan.changes

@@ -90,10 +90,11 @@ def test_a_correction_that_fails_is_a_failure_not_a_correction(
     # permanent, tried once); the hand change itself edits CTID.conf and calls no vzctl
     fault(sim_node, "--verb", "set", "--ctid", "101", "--fail", "2", "--exit", "2")
     edit_conf(conf_dir, 101, "CPUS", "3")
-    failed = wait_for(
-        lambda: next((e for e in run.events() if e["event"] == "drift.correction_failed"), None),
-        15, "the failed correction logged", run.tail,
-    )  # fmt: skip
+
+    def correction_failed() -> dict[str, Any]:
+        return next((e for e in run.events() if e["event"] == "drift.correction_failed"), {})
+
+    failed = wait_for(correction_failed, 15, "the failed correction logged", run.tail)
     assert failed["ctid"] == 101 and failed["level"] == "error"
     assert "vzctl set failed (exit 2" in failed["error"]
     status = run.wait(lambda s: (s.get("last_error") or {}).get("message") and s, "the error shown")
