@@ -62,7 +62,9 @@ class SizeRule:
         head = f"write one of {self._unit_names()} after the number"
         if not number.isdigit():
             return f"{head}, e.g. {self.show(self.minimum) if self.minimum else '512M'}"
-        meant = [f"{units.format_binary(int(number) * b)} if you meant {u}" for u, b in self.meanings]
+        meant = [
+            f"{units.format_binary(int(number) * b)} if you meant {u}" for u, b in self.meanings
+        ]
         return f"{head}: {', or '.join(meant)}"
 
     def _unit_names(self) -> str:
@@ -78,12 +80,7 @@ class SizeRule:
 
     def _bounded(self, text: str, value: int) -> int:
         if value < self.minimum:
-            least = self.show(self.minimum)
-            as_stored = self.show(value)
-            shown = "" if value == 0 or as_stored == text.strip().upper() else f" ({as_stored} as vzctl stores it)"
-            raise ValueError(
-                f"{text!r}{shown} is less than {least}, the least {self.what} a container can run with; write at least {least}"
-            )
+            raise ValueError(self._too_small(text, value))
         if value == 0 and not _is_zero(text):
             raise ValueError(
                 f"{text!r} rounds to 0 as vzctl stores it, which means {self.zero}; write 0 if that is meant, or a larger size"
@@ -93,6 +90,12 @@ class SizeRule:
                 f"{text!r} is more than {self.show(self.maximum)}, the most vzctl takes for {self.what}"
             )
         return value
+
+    def _too_small(self, text: str, value: int) -> str:
+        least, stored = self.show(self.minimum), self.show(value)
+        rounded = value != 0 and stored != text.strip().upper()
+        shown = f"{text!r} ({stored} as vzctl stores it)" if rounded else repr(text)
+        return f"{shown} is less than {least}, the least {self.what} a container can run with; write at least {least}"
 
 
 def _is_zero(text: str) -> bool:
