@@ -92,13 +92,20 @@ def parse_vzlist_json(text: str) -> list[dict[str, Any]]:
     return data
 
 
+STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})  # vzlist 4.x ve_status[]
+
+
 def parse_vzlist_table(text: str) -> dict[int, str]:
-    """`vzlist -H -o ctid,status` -> {ctid: status}."""
+    """`vzlist -H -o ctid,status` -> {ctid: status}; ValueError for any other line (a listing
+    cut short ends in one: `102 sto`)."""
     result: dict[int, str] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit():
-            result[int(parts[0])] = parts[1]
+        if not parts:
+            continue
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in STATUSES:
+            raise ValueError(f"vzlist -H printed {line.strip()!r}, not a CTID and a status")
+        result[int(parts[0])] = parts[1]
     return result
 
 
@@ -396,5 +403,9 @@ def _observe_fallback(
     done = run(FALLBACK_ARGV, timeout=120)
     if done.code != 0:
         raise ObserveError(f"{why}; vzlist -H failed too (exit {done.code})")
-    listed = {ctid: {"status": status} for ctid, status in parse_vzlist_table(done.stdout).items()}
+    try:
+        table = parse_vzlist_table(done.stdout)
+    except ValueError as exc:
+        raise ObservationIncomplete(f"{why}; {exc}; nothing is planned for this node") from exc
+    listed = {ctid: {"status": status} for ctid, status in table.items()}
     return build_state(listed, configs, running_known=False, warnings=(why,))
