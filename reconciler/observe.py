@@ -290,7 +290,7 @@ def _ctids(ctids: list[int]) -> str:
     return f"container{'s' if len(ctids) > 1 else ''} {shown}{more}"
 
 
-def incomplete(observed: ObservedState, conf_dir: Path) -> str | None:
+def incomplete(observed: ObservedState, conf_dir: Path | None = None) -> str | None:
     """Pure: why this observation cannot be planned from, or None when listing and configs agree.
 
     vzlist -a lists every container that has a `CTID.conf` and a private area, and every
@@ -300,16 +300,17 @@ def incomplete(observed: ObservedState, conf_dir: Path) -> str | None:
     """
     no_conf = sorted(c.ctid for c in observed.containers.values() if not c.configured)
     unlisted = sorted(c.ctid for c in observed.containers.values() if not c.listed)
+    where = conf_dir or "the container config directory"
     why = []
     if no_conf:
         names = ", ".join(f"{c}.conf" for c in no_conf[:_SHOWN])
         why.append(
-            f"vzlist lists {_ctids(no_conf)} but there is no readable {names} in {conf_dir} "
+            f"vzlist lists {_ctids(no_conf)} but there is no readable {names} in {where} "
             "(is --vz-conf-dir the node's container config directory?)"
         )
     if unlisted:
         why.append(
-            f"{conf_dir} has a config for {_ctids(unlisted)} but vzlist does not list "
+            f"{where} has a config for {_ctids(unlisted)} but vzlist does not list "
             f"{'them' if len(unlisted) > 1 else 'it'} (a private area missing, or the listing "
             "cut short)"
         )
@@ -318,7 +319,7 @@ def incomplete(observed: ObservedState, conf_dir: Path) -> str | None:
     return "observation incomplete: " + "; ".join(why) + "; nothing is planned for this node"
 
 
-def check_complete(observed: ObservedState, conf_dir: Path) -> ObservedState:
+def check_complete(observed: ObservedState, conf_dir: Path | None = None) -> ObservedState:
     """`observed`, or ObservationIncomplete when it cannot be planned from (see `incomplete`)."""
     why = incomplete(observed, conf_dir)
     if why is not None:

@@ -130,7 +130,9 @@ def decide(path: str, verb: str, ctid: int | None) -> Decision | None:
             decision.hang = decision.hang or bool(rule.get("hang"))
             cut = rule.get("truncate")
             if isinstance(cut, int) and not isinstance(cut, bool):
-                decision.truncate = cut if decision.truncate is None else min(decision.truncate, cut)
+                decision.truncate = (
+                    cut if decision.truncate is None else min(decision.truncate, cut)
+                )
             if decision.fail is None and (rule.get("fail") or rule.get("fail_rate")):
                 decision.fail = _consume(rule)
                 changed = True
