@@ -170,8 +170,8 @@ def _config_texts(conf_dir: Path) -> Iterator[tuple[int, str]]:
         dir_fd = os.open(conf_dir, os.O_RDONLY | os.O_DIRECTORY)
     except FileNotFoundError as exc:
         raise ObservationIncomplete(
-            f"the container config directory {conf_dir} does not exist; "
-            "pass the node's (--vz-conf-dir, $VZGITOPS_VZ_CONF_DIR); nothing is planned"
+            f"the container config directory {conf_dir} does not exist (set --vz-conf-dir or "
+            f"${CONF_DIR_ENV} to the node's); nothing is planned for this node"
         ) from exc
     except OSError as exc:
         raise _unreadable(conf_dir, exc) from exc

@@ -192,11 +192,12 @@ def _listing(argv: list[str], node: Node, truncate: int | None) -> int:
     """`_run`; with a `truncate` fault only the first bytes of its stdout are written."""
     if truncate is None:
         return _guarded(argv, node)
-    real, sys.stdout = sys.stdout, io.TextIOWrapper(io.BytesIO(), errors="surrogateescape")
+    captured, real = io.BytesIO(), sys.stdout
+    sys.stdout = io.TextIOWrapper(captured, real.encoding, "surrogateescape")
     try:
         rc = _guarded(argv, node)
         sys.stdout.flush()
-        data = sys.stdout.buffer.getvalue()  # type: ignore[attr-defined]
+        data = captured.getvalue()
     finally:
         sys.stdout = real
     sys.stdout.buffer.write(data[:truncate])
