@@ -165,6 +165,7 @@ class Controller:
         self.unmanaged: tuple[int, ...] = ()
         self.held: tuple[Held, ...] = ()
         self.last_error: ErrorInfo | None = None
+        self._sighup = False
         self._recall_live()
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -189,7 +190,8 @@ class Controller:
 
     def run_cycle(self, reasons: frozenset[Reason]) -> None:
         started = self.s.monotonic()
-        drift_due = self.schedule.drift_due(started)
+        self._sighup = "sighup" in reasons  # a full reconcile: drift checked and corrected now
+        drift_due = self.schedule.drift_due(started) or self._sighup
         try:
             result = self.cycle(drift_due)
         except ShuttingDown:
@@ -330,7 +332,7 @@ class Controller:
             return "success"
         if retry:
             return self._record(self.node.apply(desired, self.live.sha))
-        return self._record(self.node.check(desired, self.live.sha))
+        return self._record(self.node.check(desired, self.live.sha, immediate=self._sighup))
 
     def _record(self, outcome: NodeOutcome) -> Result:
         self.containers, self.unmanaged = outcome.containers, outcome.unmanaged

@@ -6,25 +6,25 @@ and it answers per container and field with all three values: the desired one, t
 `CTID.conf` and the one the running container uses. A `vzctl set` without `--save` changes only
 the running value and a hand edit of `CTID.conf` only the saved one; both are drift.
 
-Values are compared in the canonical forms of `fields.py` (the planner's forms), so drift and
-plan can never disagree about what "equal" means. No I/O, no clock.
+Each field is compared by the planner's own comparison (`plan.diff.compare`: the canonical forms
+of `fields.py`, running values as the kernel rounds them), so drift and plan can never disagree
+about what "equal" means. No I/O, no clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.fields import BY_NAME, Canon, desired_settings
+from reconciler.fields import Canon, desired_settings
 from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory
-from reconciler.plan.diff import show
+from reconciler.plan.diff import Where, compare, running_value, show
+from reconciler.plan.diff import live_value as field_live_value
 from reconciler.spec.desired import DesiredContainer
 
 DRIFT_FORMAT = 1
-Where = Literal["saved", "running", "both"]
 STATE_FIELD = "state"
 
 
@@ -120,13 +120,6 @@ class Drift(Frozen):
 # ---- one container ---------------------------------------------------------------------------
 
 
-def _running(name: str, want: Canon, running: Mapping[str, Canon]) -> tuple[Canon, Canon]:
-    """(desired, running) in the running form: vzlist reports IP addresses without masks."""
-    if name == "ip":
-        return tuple(sorted(ip.split("/")[0] for ip in want)), running.get("ip_addresses")
-    return want, running.get(name)
-
-
 def _show_running(name: str, value: Canon) -> str | None:
     if name == "ip" and value is not None:
         return ", ".join(value) or "(none)"
@@ -134,38 +127,23 @@ def _show_running(name: str, value: Canon) -> str | None:
 
 
 def _field_drift(name: str, want: Canon, have: ObservedContainer) -> FieldDrift | None:
-    saved = have.saved.get(name)
-    if name == "name" and saved is None:
-        return None  # as in the planner: a container without a vzctl name keeps none
-    saved_differs = saved is None or not BY_NAME[name].equal(want, saved)
-    desired_live, running = _running(name, want, have.running or {})
-    running_differs = running is not None and running != desired_live
-    if not (saved_differs or running_differs):
+    where = compare(name, want, have)
+    if where is None:
         return None
-    where: Where = "both" if saved_differs and running_differs else "saved"
-    if running_differs and not saved_differs:
-        where = "running"
     return FieldDrift(
         field=name,
         desired=show(name, want) or "",
-        saved=show(name, saved),
-        running=_show_running(name, running),
+        saved=show(name, have.saved.get(name)),
+        running=_show_running(name, running_value(name, have.running)),
         where=where,
     )
 
 
 def live_value(name: str, want: Canon, have: ObservedContainer) -> Canon:
-    """The canonical value in effect on the node: the running one if it differs, else saved."""
+    """The canonical value in effect on the node (for `drift --adopt`); `state` included."""
     if name == STATE_FIELD:
         return "running" if have.is_running else "stopped"
-    saved = have.saved.get(name)
-    desired_live, running = _running(name, want, have.running or {})
-    if running is None or running == desired_live:
-        return saved
-    if name == "ip":  # vzlist shows addresses without masks: keep a mask git or the config knows
-        known = {ip.split("/")[0]: ip for ip in (*(saved or ()), *want)}
-        return tuple(sorted(known.get(a, a) for a in running))
-    return running
+    return field_live_value(name, want, have)
 
 
 def _state_drift(d: DesiredContainer, have: ObservedContainer) -> FieldDrift | None:

@@ -110,8 +110,9 @@ class Enforcer:
             )
         return self._applied(result, after, desired, {})
 
-    def check(self, desired: DesiredState, sha: str) -> NodeOutcome:
-        """A drift check of the live revision: report it, and correct it with --drift correct."""
+    def check(self, desired: DesiredState, sha: str, immediate: bool = False) -> NodeOutcome:
+        """A drift check of the live revision: report it, and correct it with --drift correct
+        (`immediate`, for SIGHUP: every container now, none deferred by its correction backoff)."""
         with node_lock(self.state, what=LOCK_HOLDER):
             plan, observed = make_plan(desired, sha, self.access, self.state, self.options)
             mine = desired.for_node(self.options.node)
@@ -130,7 +131,7 @@ class Enforcer:
                     self.backoff.settled(d.ctid)
             if self.drift_mode == "report" or plan.empty:
                 return self._outcome("success", None, desired, plan, {}, {}, drift)
-            return self._correct(desired, sha, plan, drift)
+            return self._correct(desired, sha, plan, drift, immediate)
 
     # ---- steps -------------------------------------------------------------------------------
 
@@ -177,9 +178,13 @@ class Enforcer:
         except NotifyFailed as error:
             self.log("warning", "drift.notify_failed", error=str(error))
 
-    def _correct(self, desired: DesiredState, sha: str, plan: Plan, drift: Drift) -> NodeOutcome:
+    def _correct(
+        self, desired: DesiredState, sha: str, plan: Plan, drift: Drift, immediate: bool = False
+    ) -> NodeOutcome:
         now = self.clock()
-        ready = frozenset(c.ctid for c in plan.changes if self.backoff.ready(c.ctid, now))
+        ready = frozenset(
+            c.ctid for c in plan.changes if immediate or self.backoff.ready(c.ctid, now)
+        )
         deferred = {
             c.ctid: utc(self.backoff.not_before(c.ctid) or now)
             for c in plan.changes
@@ -196,8 +201,24 @@ class Enforcer:
         outcome = self._applied(result, after, desired, deferred)
         for ctid in sorted(ready):
             self.backoff.corrected(ctid, self.clock())
-            self.log("info", "drift.corrected", revision=sha, ctid=ctid)
+            self._log_correction(sha, ctid, result, after)
         return outcome
+
+    def _log_correction(self, sha: str, ctid: int, result: ApplyResult, after: Plan) -> None:
+        """`drift.corrected` only for a container whose changes applied and that matches git
+        afterwards; otherwise `drift.correction_failed` saying why."""
+        error = next((r.error or "failed" for r in result.failed if r.ctid == ctid), None)
+        left = next((c for c in after.changes if c.ctid == ctid), None)
+        if error is None and left is not None:
+            error = (
+                "stopped before the correction was verified"
+                if self.stopping.is_set()
+                else f"container {ctid} still differs from git after the correction: {left.reason}"
+            )
+        if error is None:
+            self.log("info", "drift.corrected", revision=sha, ctid=ctid)
+        else:
+            self.log("error", "drift.correction_failed", revision=sha, ctid=ctid, error=error)
 
     def _outcome(
         self,

@@ -94,6 +94,11 @@ class ObserveError(RetryLater):
     """The node's state could not be read or parsed."""
 
 
+class ObservationIncomplete(ObserveError):
+    """What vzlist lists and the config files disagree, or a config cannot be read: nothing is
+    planned for the node until they agree again (a person may have to mend the node)."""
+
+
 class VzctlFailed(VzGitopsError):
     """A vzctl call failed; `retryable` is decided by the exit-code table."""
 

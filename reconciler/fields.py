@@ -142,7 +142,9 @@ def _conf_items(value: str, _ctid: int = 0) -> tuple[int, int]:
 
 
 def _rate(value: Any, _ctid: int = 0) -> int:
-    return value if isinstance(value, int) else units.to_bytes(str(value))
+    """Bytes/s; `unlimited` is vzctl's 0 (no limit): IOLIMIT stores no LONG_MAX."""
+    rate = value if isinstance(value, int) else units.to_bytes(str(value))
+    return 0 if rate == units.LONG_MAX else rate
 
 
 def _flags(value: Any, _ctid: int = 0) -> tuple[tuple[str, bool], ...]:

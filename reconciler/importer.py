@@ -35,6 +35,11 @@ def _items(value: tuple[int, int]) -> str | int:
     return f"{soft}:{hard}"
 
 
+def _rate(value: int) -> str | int:
+    """Bytes/s with a unit (a plain number is refused); 0, no limit, is the same in any unit."""
+    return units.format_binary(value) if value else 0
+
+
 def _netif(value: Any) -> list[dict[str, str]]:
     return [{"ifname": name, **dict(attrs)} for name, attrs in value]
 
@@ -48,6 +53,7 @@ _CONVERT: dict[str, Any] = {
     "swap": units.format_pages,
     "diskspace": lambda v: _pair(v, 1024),
     "diskinodes": _items,
+    "iolimit": _rate,
     "features": dict,
     "capability": dict,
     "devnodes": dict,

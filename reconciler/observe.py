@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ObserveError
+from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import UBC_COUNTERS, Canon, SavedMemo, saved_settings
 from reconciler.process import Runner
 from reconciler.vzconf import parse_conf
@@ -45,6 +45,7 @@ class ObservedContainer:
     saved: Mapping[str, Canon]
     running: Mapping[str, Canon] | None = None
     listed: bool = True
+    configured: bool = True  # its CTID.conf was read; False: listed by vzlist without one
 
     @property
     def is_running(self) -> bool:
@@ -91,13 +92,20 @@ def parse_vzlist_json(text: str) -> list[dict[str, Any]]:
     return data
 
 
+STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})  # vzlist 4.x ve_status[]
+
+
 def parse_vzlist_table(text: str) -> dict[int, str]:
-    """`vzlist -H -o ctid,status` -> {ctid: status}."""
+    """`vzlist -H -o ctid,status` -> {ctid: status}; ValueError for any other line (a listing
+    cut short ends in one: `102 sto`)."""
     result: dict[int, str] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit():
-            result[int(parts[0])] = parts[1]
+        if not parts:
+            continue
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in STATUSES:
+            raise ValueError(f"vzlist -H printed {line.strip()!r}, not a CTID and a status")
+        result[int(parts[0])] = parts[1]
     return result
 
 
@@ -160,8 +168,11 @@ def _config_texts(conf_dir: Path) -> Iterator[tuple[int, str]]:
     """(ctid, text) of each `CTID.conf`, opened relative to the directory (no path to resolve)."""
     try:
         dir_fd = os.open(conf_dir, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:
-        return
+    except FileNotFoundError as exc:
+        raise ObservationIncomplete(
+            f"the container config directory {conf_dir} does not exist (set --vz-conf-dir or "
+            f"${CONF_DIR_ENV} to the node's); nothing is planned for this node"
+        ) from exc
     except OSError as exc:
         raise _unreadable(conf_dir, exc) from exc
     try:
@@ -183,17 +194,28 @@ def _texts_in(dir_fd: int, conf_dir: Path) -> Iterator[tuple[int, str]]:
         raise _unreadable(conf_dir, exc) from exc
     for name in names:
         match = _CONF_NAME.match(name)
-        data = _read_file(name, dir_fd) if match else None
+        match = match if match and int(match.group(1)) != 0 else None  # 0.conf: the host's
+        data = _read_file(name, dir_fd, conf_dir) if match else None
         if match and data is not None:
             yield int(match.group(1)), _decode(data)
 
 
-def _read_file(name: str, dir_fd: int) -> bytes | None:
-    """The file's bytes, or None when it went away after the directory was listed."""
+def _read_file(name: str, dir_fd: int, conf_dir: Path) -> bytes | None:
+    """The file's bytes, or None when it went away after the directory was listed; a file that
+    is there but cannot be read (a directory in its place, EACCES, EIO) is an error."""
     try:
-        fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+        return _read_fd(os.open(name, os.O_RDONLY, dir_fd=dir_fd))
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        ctid = int(name.removesuffix(".conf"))
+        raise ObservationIncomplete(
+            f"cannot read {conf_dir / name} (container {ctid}): {exc.strerror}; "
+            "nothing is planned until it can be read"
+        ) from exc
+
+
+def _read_fd(fd: int) -> bytes:
     try:
         chunks = []
         while chunk := os.read(fd, _CHUNK):
@@ -254,8 +276,55 @@ def _build(
             saved=saved[ctid] if ctid in saved else saved_settings({}, ctid),
             running=live,
             listed=ctid in listed,
+            configured=ctid in saved,
         )
     return ObservedState(containers, running_known, warnings)
+
+
+_SHOWN = 10  # CTIDs named in a message; a wrong directory on a large node would list them all
+
+
+def _ctids(ctids: list[int]) -> str:
+    shown = ", ".join(str(c) for c in ctids[:_SHOWN])
+    more = f" and {len(ctids) - _SHOWN} more" if len(ctids) > _SHOWN else ""
+    return f"container{'s' if len(ctids) > 1 else ''} {shown}{more}"
+
+
+def incomplete(observed: ObservedState, conf_dir: Path | None = None) -> str | None:
+    """Pure: why this observation cannot be planned from, or None when listing and configs agree.
+
+    vzlist -a lists every container that has a `CTID.conf` and a private area, and every
+    running one; so a listed container without a readable config means the wrong directory
+    (or a config lost under a running container), and a config that is not listed means a
+    missing private area or a listing cut short. Either way the node is not what it seems.
+    """
+    no_conf = sorted(c.ctid for c in observed.containers.values() if not c.configured)
+    unlisted = sorted(c.ctid for c in observed.containers.values() if not c.listed)
+    where = conf_dir or "the container config directory"
+    why = []
+    if no_conf:
+        names = ", ".join(f"{c}.conf" for c in no_conf[:_SHOWN])
+        why.append(
+            f"vzlist lists {_ctids(no_conf)} but there is no readable {names} in {where} "
+            "(is --vz-conf-dir the node's container config directory?)"
+        )
+    if unlisted:
+        why.append(
+            f"{where} has a config for {_ctids(unlisted)} but vzlist does not list "
+            f"{'them' if len(unlisted) > 1 else 'it'} (a private area missing, or the listing "
+            "cut short)"
+        )
+    if not why:
+        return None
+    return "observation incomplete: " + "; ".join(why) + "; nothing is planned for this node"
+
+
+def check_complete(observed: ObservedState, conf_dir: Path | None = None) -> ObservedState:
+    """`observed`, or ObservationIncomplete when it cannot be planned from (see `incomplete`)."""
+    why = incomplete(observed, conf_dir)
+    if why is not None:
+        raise ObservationIncomplete(why)
+    return observed
 
 
 def listed_values(text: str) -> dict[int, _Listed]:
@@ -308,7 +377,8 @@ def _listed_incrementally(text: str) -> dict[int, _Listed]:
 
 
 def observe(run: Runner, conf_dir: Path) -> ObservedState:
-    """Runs vzlist once (twice only when its JSON is unusable) and reads the configs.
+    """Runs vzlist once (twice only when its JSON is unusable) and reads the configs; raises
+    ObservationIncomplete when they disagree (`incomplete`), so nothing is planned from them.
 
     vzlist's text (~18 MB at 10,000 containers) is parsed and let go before the configs are read,
     and each config is reduced to its saved values as it is read, so that no two of these large
@@ -323,9 +393,9 @@ def observe(run: Runner, conf_dir: Path) -> ObservedState:
         listed = listed_values(done.stdout)
     except ValueError as exc:
         why = f"vzlist -j printed unusable JSON ({exc}); running values are unknown this time"
-        return _observe_fallback(run, read_configs(conf_dir), why)
+        return check_complete(_observe_fallback(run, read_configs(conf_dir), why), conf_dir)
     del done
-    return _build(listed, read_saved(conf_dir), True, ())
+    return check_complete(_build(listed, read_saved(conf_dir), True, ()), conf_dir)
 
 
 def _observe_fallback(
@@ -334,5 +404,9 @@ def _observe_fallback(
     done = run(FALLBACK_ARGV, timeout=120)
     if done.code != 0:
         raise ObserveError(f"{why}; vzlist -H failed too (exit {done.code})")
-    listed = {ctid: {"status": status} for ctid, status in parse_vzlist_table(done.stdout).items()}
+    try:
+        table = parse_vzlist_table(done.stdout)
+    except ValueError as exc:
+        raise ObservationIncomplete(f"{why}; {exc}; nothing is planned for this node") from exc
+    listed = {ctid: {"status": status} for ctid, status in table.items()}
     return build_state(listed, configs, running_known=False, warnings=(why,))

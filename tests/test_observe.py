@@ -55,6 +55,7 @@ def test_invalid_json_falls_back_to_the_table_and_marks_running_values_unknown(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "101.conf").write_text('HOSTNAME="web"\nNAME="web"\nCPUS="2"\n')
+    (tmp_path / "102.conf").write_text("")
     broken = (RECORDED / "native_3ct_vzlist_S_j_o.out").read_text()
     runner = Scripted(
         {VZLIST_ARGV: broken, FALLBACK_ARGV: "       101 running\n       102 stopped\n"}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import ObserveError
+from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import saved_settings
 from reconciler.observe import _config_texts, read_configs, read_saved
 from reconciler.vzconf import parse_conf_lines
@@ -67,9 +67,23 @@ def test_saved_values_are_the_reference_parsers(tmp_path: Path) -> None:
     assert read_saved(tmp_path) == expected
 
 
-def test_a_missing_directory_has_no_containers(tmp_path: Path) -> None:
-    assert read_configs(tmp_path / "absent") == {}
-    assert read_saved(tmp_path / "absent") == {}
+def test_a_missing_directory_is_an_error_not_a_node_without_containers(tmp_path: Path) -> None:
+    for read in (read_configs, read_saved):
+        with pytest.raises(ObservationIncomplete, match=r"directory .*absent does not exist"):
+            read(tmp_path / "absent")
+
+
+def test_the_hosts_own_config_is_not_a_container(tmp_path: Path) -> None:
+    (tmp_path / "0.conf").write_text('ONBOOT="no"\n')
+    (tmp_path / "101.conf").write_text('NAME="web"\n')
+    assert sorted(read_configs(tmp_path)) == [101]
+
+
+def test_a_config_that_cannot_be_read_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "101.conf").write_text('NAME="web"\n')
+    (tmp_path / "102.conf").mkdir()
+    with pytest.raises(ObservationIncomplete, match=r"cannot read .*102.conf \(container 102\)"):
+        read_saved(tmp_path)
 
 
 def test_a_file_in_place_of_the_directory_is_an_error(tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def test_all_changed_settings_go_in_one_set_call() -> None:
         ("2G", "0:2G"),
         ("2.5G", "0:655360"),
         ("unlimited", "0:unlimited"),
-        (2147483648, "0:524288"),
+        ("2147483648B", "0:524288"),
+        ("524288P", "0:524288"),
     ],
 )
 def test_memory_units_normalise_to_pages(written: Any, stored: str) -> None:
@@ -123,7 +124,7 @@ def test_memory_units_normalise_to_pages(written: Any, stored: str) -> None:
         ("20G", "20971520:20971520"),
         ("2G:2.2G", "2G:2.2G"),
         ("2G:2.2G", "2097152:2306867"),
-        (1048576, "1G:1G"),
+        ("1048576K", "1G:1G"),
     ],
 )
 def test_disk_units_normalise_to_kib(written: Any, stored: str) -> None:
@@ -280,7 +281,7 @@ def test_plan_is_deterministic() -> None:
     assert first.model_dump() == second.model_dump()
 
 
-sizes = st.sampled_from(["256M", "512M", "1G", "2G", "2.5G", 1073741824, "unlimited"])
+sizes = st.sampled_from(["256M", "512M", "1G", "2G", "2.5G", "1073741824B", "262144P", "unlimited"])
 specs = st.fixed_dictionaries(
     {},
     optional={
@@ -292,7 +293,7 @@ specs = st.fixed_dictionaries(
         ),
         "ram": sizes,
         "swap": sizes,
-        "diskspace": st.sampled_from(["10G", "2G:3G", 1048576]),
+        "diskspace": st.sampled_from(["10G", "2G:3G", "1048576K"]),
         "cpus": st.integers(1, 64),
         "cpuunits": st.integers(8, 500000),
         "cpulimit": st.integers(0, 6400),

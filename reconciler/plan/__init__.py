@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.fields import Canon, desired_settings
-from reconciler.observe import ObservedContainer, ObservedState
+from reconciler.observe import ObservedState, check_complete
 from reconciler.plan.container import Acc, plan_create, plan_destroy, plan_update, unowned
 from reconciler.plan.model import (
     PLAN_FORMAT,
@@ -70,39 +70,16 @@ def _plan_desired(
             )
         return
     want = desired_settings(d.spec, d.name)
-    if have is None or not have.listed:
-        _plan_missing(d, want, have, owned, acc)
+    if have is None:
+        _plan_missing(d, want, acc)
         return
     plan_update(d, want, have, policy, acc)
 
 
-def _plan_missing(
-    d: DesiredContainer,
-    want: Mapping[str, Canon],
-    have: ObservedContainer | None,
-    owned: bool,
-    acc: Acc,
-) -> None:
-    """A container vzlist does not list: create it; a config file left without a private area
-    is removed first if vzgitops owns it, and held otherwise."""
-    if have is not None and not owned:
-        acc.held.append(
-            unowned(
-                d.ctid,
-                d.name,
-                f"a config file for container {d.ctid} exists without a private area and vzgitops does not own it; remove it or adopt it",
-            )
-        )
-        return
+def _plan_missing(d: DesiredContainer, want: Mapping[str, Canon], acc: Acc) -> None:
+    """A container the node has neither listed nor configured: create it. (A config without a
+    listing never reaches the planner: `plan` refuses an incomplete observation.)"""
     plan_create(d, want, acc)
-    if have is not None:
-        first = acc.changes[-1]
-        acc.changes[-1] = first.model_copy(
-            update={
-                "commands": (Command(argv=("destroy", str(d.ctid))), *first.commands),
-                "reason": first.reason + "; a stale config file is removed first",
-            }
-        )
 
 
 def _gate_destroys(doomed: list[Change], inventory: Inventory, policy: Policy, acc: Acc) -> None:
@@ -162,7 +139,13 @@ def plan(
     revision: str | None = None,
     node: str = "default",
 ) -> Plan:
-    """Desired vs observed: the ordered changes that make the node match git."""
+    """Desired vs observed: the ordered changes that make the node match git.
+
+    Raises ObservationIncomplete when `observed` has a listed container without a config or a
+    config without a listing: what would be planned from it (a recreate, a create over a config)
+    could destroy data.
+    """
+    check_complete(observed)
     acc = Acc()
     doomed: list[Change] = []
     for d in desired:

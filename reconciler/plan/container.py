@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from reconciler.fields import BY_NAME, FIELDS, NAME_FIELD, Canon
 from reconciler.observe import ObservedContainer
-from reconciler.plan.diff import diff_fields, show
+from reconciler.plan.diff import diff_fields, live_value, show
 from reconciler.plan.model import Action, Change, Command, FieldChange, Held, Policy
 from reconciler.spec.desired import DesiredContainer
 
@@ -164,7 +164,7 @@ def _update_commands(
     commands: list[Command] = []
     if have.is_running and d.spec.state == "stopped":
         commands.append(Command(argv=("stop", str(d.ctid))))
-    set_argv = _set_argv(d.ctid, want, have.saved, [f.field for f in diffs])
+    set_argv = _set_argv(d.ctid, want, _current(want, have, diffs), [f.field for f in diffs])
     if set_argv:
         commands.append(Command(argv=tuple(set_argv)))
     keep_running = have.is_running and d.spec.state == "running"
@@ -173,6 +173,15 @@ def _update_commands(
     if not have.is_running and d.spec.state == "running":
         commands.append(Command(argv=("start", str(d.ctid))))
     return commands
+
+
+def _current(
+    want: Mapping[str, Canon], have: ObservedContainer, diffs: list[FieldChange]
+) -> Mapping[str, Canon]:
+    """The values `vzctl set` starts from: saved ones, and the running one where only the running
+    value differs (an address added without --save is deleted, one deleted is added back)."""
+    running = {f.field: live_value(f.field, want[f.field], have) for f in diffs if f.running_only}
+    return {**have.saved, **running}
 
 
 def _update_action(commands: list[Command]) -> Action:

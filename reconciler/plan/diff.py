@@ -1,13 +1,23 @@
-"""Field differences between git and the node, saved and running values (pure)."""
+"""Field differences between git and the node, saved and running values (pure).
+
+`compare` is the one comparison of a desired value with a container's saved and running
+values: the planner (`diff_fields`) and drift (`reconciler.drift`) both call it, so a plan with
+nothing to do and a clean drift report always go together. Running values are compared in the
+form vzlist shows them: IP addresses without masks, cpuunits and cpulimit as the kernel rounds
+them (REFERENCE §7.4).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Literal
 
 from reconciler.fields import BY_NAME, Canon
 from reconciler.observe import ObservedContainer
 from reconciler.plan.model import FieldChange
+
+Where = Literal["saved", "running", "both"]
 
 
 def show(name: str, value: Canon) -> str | None:
@@ -18,35 +28,63 @@ def show(name: str, value: Canon) -> str | None:
     return BY_NAME[name].show(value)
 
 
+def compare(name: str, want: Canon, have: ObservedContainer) -> Where | None:
+    """Where the node's value of one field differs from `want`: in CTID.conf (`saved`), in the
+    running container (`running`), in both; None when the node matches git."""
+    saved = have.saved.get(name)
+    if name == "name" and saved is None:
+        return None  # names are given at create; a container adopted without one keeps none
+    saved_differs = saved is None or not BY_NAME[name].equal(want, saved)
+    running_differs = have.running is not None and _running_differs(name, want, have.running)
+    if saved_differs:
+        return "both" if running_differs else "saved"
+    return "running" if running_differs else None
+
+
+def running_value(name: str, running: Mapping[str, Canon] | None) -> Canon:
+    """The running value of a field as vzlist shows it (IP addresses without masks), or None."""
+    if running is None:
+        return None
+    return running.get("ip_addresses" if name == "ip" else name)
+
+
+def live_value(name: str, want: Canon, have: ObservedContainer) -> Canon:
+    """The canonical value in effect on the node: the running one if it differs, else saved."""
+    saved = have.saved.get(name)
+    running = running_value(name, have.running)
+    if running is None or not _running_differs(name, want, have.running or {}):
+        return saved
+    if name == "ip":  # vzlist shows addresses without masks: keep a mask git or the config knows
+        known = {ip.split("/")[0]: ip for ip in (*(saved or ()), *want)}
+        return tuple(sorted(known.get(a, a) for a in running))
+    return running
+
+
 def diff_fields(want: Mapping[str, Canon], have: ObservedContainer) -> list[FieldChange]:
     """Field differences against the saved config, then live-only ones for running containers."""
     changes: list[FieldChange] = []
     for name, value in want.items():
-        spec = BY_NAME[name]
+        where = compare(name, value, have)
+        if where is None:
+            continue
+        after = show(name, value) or ""
+        if where == "running":
+            before = _runningshow(name, have.running or {})
+            changes.append(
+                FieldChange(
+                    field=name, before=before, after=after, change_class="live", running_only=True
+                )
+            )
+            continue
         saved = have.saved.get(name)
-        if name == "name" and saved is None:
-            continue  # names are given at create; a container adopted without one keeps none
-        if saved is None or not spec.equal(value, saved):
-            after = show(name, value) or ""
-            changes.append(
-                FieldChange(
-                    field=name,
-                    before=show(name, saved),
-                    after=after,
-                    change_class=spec.change_class(saved, value),
-                )
+        changes.append(
+            FieldChange(
+                field=name,
+                before=show(name, saved),
+                after=after,
+                change_class=BY_NAME[name].change_class(saved, value),
             )
-        elif have.running is not None and _running_differs(name, value, have.running):
-            after = show(name, value) or ""
-            changes.append(
-                FieldChange(
-                    field=name,
-                    before=_runningshow(name, have.running),
-                    after=after,
-                    change_class="live",
-                    running_only=True,
-                )
-            )
+        )
     return changes
 
 

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument("--exit", type=int, metavar="CODE", help="exit status of a failed call")
     fault.add_argument("--latency", type=float, metavar="SECONDS", help="delay every call")
     fault.add_argument("--hang", action="store_true", help="sleep until killed")
+    fault.add_argument(
+        "--truncate", type=int, metavar="BYTES", help="vzlist: cut its output after BYTES bytes"
+    )
     fault.add_argument("--clear", action="store_true", help="remove every rule")
     log = sub.add_parser("oplog", help="print the operation log")
     log.add_argument("dir")
@@ -74,6 +77,8 @@ def _fault_rule(args: argparse.Namespace) -> dict[str, object] | str:
         return "--fail-rate must be between 0 and 1"
     if (args.fail is not None and args.fail < 0) or (args.latency or 0) < 0:
         return "--fail and --latency must not be negative"
+    if args.truncate is not None and (args.truncate < 0 or args.verb != "vzlist"):
+        return "--truncate needs --verb vzlist and a byte count of 0 or more"
     return {
         "verb": args.verb,
         "ctid": args.ctid,
@@ -83,6 +88,7 @@ def _fault_rule(args: argparse.Namespace) -> dict[str, object] | str:
         "seed": args.seed,
         "latency": args.latency,
         "hang": True if args.hang else None,
+        "truncate": args.truncate,
     }
 
 

@@ -1,4 +1,5 @@
-"""Fault injection for the simulated node: failing, slow and hanging vzctl/vzlist calls.
+"""Fault injection for the simulated node: failing, slow and hanging vzctl/vzlist calls, and
+vzlist listings cut short (`truncate`: stdout ends after N bytes, exit status 0).
 
 Rules live in `DIR/faults.json` and are read and updated under an fcntl lock, so concurrent
 simulated processes consume a `--fail N` budget exactly N times. A `--fail-rate P` rule
@@ -34,12 +35,13 @@ _MASK = (1 << 64) - 1
 class Decision:
     """What the matching rules ask of one call."""
 
-    __slots__ = ("fail", "hang", "latency")
+    __slots__ = ("fail", "hang", "latency", "truncate")
 
     def __init__(self) -> None:
         self.fail: int | None = None
         self.latency = 0.0
         self.hang = False
+        self.truncate: int | None = None
 
 
 def _load(path: str) -> list[dict[str, Any]]:
@@ -126,6 +128,11 @@ def decide(path: str, verb: str, ctid: int | None) -> Decision | None:
                 continue
             decision.latency = max(decision.latency, float(rule.get("latency") or 0))
             decision.hang = decision.hang or bool(rule.get("hang"))
+            cut = rule.get("truncate")
+            if isinstance(cut, int) and not isinstance(cut, bool):
+                decision.truncate = (
+                    cut if decision.truncate is None else min(decision.truncate, cut)
+                )
             if decision.fail is None and (rule.get("fail") or rule.get("fail_rate")):
                 decision.fail = _consume(rule)
                 changed = True

@@ -198,8 +198,21 @@ def read_params(node: Node, ves: list[Ve], wanted: frozenset[str] | None) -> Non
     """read_ves_param(): parse each container's config (only the wanted keys)."""
     defaults = {k: v for k, v in node.globals.items() if k in ("VE_ROOT", "VE_PRIVATE")}
     for ve in ves:
-        values = ctconf.read_config(node.conf_path(ve.veid), warn, wanted) or {}
+        values = _ct_values(node.conf_path(ve.veid), wanted)
         _merge_conf(ve, ctconf.effective(ve.veid, defaults, values), node)
+
+
+def _ct_values(path: str, wanted: frozenset[str] | None) -> dict[str, ctconf.Value]:
+    """vps_parse_config() as read_ves_param() calls it, ignoring its result: a config that
+    cannot be opened is logged and read as empty; a directory in its place opens (fopen) but
+    reads nothing (fgets fails with EISDIR), silently."""
+    try:
+        return ctconf.read_config(path, warn, wanted) or {}
+    except IsADirectoryError:
+        return {}
+    except OSError as exc:
+        warn(f"Unable to open {path}: {exc.strerror}")
+        return {}
 
 
 def warn(message: str) -> None:

@@ -8,6 +8,7 @@ come from their config, read only for the keys the requested fields need, so a l
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -187,6 +188,29 @@ def _run(argv: list[str], node: Node) -> int:
     return 0
 
 
+def _listing(argv: list[str], node: Node, truncate: int | None) -> int:
+    """`_run`; with a `truncate` fault only the first bytes of its stdout are written."""
+    if truncate is None:
+        return _guarded(argv, node)
+    captured, real = io.BytesIO(), sys.stdout
+    sys.stdout = io.TextIOWrapper(captured, real.encoding, "surrogateescape")
+    try:
+        rc = _guarded(argv, node)
+        sys.stdout.flush()
+        data = captured.getvalue()
+    finally:
+        sys.stdout = real
+    sys.stdout.buffer.write(data[:truncate])
+    return rc
+
+
+def _guarded(argv: list[str], node: Node) -> int:
+    try:
+        return _run(argv, node)
+    except BrokenPipeError:
+        return 1
+
+
 def main(argv: list[str], state_dir: str) -> int:
     """Run one simulated vzlist call; returns its exit status."""
     raw_bytes_ok()
@@ -203,9 +227,6 @@ def main(argv: list[str], state_dir: str) -> int:
         )
         rc = decision.fail
     else:
-        try:
-            rc = _run(argv, node)
-        except BrokenPipeError:
-            rc = 1
+        rc = _listing(argv, node, None if decision is None else decision.truncate)
     oplog.append(node.oplog_path, "vzlist", "vzlist", None, list(argv), rc)
     return rc

@@ -32,6 +32,9 @@ from reconciler.spec.types import (
     SafeStr,
     SampleName,
     StrictInt,
+    SwapSize,
+    TotalDisk,
+    TotalMemory,
     YesNo,
 )
 
@@ -102,14 +105,16 @@ class Settings(Frozen):
     )
     netif: list[NetIf] | None = Field(default=None, description="veth interfaces.")
     ram: MemorySize | None = Field(
-        default=None, description="RAM (vswap physpages): 512M, 2G, 2.5G, unlimited, or bytes."
+        default=None,
+        description="RAM (vswap physpages) with its unit: 512M, 2G, 2.5G, 131072P or unlimited; at least 16M.",
     )
-    swap: MemorySize | None = Field(
-        default=None, description="Swap (vswap swappages): 512M, 1G, unlimited, or bytes."
+    swap: SwapSize | None = Field(
+        default=None,
+        description="Swap (vswap swappages) with its unit: 512M, 1G, unlimited, or 0 for none.",
     )
     diskspace: DiskSize | None = Field(
         default=None,
-        description="Disk space, one value or soft:hard; 20G, or KiB as a plain number.",
+        description="Disk space with its unit, one value or soft:hard: 20G or 20G:22G; at least 128M.",
     )
     diskinodes: ItemCount | None = Field(
         default=None, description="Disk inodes, one value or soft:hard."
@@ -138,7 +143,8 @@ class Settings(Frozen):
         default=None, ge=0, le=7, description="I/O priority 0..7 (default 4)."
     )
     iolimit: ByteRate | None = Field(
-        default=None, description="I/O bandwidth limit per second: 10M, or bytes; 0 = unlimited."
+        default=None,
+        description="I/O bandwidth limit per second with its unit: 10M, 512K; at most 2147483647B; 0 or unlimited = none.",
     )
     iopslimit: StrictInt | None = Field(
         default=None, ge=0, description="I/O operations per second; 0 = unlimited."
@@ -238,8 +244,10 @@ class NodeMetadata(Frozen):
 class Capacity(Frozen):
     """What a node's running and stopped containers may sum up to; unset: not checked."""
 
-    ram: MemorySize | None = Field(default=None, description="RAM the containers may sum up to.")
-    disk: DiskSize | None = Field(
+    ram: TotalMemory | None = Field(
+        default=None, description="RAM the containers may sum up to, with its unit: 64G."
+    )
+    disk: TotalDisk | None = Field(
         default=None, description="Disk space the containers may sum up to (hard limits)."
     )
     cpus: StrictInt | None = Field(

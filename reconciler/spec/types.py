@@ -2,7 +2,8 @@
 
 Each type checks a value before it can reach vzctl or a config file: no quote, backslash or
 control character in any string (vzlist prints strings into JSON unescaped, and some nodes pass
-values to a shell), RFC 1123 host names, addresses parsed with `ipaddress`, sizes in vzctl's units.
+values to a shell), RFC 1123 host names, addresses parsed with `ipaddress`, sizes with their unit
+(`spec.sizes`).
 Each type also carries the JSON Schema fragment that `spec.schema` writes into `schemas/`, as close
 to the check as JSON Schema can say it, so an editor flags the same values the loader refuses.
 """
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from reconciler import units
+from reconciler.spec import sizes
 
 CTID_MIN = 101
 CTID_MAX = 2147483644
@@ -38,7 +40,6 @@ _DEVPERM = re.compile(r"^(?:none|[rwq]{1,3})$")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _DECIMAL_INT = re.compile(r"^[+-]?(?:0|[1-9][0-9]*)$")
-_SIZE = r"[0-9]+(?:\.[0-9]+)?[BKMGTPbkmgtp]?|[Uu][Nn][Ll][Ii][Mm][Ii][Tt][Ee][Dd]"
 _COUNT = r"[0-9]+|[Uu][Nn][Ll][Ii][Mm][Ii][Tt][Ee][Dd]"
 
 
@@ -161,22 +162,6 @@ def not_numeric(value: str) -> str:
     return value
 
 
-def size(parse: Any) -> Any:
-    """A size checked with `parse` (units.to_pages, to_kib, to_items, to_bytes)."""
-
-    def check(value: str | int) -> str | int:
-        if isinstance(value, int):
-            return _whole(value)
-        safe_text(value)
-        try:
-            parse(value)
-        except units.UnitError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
-
-    return check
-
-
 def soft_hard(parse: Any) -> Any:
     """`value` or `soft:hard`, each part checked with `parse`; soft must not exceed hard."""
 
@@ -287,20 +272,38 @@ DevPerm = Annotated[
 MemorySize = Annotated[
     str | int,
     BeforeValidator(not_bool),
-    AfterValidator(size(units.to_pages)),
-    _size_schema(_SIZE, False),
+    AfterValidator(sizes.size(sizes.RAM)),
+    sizes.schema(sizes.RAM, False),
+]
+SwapSize = Annotated[
+    str | int,
+    BeforeValidator(not_bool),
+    AfterValidator(sizes.size(sizes.SWAP)),
+    sizes.schema(sizes.SWAP, False),
+]
+TotalMemory = Annotated[
+    str | int,
+    BeforeValidator(not_bool),
+    AfterValidator(sizes.size(sizes.TOTAL_RAM)),
+    sizes.schema(sizes.TOTAL_RAM, False),
 ]
 ByteRate = Annotated[
     str | int,
     BeforeValidator(not_bool),
-    AfterValidator(size(units.to_bytes)),
-    _size_schema(_SIZE, False),
+    AfterValidator(sizes.size(sizes.IOLIMIT)),
+    sizes.schema(sizes.IOLIMIT, False),
 ]
 DiskSize = Annotated[
     str | int,
     BeforeValidator(not_bool),
-    AfterValidator(soft_hard(units.to_kib)),
-    _size_schema(_SIZE, True),
+    AfterValidator(sizes.soft_hard(sizes.DISK)),
+    sizes.schema(sizes.DISK, True),
+]
+TotalDisk = Annotated[
+    str | int,
+    BeforeValidator(not_bool),
+    AfterValidator(sizes.soft_hard(sizes.TOTAL_DISK)),
+    sizes.schema(sizes.TOTAL_DISK, True),
 ]
 ItemCount = Annotated[
     str | int,

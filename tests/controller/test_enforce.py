@@ -94,6 +94,24 @@ def test_a_container_changed_by_hand_again_and_again_is_corrected_less_often(
     assert fight(311) == "in-sync"
 
 
+def test_an_immediate_check_corrects_a_container_its_backoff_would_defer(
+    enforcer: tuple[Enforcer, Clock], sim_node: Any
+) -> None:
+    """SIGHUP asks for a full reconcile now: the correction backoff does not defer it."""
+    node, clock = enforcer
+    conf = Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"])
+    desired = load_desired({"web.yaml": container_doc("web", 101, cpus=1).encode()})
+    node.apply(desired, SHA)
+    for _ in range(2):  # corrected at once, then changed by hand again: the next one waits 10 s
+        assert vz("vzctl", ["set", "101", "--cpus", "3", "--save"], sim_node.env).returncode == 0
+        states = [node.check(desired, SHA).containers[0].state]
+    assert states == ["deferred"] and conf_value(conf, 101, "CPUS") == "3"
+    clock.now += 1
+    outcome = node.check(desired, SHA, immediate=True)
+    assert outcome.result == "success" and outcome.containers[0].state == "in-sync"
+    assert conf_value(conf, 101, "CPUS") == "1"
+
+
 def test_drift_report_never_changes_the_node(
     enforcer: tuple[Enforcer, Clock], sim_node: Any
 ) -> None:

@@ -104,3 +104,43 @@ def test_adopt_gives_a_branch_whose_plan_is_empty(repo: GitRepo, env: dict[str, 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No changes." in done.stdout
+
+
+def test_kernel_rounding_of_cpuunits_is_neither_a_change_nor_drift(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """cpuunits 3000 reads back as 3012 from a running container (weight 500000 // 3000 = 166,
+    500000 / 166 = 3012); plan and drift agree that the node matches git."""
+    git = GitRepo(tmp_path / "rounding")
+    git.write("db.yaml", container_doc("db", 110, cpuunits=3000, state="running"))
+    git.commit("db")
+    done = vzgitops(["apply", "--repo", str(git.path)], env)
+    assert done.returncode == 0, done.stderr
+    shown = vz("vzlist", ["-H", "-o", "cpuunits", "110"], env)
+    assert shown.stdout.split() == ["3012"], shown.stderr
+    planned = vzgitops(["plan", "--repo", str(git.path), "--detailed-exitcode"], env)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    code, report, err = drift(git, env)
+    assert code == 0, (err, report)
+    assert report["summary"].startswith("No drift")
+
+
+def test_an_address_added_without_save_is_drift_that_apply_removes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    git = GitRepo(tmp_path / "ips")
+    git.write("app.yaml", container_doc("app", 111, ip=["10.0.0.11/24"], state="running"))
+    git.commit("app")
+    assert vzgitops(["apply", "--repo", str(git.path)], env).returncode == 0
+    added = vz("vzctl", ["set", "111", "--ipadd", "10.0.0.99"], env)
+    assert added.returncode == 0, added.stderr
+    code, report, err = drift(git, env)
+    assert code == 2, err
+    assert fields(report) == {(111, "ip"): ("running", "10.0.0.11/24", "10.0.0.11, 10.0.0.99")}
+    done = vzgitops(["apply", "--repo", str(git.path)], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--ipdel 10.0.0.99" in done.stdout
+    shown = vz("vzlist", ["-H", "-o", "ip", "111"], env)
+    assert shown.stdout.split() == ["10.0.0.11"], shown.stdout
+    code, report, err = drift(git, env)
+    assert code == 0, (err, report)

@@ -101,9 +101,27 @@ def test_clear_removes_every_rule(sim_node: SimNode) -> None:
     assert sim_node.run("vzlist", "-a").returncode == 0
 
 
+def test_truncate_cuts_the_listing_after_n_bytes(sim_node: SimNode) -> None:
+    create(sim_node, 101)
+    create(sim_node, 102)
+    whole = ok(sim_node.run("vzlist", "-a", "-H", "-o", "ctid,status")).stdout
+    assert whole == "       101 stopped\n       102 stopped\n"
+    fault(sim_node, "--verb", "vzlist", "--truncate", "33")
+    for argv in (["-a", "-H", "-o", "ctid,status"], ["-a", "-j", "-o", "ctid"]):
+        cut = ok(sim_node.run("vzlist", *argv))
+        assert len(cut.stdout) == 33 and cut.stderr == ""
+    assert cut.stdout.startswith('[\n  {\n    "ctid": 101\n  },')
+    assert sim_node.run("vzlist", "-a", "-H", "-o", "ctid,status").stdout == whole[:33]
+    assert read_oplog(str(sim_node.dir))[-1]["rc"] == 0
+    fault(sim_node, "--clear")
+    assert ok(sim_node.run("vzlist", "-a", "-H", "-o", "ctid,status")).stdout == whole
+
+
 @pytest.mark.parametrize(
     "args",
     [
+        ["--verb", "vzlist", "--truncate", "-1"],
+        ["--verb", "set", "--truncate", "10"],
         ["--verb", "set", "--fail", "1"],
         ["--verb", "bogus", "--fail", "1", "--exit", "9"],
         ["--verb", "set", "--fail-rate", "1.5", "--exit", "9"],

@@ -104,6 +104,28 @@ def test_a_stopped_container_without_private_area_is_hidden(sim_node: SimNode) -
     assert ok(sim_node.run("vzlist", "-a", "-H", "-o", "ctid")).stdout.split() == ["101"]
 
 
+def test_a_directory_in_place_of_a_config_reads_as_an_empty_config(sim_node: SimNode) -> None:
+    """vps_parse_config() fopen()s it and fgets() fails (EISDIR): the global defaults apply,
+    so the container is listed (its private area is there) with nothing from its config."""
+    create(sim_node, 101, "--hostname", "web.lan")
+    create(sim_node, 102, "--hostname", "db.lan")
+    conf = sim_node.dir / "conf" / "102.conf"
+    conf.unlink()
+    conf.mkdir()
+    done = ok(sim_node.run("vzlist", "-a", "-H", "-o", "ctid,status,hostname"))
+    assert (done.stdout, done.stderr) == (
+        "       101 stopped   web.lan\n       102 stopped   -\n",
+        "",
+    )
+
+
+def test_a_running_container_is_listed_without_its_config(sim_node: SimNode) -> None:
+    create(sim_node, 101, "--hostname", "web.lan", start=True)
+    (sim_node.dir / "conf" / "101.conf").unlink()
+    done = ok(sim_node.run("vzlist", "-a", "-H", "-o", "ctid,status"))
+    assert done.stdout == "       101 running\n"
+
+
 def test_running_containers_show_kernel_values_not_the_config(three: SimNode) -> None:
     ok(three.run("vzctl", "set", "101", "--cpulimit", "33", "--save"))
     conf = three.dir / "conf" / "101.conf"

@@ -49,7 +49,7 @@ def test_hostname_no_is_the_string_no() -> None:
         ("onboot: No", "onboot", False),
         ("onboot: true", "onboot", True),
         ("ram: 2048M", "ram", "2048M"),
-        ("ram: 536870912", "ram", 536870912),
+        ("ram: 536870912B", "ram", "536870912B"),
         ("diskspace: 10G:12G", "diskspace", "10G:12G"),
         ("ip: [192.168.10.101/255.255.255.0]", "ip", ["192.168.10.101/24"]),
         ("ip: ['FD00:0::1']", "ip", ["fd00::1"]),
@@ -141,7 +141,7 @@ def test_capacity_may_be_used_exactly() -> None:
     files = {
         "n.yaml": node("office", "ram: 4G\ndisk: 50G\ncpus: 4"),
         "a.yaml": container("a", 101, f"{OST}\nram: 2G\ndiskspace: 20G:30G\ncpus: 2"),
-        "b.yaml": container("b", 102, f"{OST}\nram: 2048M\ndiskspace: 20971520\ncpus: 2"),
+        "b.yaml": container("b", 102, f"{OST}\nram: 2048M\ndiskspace: 20480M\ncpus: 2"),
     }
     assert validate_files(files) == []
 

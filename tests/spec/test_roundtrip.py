@@ -28,11 +28,23 @@ _TEXT = st.text(
     ),
     max_size=40,
 )
-_SIZE = st.one_of(
-    st.integers(0, 1 << 40),
+# Sizes always carry a unit; RAM is at least 16M and disk space at least 128M (spec.sizes).
+_SWAP = st.one_of(
+    st.just(0),
     st.builds(
         lambda n, u: f"{n}{u}", st.integers(1, 4096), st.sampled_from(["K", "M", "G", "k", "m"])
     ),
+    st.just("unlimited"),
+)
+_RAM = st.one_of(
+    st.builds(lambda n, u: f"{n}{u}", st.integers(16, 4096), st.sampled_from(["M", "m", "G"])),
+    st.integers(4096, 1 << 28).map(lambda n: f"{n}P"),
+    st.integers(16 << 20, 1 << 40).map(lambda n: f"{n}B"),
+    st.just("unlimited"),
+)
+_DISK = st.one_of(
+    st.builds(lambda n, u: f"{n}{u}", st.integers(128, 4096), st.sampled_from(["M", "G", "g"])),
+    st.integers(128 << 10, 1 << 30).map(lambda n: f"{n}K"),
     st.just("unlimited"),
 )
 _COUNT = st.one_of(
@@ -75,9 +87,9 @@ def _specs(ctid: int, octet: int) -> st.SearchStrategy[dict[str, Any]]:
                 }
             ]
         ),
-        ram=_SIZE,
-        swap=_SIZE,
-        diskspace=_SIZE,
+        ram=_RAM,
+        swap=_SWAP,
+        diskspace=_DISK,
         numproc=_COUNT,
         numfile=_COUNT,
         cpus=st.integers(1, 64),
