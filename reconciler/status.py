@@ -156,7 +156,9 @@ def _held_lines(status: Status) -> list[str]:
     if not status.held:
         return []
     lines = [f"held:       {len(status.held)}; the node does not match git"]
-    lines += [f"  {h.ctid:<8} {h.name:<20} {h.kind}: {h.reason}" for h in status.held[:20]]
+    lines += [  # escaped before padding, so the columns line up
+        f"  {h.ctid:<8} {printable(h.name):<20} {h.kind}: {h.reason}" for h in status.held[:20]
+    ]
     if len(status.held) > 20:
         lines.append(f"  ... and {len(status.held) - 20} more")
     return lines
