@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.errors import VzGitopsError
-from reconciler.plan import Change, Command, Plan
+from reconciler.errors import VzGitopsError, vzctl_detail
+from reconciler.plan import Change, Command, Held, Plan
 from reconciler.process import CommandTimeout, Completed, Runner
 from reconciler.state import StateDir
 
@@ -51,6 +51,10 @@ class CommandResult(Frozen):
     attempts: int = Field(description="How many times it ran.")
     outcome: Outcome = Field(description="ok, transient, permanent or mismatch.")
     output: str = Field(default="", description="vzctl's output, kept for failures only.")
+    detail: str = Field(
+        default="",
+        description="vzctl's error lines (its stderr, else its last line), bounded; failures only.",
+    )
 
 
 class ChangeResult(Frozen):
@@ -65,11 +69,18 @@ class ChangeResult(Frozen):
 class ApplyResult(Frozen):
     revision: str | None = Field(default=None, description="Applied revision.")
     results: tuple[ChangeResult, ...] = Field(default=(), description="Per change, in order.")
-    converged: bool = Field(description="The plan after applying was empty.")
+    converged: bool = Field(
+        description="The plan after applying had no changes left to make; held changes (`held`) may remain."
+    )
     not_converged_reason: str | None = Field(
         default=None, description="Why not, when not converged."
     )
     rounds: int = Field(default=1, description="Observe-plan-apply rounds used.")
+    held: tuple[Held, ...] = Field(
+        default=(),
+        description="Differences the plan after applying still holds back (destroys without "
+        "--prune or refused, recreates, restarts): while any remain the node does not match git.",
+    )
 
     @property
     def failed(self) -> tuple[ChangeResult, ...]:
@@ -125,9 +136,14 @@ class Executor:
             done = exc.done
         attempts = retrying.statistics.get("attempt_number", 1)
         outcome = "permanent" if done.code == -1 else classify(command.verb, done.code)
-        output = "" if outcome == "ok" else done.output
+        failed = outcome != "ok"
         return CommandResult(
-            argv=command.argv, code=done.code, attempts=attempts, outcome=outcome, output=output
+            argv=command.argv,
+            code=done.code,
+            attempts=attempts,
+            outcome=outcome,
+            output=done.output if failed else "",
+            detail=vzctl_detail(done.stdout, done.stderr) if failed else "",
         )
 
     def apply_change(self, change: Change, protect: bool) -> ChangeResult:
@@ -178,8 +194,20 @@ class Executor:
         elif command.verb == "destroy" and change.action == "destroy":
             self.state.forget(change.ctid)
 
+    def _keep_claims(self, plan: Plan, protected: frozenset[int]) -> None:
+        """A create intent left by a crash is what makes its container owned: record that
+        ownership before this run's intent for another action replaces the record."""
+        left = self.state.intents()
+        for change in plan.changes:
+            intent = left.get(change.ctid)
+            if intent and intent.get("action") == "create" and change.action != "create":
+                self.state.record_owned(
+                    change.ctid, change.name, "create", change.ctid in protected
+                )
+
     def apply(self, plan: Plan, protected: frozenset[int] = frozenset()) -> list[ChangeResult]:
         results: list[ChangeResult] = []
+        self._keep_claims(plan, protected)
         for change in plan.changes:
             if self.should_stop():
                 results.append(
@@ -198,11 +226,11 @@ class Executor:
 
 def _error(change: Change, result: CommandResult) -> str:
     verb = result.argv[0]
-    last = result.output.strip().splitlines()[-1] if result.output.strip() else "no output"
+    detail = result.detail or "no output"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     if result.code == -1:
         return f"container {change.ctid}: vzctl {verb} timed out{tries}"
-    return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {last}"
+    return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {detail}"
 
 
 class ApplyFailed(VzGitopsError):

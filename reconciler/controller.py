@@ -31,6 +31,7 @@ from reconciler.events import Logger
 from reconciler.httpd import Listen
 from reconciler.metrics import Health, Metrics
 from reconciler.notify import check_url
+from reconciler.plan import Held
 from reconciler.reconcile import NodeAccess, Options
 from reconciler.revcache import DesiredCache, desired_at
 from reconciler.source import Commit, Source, redact
@@ -162,6 +163,7 @@ class Controller:
         self.pending: Pending | None = None
         self.containers: tuple[ContainerStatus, ...] = ()
         self.unmanaged: tuple[int, ...] = ()
+        self.held: tuple[Held, ...] = ()
         self.last_error: ErrorInfo | None = None
         self._sighup = False
         self._recall_live()
@@ -242,7 +244,7 @@ class Controller:
             result = self.pending.kind
         else:
             result = self._consider(sha)
-            if result in ("success", "failure"):
+            if self.pending is None:  # applied (or failed to): this cycle's node work is done
                 return result
         self._step()
         if self.converged is False:
@@ -334,6 +336,7 @@ class Controller:
 
     def _record(self, outcome: NodeOutcome) -> Result:
         self.containers, self.unmanaged = outcome.containers, outcome.unmanaged
+        self.held = outcome.held
         if outcome.converged is not None:
             self.converged = outcome.converged
         if outcome.error is not None:
@@ -391,6 +394,7 @@ class Controller:
             pending=self.pending,
             containers=self.containers,
             unmanaged=self.unmanaged,
+            held=self.held,
             last_error=self.last_error,
             next=None if stopped else NextAction(action=_action(action), at=at),
         )

@@ -32,7 +32,7 @@ from reconciler.errors import VzGitopsError
 from reconciler.events import Logger
 from reconciler.metrics import Metrics
 from reconciler.notify import NotifyFailed, notify
-from reconciler.plan import Plan
+from reconciler.plan import Held, Plan
 from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
 from reconciler.report import build_drift_report
@@ -83,6 +83,7 @@ class NodeOutcome:
     containers: tuple[ContainerStatus, ...]
     unmanaged: tuple[int, ...]
     error: str | None = None
+    held: tuple[Held, ...] = ()  # the plan's held changes: the node does not match git
 
 
 @dataclass
@@ -235,4 +236,16 @@ class Enforcer:
         unmanaged = tuple(u.ctid for u in plan.unmanaged)
         differing = sum(1 for c in containers if c.state in ("drifted", "deferred", "missing"))
         self.metrics.observed(differing, len(unmanaged))
-        return NodeOutcome(result, converged, containers, unmanaged, error)
+        self._held(plan)
+        if result == "success" and plan.held:
+            result = "held"
+        return NodeOutcome(result, converged, containers, unmanaged, error, plan.held)
+
+    def _held(self, plan: Plan) -> None:
+        """Held changes are never silent: one log line per reconcile, and the gauge."""
+        self.metrics.held_changes([h.kind for h in plan.held])
+        if plan.held:
+            kinds = ",".join(sorted({h.kind for h in plan.held}))
+            ctids = ",".join(str(h.ctid) for h in plan.held)
+            self.log("warning", "plan.held", revision=plan.revision, count=len(plan.held),
+                     kinds=kinds, ctids=ctids)  # fmt: skip

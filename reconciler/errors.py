@@ -102,11 +102,33 @@ class ObservationIncomplete(ObserveError):
 class VzctlFailed(VzGitopsError):
     """A vzctl call failed; `retryable` is decided by the exit-code table."""
 
-    def __init__(self, ctid: int, argv: list[str], code: int, output: str) -> None:
+    def __init__(
+        self, ctid: int, argv: list[str], code: int, output: str, stderr: str = ""
+    ) -> None:
         self.ctid = ctid
         self.argv = argv
         self.code = code
         self.output = output
+        self.stderr = stderr
         verb = argv[1] if len(argv) > 1 else "?"
-        detail = output.strip().splitlines()[-1] if output.strip() else "no output"
+        detail = vzctl_detail(output, stderr) or "no output"
         super().__init__(f"container {ctid}: vzctl {verb} failed (exit {code}): {detail}")
+
+
+DETAIL_LINES = 4  # error lines kept from one vzctl call: the cause, then the consequences
+DETAIL_CHARS = 400
+
+
+def vzctl_detail(stdout: str, stderr: str = "") -> str:
+    """What a failed vzctl call said, for a message: its error lines (stderr), or the last line
+    of its output when it wrote none there. vzctl prints the cause first and "... failed" last
+    (`Unable to add IP ...: Address already in use`, then `Container start failed`), and its
+    progress chatter to stdout, so the last line alone drops the cause. Bounded in lines and
+    characters."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        lines = [line.strip() for line in stdout.splitlines() if line.strip()][-1:]
+    if len(lines) > DETAIL_LINES:
+        lines = [*lines[: DETAIL_LINES - 1], f"... ({len(lines) - DETAIL_LINES} more)", lines[-1]]
+    text = "; ".join(lines)
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."

@@ -17,6 +17,7 @@ from typing import cast
 
 from reconciler.events import Logger
 from reconciler.httpd import BoundedHTTPServer, Listen, QuietHandler
+from reconciler.plan.model import HELD_KINDS
 from reconciler.process import DEFAULT_TIMEOUT, CommandTimeout, Completed, Runner
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
@@ -52,6 +53,7 @@ class Metrics:
     webhooks: dict[str, int] = field(default_factory=dict)
     drifted: int = 0
     unmanaged: int = 0
+    held: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HELD_KINDS, 0))
     last_applied: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,6 +79,13 @@ class Metrics:
         with self._lock:
             self.drifted, self.unmanaged = drifted, unmanaged
 
+    def held_changes(self, kinds: Sequence[str]) -> None:
+        """The held changes of the latest plan, one kind per item."""
+        with self._lock:
+            self.held = dict.fromkeys(HELD_KINDS, 0)
+            for kind in kinds:
+                self.held[kind] = self.held.get(kind, 0) + 1
+
     def applied_at(self, at: float) -> None:
         with self._lock:
             self.last_applied = at
@@ -85,6 +94,7 @@ class Metrics:
         """The text exposition format, one family after another."""
         with self._lock:
             lines = self._reconcile_lines() + self._call_lines() + self._gauge_lines()
+            lines += self._held_lines()
         return "\n".join(lines) + "\n"
 
     def _reconcile_lines(self) -> list[str]:
@@ -138,6 +148,14 @@ class Metrics:
                 f"{name} {_number(value)}",
             ]
         return lines
+
+    def _held_lines(self) -> list[str]:
+        name = "vzgitops_held_changes"
+        return [
+            f"# HELP {name} Changes the latest plan holds back, by kind: the node does not match git.",
+            f"# TYPE {name} gauge",
+            *(f"{name}{_labels([('kind', k)])} {n}" for k, n in sorted(self.held.items())),
+        ]
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,7 @@ def apply_revision(
         converged=converged,
         not_converged_reason=reason,
         rounds=max(rounds, 1),
+        held=current.held,
     )
     return result, current
 

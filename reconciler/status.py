@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.drift import Drift
 from reconciler.errors import VzGitopsError
-from reconciler.plan import Plan
+from reconciler.plan import Held, Plan
+from reconciler.report.text import printable
 from reconciler.spec.desired import DesiredContainer
 
 STATUS_VERSION = 1
@@ -86,10 +87,19 @@ class Status(Frozen):
     last_result: str | None = Field(default=None, description="Result of the last cycle.")
     fetched: RevisionInfo | None = Field(default=None, description="Tip of the ref, last fetched.")
     applied: RevisionInfo | None = Field(default=None, description="The live revision.")
-    converged: bool | None = Field(default=None, description="The live revision fully applied.")
+    converged: bool | None = Field(
+        default=None,
+        description="The live revision applied as far as policy allows: nothing left to retry "
+        "(`held` lists what policy holds back).",
+    )
     pending: Pending | None = Field(default=None, description="A newer revision not applied.")
     containers: tuple[ContainerStatus, ...] = Field(default=(), description="Per container.")
     unmanaged: tuple[int, ...] = Field(default=(), description="Containers vzgitops does not own.")
+    held: tuple[Held, ...] = Field(
+        default=(),
+        description="Changes the latest plan holds back (destroys without --prune or refused, "
+        "recreates, restarts): while any remain the node does not match git.",
+    )
     last_error: ErrorInfo | None = Field(default=None, description="The last error, if any.")
     next: NextAction | None = Field(default=None, description="The next scheduled action.")
 
@@ -142,6 +152,24 @@ def _pending_lines(pending: Pending | None) -> list[str]:
     return lines
 
 
+def _held_lines(status: Status) -> list[str]:
+    if not status.held:
+        return []
+    lines = [f"held:       {len(status.held)}; the node does not match git"]
+    lines += [  # escaped before padding, so the columns line up
+        f"  {h.ctid:<8} {printable(h.name):<20} {h.kind}: {h.reason}" for h in status.held[:20]
+    ]
+    if len(status.held) > 20:
+        lines.append(f"  ... and {len(status.held) - 20} more")
+    return lines
+
+
+def _converged(status: Status) -> str:
+    if status.converged and status.held:  # never "converged" while the node does not match git
+        return f"{len(status.held)} held, the node does not match git"
+    return {True: "converged", False: "NOT converged", None: ""}[status.converged]
+
+
 def _container_lines(status: Status) -> list[str]:
     if not status.containers:
         return ["containers: none observed yet"]
@@ -156,7 +184,7 @@ def _container_lines(status: Status) -> list[str]:
 
 def render_text(status: Status, now: datetime) -> str:
     """The status for people, one fact per line."""
-    converged = {True: "converged", False: "NOT converged", None: ""}[status.converged]
+    converged = _converged(status)
     lines = [
         f"controller: {status.state} (pid {status.pid}, since {_when(status.started_at, now)})",
         f"source:     {status.repo} ({f'ref {status.ref}' if status.ref else 'default branch'}"
@@ -165,6 +193,7 @@ def render_text(status: Status, now: datetime) -> str:
         f"applied:    {_revision(status.applied, now)}" + (f"; {converged}" if converged else ""),
         *_pending_lines(status.pending),
         *_container_lines(status),
+        *_held_lines(status),
     ]
     if status.last_error is not None:
         retry = (
@@ -181,7 +210,7 @@ def render_text(status: Status, now: datetime) -> str:
     lines.append(f"next:       {nxt.action} at {_when(nxt.at, now)}" if nxt else "next:       -")
     lines.append(f"cycles:     {status.cycles} (last result: {status.last_result or '-'})")
     lines += [f"listening:  {name} on {where}" for name, where in sorted(status.listen.items())]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 # ---- reading and writing ---------------------------------------------------------------------

@@ -207,3 +207,20 @@ def test_retries_run_without_deprecation_warnings(tmp_path: Path) -> None:
         Executor(run=script, state=ex.state, sleep=lambda _: None).run_command(
             Command(argv=("set", "101", "--save"))
         )
+
+
+def test_a_create_interrupted_by_a_crash_stays_owned_after_the_next_change(
+    tmp_path: Path,
+) -> None:
+    """The crash left a create intent (the create succeeded, its ownership was not recorded);
+    the re-run's update replaces that intent and must not drop the ownership with it."""
+    script = Script({})
+    ex, _ = executor(tmp_path, script)
+    ex.state.write_intent(105, "create", ("create", "105", "--ostemplate", "t"), "c105")
+    assert 105 in ex.state.load_inventory().owned
+    ex.apply(
+        Plan(changes=(change(105, ("set", "105", "--ram", "2G", "--save"), ("start", "105")),))
+    )
+    assert ex.state.intents() == {}
+    assert 105 in ex.state.load_inventory().owned
+    assert ex.state.load_inventory().names[105] == "c105"

@@ -63,7 +63,7 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
-        help="exit 2 when changes are present, 0 when none",
+        help="exit 2 when changes or held changes are present, 0 when none",
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from reconciler.cli.steps import (
     EXIT_CHANGES,
     EXIT_ERROR,
+    EXIT_HELD,
     EXIT_OK,
     load,
     node_access,
@@ -68,8 +69,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     warn(observed.warnings)
     if args.out is not None:
         args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(render(build_report(plan), args.format))
-    return plan_exit(args, not plan.empty)
+    report = build_report(plan)
+    sys.stdout.write(render(report, args.format))
+    return plan_exit(args, report.has_changes)
 
 
 def cmd_plan_pr(args: argparse.Namespace) -> int:
@@ -161,6 +163,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     sys.stdout.write(render(build_report(before, result, after), args.format))
     if not result.converged:
         return EXIT_ERROR
+    if result.held:
+        return EXIT_HELD
     return plan_exit(args, not before.empty)
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from reconciler.state import StateDir
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG = 0, 1, 2, 3
+EXIT_HELD = 4  # applied what it could, but held changes remain: the node does not match git
 EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy"]
 ChangeClass = Literal["live", "restart", "recreate"]
+HeldKind = Literal["pending-restart", "needs-recreate", "destroy-held", "unowned", "refused"]
+HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
 PLAN_FORMAT = 1
 
 
@@ -69,9 +71,7 @@ class Held(Frozen):
 
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
-    kind: Literal["pending-restart", "needs-recreate", "destroy-held", "unowned", "refused"] = (
-        Field(description="Category.")
-    )
+    kind: HeldKind = Field(description="Category.")
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
 
@@ -109,6 +109,8 @@ class Plan(Frozen):
         line = f"Plan: {create} to create, {change} to change, {destroy} to destroy"
         if recreate:
             line += f", {recreate} to recreate"
+        if self.held:  # held work: the node does not match git, even with nothing to do
+            line += f", {len(self.held)} held"
         return line + "."
 
 

@@ -5,6 +5,7 @@ summary: base and head commits, a table per node (create, change, restart, recre
 and flags for destructive and restarting changes. Details follow, one collapsed `<details>`
 block per container. The whole comment stays under `COMMENT_LIMIT` characters: the summary is
 always kept (its lists are bounded), detail blocks are dropped from the end with a note.
+Control characters from node values are written as visible escapes (`text.printable`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import html
 from reconciler.drift import STATE_FIELD, ContainerDrift, Drift
 from reconciler.plan import Change
 from reconciler.report.model import CommitInfo, NodeSection, Report
-from reconciler.report.text import SIGIL, command_line, short
+from reconciler.report.text import SIGIL, command_line, printable, short
 
 COMMENT_LIMIT = 65000
 MARKER = "<!-- vzgitops-plan-comment -->"
@@ -181,9 +182,14 @@ def _drift_details(c: ContainerDrift) -> str:
     )
 
 
+def _safe(head: str, blocks: list[str]) -> tuple[str, list[str]]:
+    """Escaped before fitting, so the limit counts what is shown."""
+    return printable(head, keep_newlines=True), [printable(b, keep_newlines=True) for b in blocks]
+
+
 def render_markdown(report: Report, limit: int = COMMENT_LIMIT) -> str:
     if report.drift is not None:
         head = _drift_head(report.drift, report)
         blocks = [_drift_details(c) for c in report.drift.containers]
-        return fit(head, blocks, limit, "drifted containers")
-    return fit(_plan_head(report), _plan_blocks(report), limit, "changes")
+        return fit(*_safe(head, blocks), limit, "drifted containers")
+    return fit(*_safe(_plan_head(report), _plan_blocks(report)), limit, "changes")

@@ -89,10 +89,11 @@ class Report(Frozen):
 
     @property
     def has_changes(self) -> bool:
-        """Exit code 2 material: planned changes, or drift."""
+        """Exit code 2 material: planned changes or held ones (the node does not match git
+        either way), or drift."""
         if self.drift is not None:
             return not self.drift.clean
-        return bool(self.changes)
+        return bool(self.changes) or any(s.held for s in self.nodes)
 
 
 def plan_counts(plan: Plan) -> dict[str, int]:
@@ -149,8 +150,13 @@ def build_plan_report(
 
 
 def _apply_summary(result: ApplyResult) -> str:
+    """Never "converged" while held changes remain: the node does not match git then."""
     applied = sum(1 for r in result.results if r.status == "applied")
-    state = "converged" if result.converged else "not converged"
+    held = len(result.held)
+    if not result.converged:
+        state = "not converged" + (f", {held} held" if held else "")
+    else:
+        state = f"{held} held, the node does not match git" if held else "converged"
     return f"Apply: {applied} applied, {len(result.failed)} failed; {state}."
 
 

@@ -1,7 +1,12 @@
-"""The text renderer: a Report -> what a terminal shows (pure; called by `report.render`)."""
+"""The text renderer: a Report -> what a terminal shows (pure; called by `report.render`).
+
+Values read from the node (descriptions, hostnames, names, vzctl's messages) may hold terminal
+escape sequences; every line is made `printable` before it is shown.
+"""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from reconciler.drift import STATE_FIELD, ContainerDrift, Drift, FieldDrift
@@ -19,6 +24,23 @@ SIGIL = {
 }
 CLASS_NOTE = {"restart": " (needs restart)", "recreate": " (forces recreate)"}
 WHERE_NOTE = {"saved": "saved config only", "running": "running value only", "both": ""}
+
+
+# C0 controls, DEL, C1 controls (CSI is \x9b), line/paragraph separators, bidi overrides
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """`text` with every control character written as a visible escape (`\\x1b`), so a value
+    from the node cannot move the cursor, retitle the terminal or fake a line."""
+    if keep_newlines:
+        return "\n".join(printable(line) for line in text.split("\n"))
+    return _UNPRINTABLE.sub(_escaped, text)
 
 
 def short(sha: str | None) -> str:
@@ -57,7 +79,12 @@ def _held(held: Held) -> str:
 def _section(section: NodeSection, several: bool, is_plan: bool) -> list[str]:
     lines = [f"Node {section.node}:"] if several else []
     if not section.changes and is_plan:
-        lines.append("No changes. The node matches git.")
+        held = len(section.held)
+        lines.append(
+            f"No changes to apply: {held} held; the node does not match git."
+            if held
+            else "No changes. The node matches git."
+        )
     for change in section.changes:
         lines += _change(change)
     lines += [_held(h) for h in section.held]
@@ -138,4 +165,4 @@ def render_text(report: Report) -> str:
         lines += _section(section, several, report.kind == "plan")
     lines += _apply(report)
     lines.append(report.summary)
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"

@@ -69,8 +69,12 @@ def troubled() -> Status:
                 retry_at=NOW + timedelta(seconds=3),
             ),
             "next": NextAction(action="retry", at=NOW + timedelta(seconds=3)),
+            "held": (
+                Held(ctid=103, name="old\x1b[2J", kind="destroy-held",
+                     reason="destroying needs pruning: pass --prune or set prune: true on the Node"),
+            ),  # a name from the node, with an escape sequence: shown escaped
         }
-    )
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["healthy", "troubled"])

@@ -68,6 +68,14 @@ def empty_plan(name: str = "default") -> Plan:
     return plan((web,), node(on_node(web)), Inventory(owned=frozenset({101})), Policy(), node=name)
 
 
+def held_plan() -> Plan:
+    """Nothing to do but a destroy held back (no prune): the node does not match git."""
+    web = container(101, "web", ram="4G")
+    gone = container(106, "gone")
+    owned = Inventory(owned=frozenset({101, 106}))
+    return plan((web,), node(on_node(web), on_node(gone)), owned, Policy(), revision=HEAD.sha)
+
+
 def mixed_drift() -> Drift:
     """Saved-only, running-only, both, a stopped container, missing and unmanaged."""
     web = container(101, "web", ram="4G", cpus=4, ip=["10.0.0.101/24"])

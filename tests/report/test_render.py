@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from reconciler.apply import ApplyResult
 from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory, Policy, plan
 from reconciler.report import (
@@ -31,6 +32,7 @@ from tests.report.cases import (
     clean_drift,
     container,
     empty_plan,
+    held_plan,
     mixed_drift,
     mixed_plan,
 )
@@ -41,6 +43,12 @@ SCHEMA_FILE = Path(__file__).parents[2] / "schemas" / "report.schema.json"
 REPORTS: dict[str, Callable[[], Report]] = {
     "plan-mixed": lambda: build_report(mixed_plan()),
     "plan-empty": lambda: build_report(empty_plan()),
+    "plan-held": lambda: build_report(held_plan()),
+    "apply-held": lambda: build_report(
+        held_plan(),
+        ApplyResult(revision=HEAD.sha, converged=True, held=held_plan().held),
+        held_plan(),
+    ),
     "plan-pr-offline": lambda: build_plan_report(
         [mixed_plan("hn1"), empty_plan("hn2")], head=HEAD, base=BASE, against="base"
     ),
@@ -150,7 +158,13 @@ def test_mass_destroy_lists_are_bounded_so_the_summary_always_fits() -> None:
 
 def test_summary_line_is_the_public_one() -> None:
     assert build_report(mixed_plan()).summary == mixed_plan().summary()
-    assert mixed_plan().summary() == "Plan: 1 to create, 2 to change, 1 to destroy, 1 to recreate."
+    assert (
+        mixed_plan().summary()
+        == "Plan: 1 to create, 2 to change, 1 to destroy, 1 to recreate, 1 held."
+    )
+    assert mixed_plan().model_copy(update={"held": ()}).summary() == (
+        "Plan: 1 to create, 2 to change, 1 to destroy, 1 to recreate."
+    )
 
 
 def test_even_an_oversized_summary_is_cut_to_the_limit() -> None:
