@@ -156,12 +156,13 @@ def test_intent_is_written_before_each_mutating_call_and_cleared_after(tmp_path:
     assert 101 in ex.state.load_inventory().owned
 
 
-def test_failed_create_leaves_its_intent_so_the_container_stays_owned(tmp_path: Path) -> None:
+def test_failed_create_leaves_its_intent_for_the_next_plan_to_settle(tmp_path: Path) -> None:
+    """The intent alone owns nothing: `ownership.resolve` decides from the node."""
     script = Script({"create": [-1]})
     ex, _ = executor(tmp_path, script)
     ex.apply(Plan(changes=(change(101, ("create", "101"), action="create"),)))
     assert ex.state.intents()[101]["action"] == "create"
-    assert 101 in ex.state.load_inventory().owned
+    assert 101 not in ex.state.load_inventory().owned
 
 
 def test_destroy_forgets_ownership(tmp_path: Path) -> None:
