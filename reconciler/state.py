@@ -3,6 +3,7 @@
 Layout under `--state-dir` (default /var/lib/vzgitops):
 - `inventory.json`: containers vzgitops created or adopted (ctid -> name, protect, how, when,
   and `identity`: the (st_dev, st_ino) of the container's private area, recorded at creation);
+  `inventory.prev.json`: the last good copy, written after it, to rebuild a lost inventory from;
 - `intents/CTID.json`: written durably before every mutating vzctl call, removed after it; a
   create intent also records the identity of the private area before the call (none, usually);
 - `node.lock`: a kernel file lock (flock) held by the one process that may mutate the node;
@@ -166,19 +167,22 @@ class StateDir:
         return self.root / "inventory.prev.json"
 
     def update_inventory(self, change: Callable[[dict[str, Any]], None]) -> None:
-        """Read-modify-write; the previous good copy is kept, and a corrupt file stays untrusted."""
+        """Read-modify-write (an unreadable inventory is an error, a lost one starts untrusted);
+        then the good copy is kept next to it, to rebuild from should the inventory be lost."""
         data = self.read_inventory_raw()
         if data is None:
             lost = self.kept_state_before()
             data = {"version": INVENTORY_VERSION, "containers": {}, "rebuilt": lost}
-        else:
-            write_json(self.previous_inventory_path, data)
         change(data)
+        self._write_inventory(data)
+
+    def _write_inventory(self, data: dict[str, Any]) -> None:
         write_json(self.inventory_path, data)
+        write_json(self.previous_inventory_path, data)
 
     def previous_inventory(self) -> dict[int, dict[str, Any]]:
-        """The entries of the last good inventory (a backup: unreadable counts as empty, which
-        only makes a rebuild own less)."""
+        """The entries of the last good copy of the inventory (a backup: unreadable counts as
+        empty, which only makes a rebuild own less)."""
         try:
             entries = json.loads(self.previous_inventory_path.read_text(encoding="utf-8"))[
                 "containers"
@@ -214,7 +218,7 @@ class StateDir:
             "rebuilt": True,
             "containers": {str(k): v for k, v in entries.items()},
         }
-        write_json(self.inventory_path, document)
+        self._write_inventory(document)
 
     def confirm(self) -> None:
         self.update_inventory(lambda data: data.update({"rebuilt": False}))
