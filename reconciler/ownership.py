@@ -1,9 +1,11 @@
 """Exact ownership: the inventory and leftover intents resolved against observation (shell;
 called by `reconcile.inventory_for` on every plan and by `vzgitops adopt`).
 
-A container's identity is the (st_dev, st_ino) of its private area (`VE_PRIVATE` of CTID.conf):
-vzctl create makes it anew (it unpacks into `VE_PRIVATE.tmp` and renames it, REFERENCE §3), a
-hand-made container with the same CTID gets another one, and `vzctl set` never changes it.
+A container's identity is the (st_dev, st_ino) of its private area (`VE_PRIVATE` of CTID.conf)
+and, where the file system has one (ext4, xfs, btrfs), the inode's generation number: vzctl
+create makes the directory anew (it unpacks into `VE_PRIVATE.tmp` and renames it, REFERENCE
+§3), so a hand-made container with the same CTID gets another one, and `vzctl set` never
+changes it. The generation matters: ext4 gives a new directory the inode number just freed.
 
 - A leftover create intent makes its container owned only when the container is listed, carries
   the vzctl name of the intent, and has a private area other than the one recorded before the
@@ -19,7 +21,9 @@ Nothing is written unless `record` is true (`vzgitops plan` computes the same vi
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +37,8 @@ from reconciler.state import StateDir
 from reconciler.vzconf import parse_conf
 
 Identity = dict[str, int]
+_LONG = struct.calcsize("l")
+FS_IOC_GETVERSION = 0x80000000 | (_LONG << 16) | (ord("v") << 8) | 1  # _IOR('v', 1, long)
 
 
 def identity(conf_dir: Path, ctid: int) -> Identity | None:
@@ -46,10 +52,25 @@ def identity(conf_dir: Path, ctid: int) -> Identity | None:
         return None
     path = private.replace("${VEID}", str(ctid)).replace("$VEID", str(ctid))
     try:
-        found = os.stat(path)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
-    return {"dev": found.st_dev, "ino": found.st_ino}
+    try:
+        found = os.fstat(fd)
+        mark = {"dev": found.st_dev, "ino": found.st_ino}
+        generation = _generation(fd)
+    finally:
+        os.close(fd)
+    return mark if generation is None else {**mark, "gen": generation}
+
+
+def _generation(fd: int) -> int | None:
+    """The inode's generation number, None where the file system keeps none (tmpfs)."""
+    try:
+        answer = fcntl.ioctl(fd, FS_IOC_GETVERSION, bytes(_LONG))
+    except OSError:
+        return None
+    return int(struct.unpack("l", answer)[0])
 
 
 @dataclass
@@ -143,12 +164,18 @@ def _settle_intent(
         return
     have = observed.containers.get(ctid)
     now = identity(conf_dir, ctid)
-    work.done_intents.append(ctid)
     if have is None:
-        return  # the create made nothing
+        if ctid not in work.entries:  # the create made nothing; an owned CTID keeps its intent
+            work.done_intents.append(ctid)
+        return
+    work.done_intents.append(ctid)
     name = intent.get("name")
     if have.listed and have.name == name and now is not None and now != intent.get("before"):
-        entry = work.entries.get(ctid) or {"how": "create", "since": intent.get("at"), "protect": False}
+        entry = work.entries.get(ctid) or {
+            "how": "create",
+            "since": intent.get("at"),
+            "protect": False,
+        }
         entry.update({"name": name, "identity": now})
         work.entries[ctid] = entry
         work.changed = True
@@ -172,8 +199,8 @@ def _check_entries(
                 del work.entries[ctid]  # its destroy finished; forgetting it was interrupted
                 work.done_intents.append(ctid)
                 work.changed = True
-            elif action != "recreate":  # a recreate's own destroy: the plan creates it again
-                gone.append(ctid)
+            elif action not in ("create", "recreate") or verb not in ("create", "destroy"):
+                gone.append(ctid)  # else vzgitops removed it itself to create it again
             continue
         if not have.listed:
             continue  # a config file without a private area: the plan re-creates or holds it
@@ -224,4 +251,3 @@ def _write(state: StateDir, work: _Work) -> None:
             state.update_inventory(lambda data: data.update({"containers": document}))
     for ctid in work.done_intents:
         state.clear_intent(ctid)
-

@@ -99,8 +99,12 @@ def unusable(path: Path, fix: str) -> StateUnusable:
 
 
 INVENTORY_FIX = "fix it, or move it away to have it rebuilt from the node (pruning then stays off until 'vzgitops adopt --confirm')"
-INTENT_FIX = "it records a vzctl call that was interrupted; check that container, then remove the file"
-APPLIED_FIX = "fix it, or remove it (the next revision is then applied without the history-rewrite check)"
+INTENT_FIX = (
+    "it records a vzctl call that was interrupted; check that container, then remove the file"
+)
+APPLIED_FIX = (
+    "fix it, or remove it (the next revision is then applied without the history-rewrite check)"
+)
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,9 @@ class StateDir:
             entries = json.loads(self.previous_inventory_path.read_text(encoding="utf-8"))[
                 "containers"
             ]
-            return {int(k): v for k, v in entries.items() if str(k).isdigit() and isinstance(v, dict)}
+            return {
+                int(k): v for k, v in entries.items() if str(k).isdigit() and isinstance(v, dict)
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}
 
@@ -196,12 +202,15 @@ class StateDir:
         ctid: int,
         name: str,
         how: str,
-        protect: bool = False,
+        protect: bool | None = None,
         identity: dict[str, int] | None = None,
     ) -> None:
+        """Own a container; `protect` None keeps the flag it has (False for a new entry)."""
+
         def change(data: dict[str, Any]) -> None:
             entry = data["containers"].get(str(ctid)) or {"how": how, "since": time.time()}
-            entry.update({"name": name, "protect": protect})
+            keep = bool(entry.get("protect", False))
+            entry.update({"name": name, "protect": keep if protect is None else protect})
             if identity is not None:
                 entry["identity"] = identity
             data["containers"][str(ctid)] = entry

@@ -180,6 +180,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from reconciler.importer import MODELINE, to_document
     from reconciler.observe import observe
+    from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock
 
     access = node_access(args)
@@ -195,7 +196,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             name = document["metadata"]["name"]
             path = args.out / f"{name}.yaml"
             path.write_text(MODELINE + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-            state.record_owned(ctid, name, "import")
+            state.record_owned(ctid, name, "import", identity=identity(access.conf_dir, ctid))
             for warning in warnings:
                 print(f"warning: {warning}", file=sys.stderr)
             print(f"imported container {ctid} -> {path}")

@@ -17,8 +17,8 @@ def applied(sha: str) -> Any:
 
 
 def held(sha: str) -> Any:
-    return lambda s: (s.get("pending") or {}).get("kind") == "held" and (
-        s["pending"]["sha"] == sha and s
+    return lambda s: (
+        (s.get("pending") or {}).get("kind") == "held" and (s["pending"]["sha"] == sha and s)
     )
 
 
