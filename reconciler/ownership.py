@@ -243,7 +243,9 @@ def _forget_gone(work: _Work, gone: list[int]) -> None:
 
 
 def _write(state: StateDir, work: _Work) -> None:
-    if work.changed:
+    """Written when changed, and always when missing: once a command that keeps state has run,
+    a missing inventory means a lost one."""
+    if work.changed or not state.inventory_exists():
         document = {str(c): e for c, e in sorted(work.entries.items())}
         if work.rebuilt and not state.inventory_exists():
             state.mark_rebuilt(work.entries)

@@ -217,8 +217,11 @@ class StateDir:
 
         self.update_inventory(change)
 
-    def forget(self, ctid: int) -> None:
-        self.update_inventory(lambda data: data["containers"].pop(str(ctid), None))
+    def forget(self, ctid: int) -> bool:
+        """Stop owning a container; whether it was owned."""
+        found: list[object] = []
+        self.update_inventory(lambda data: found.append(data["containers"].pop(str(ctid), None)))
+        return found != [None]
 
     def mark_rebuilt(self, entries: dict[int, dict[str, Any]]) -> None:
         """After losing the inventory: record what observation proves, untrusted for pruning."""

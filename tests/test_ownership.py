@@ -207,6 +207,24 @@ def test_a_deleted_inventory_is_rebuilt_by_apply_and_plan_writes_nothing(
     assert 103 not in listing(env)
 
 
+def test_a_first_revision_without_containers_leaves_a_trusted_inventory(
+    env: dict[str, str], repo: GitRepo
+) -> None:
+    repo.write("README", "nothing yet\n")
+    repo.commit("empty")
+    assert apply(repo, env).returncode == 0
+    repo.write("spare.yaml", SPARE)
+    repo.write("web.yaml", WEB)
+    repo.commit("spare and web")
+    assert apply(repo, env).returncode == 0
+    repo.remove("spare.yaml")
+    repo.commit("no spare")
+    done = apply(repo, env, "--prune")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rebuilt" not in done.stdout + done.stderr
+    assert 103 not in listing(env)
+
+
 # ---- state files that cannot be read or written ----------------------------------------------
 
 

@@ -214,8 +214,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     access = node_access(args)
     with node_lock(state, what="vzgitops adopt"):
         for ctid in args.forget:  # first: acknowledging vanished containers unblocks resolving
-            state.forget(ctid)
-            print(f"forgot container {ctid}")
+            owned = state.forget(ctid)
+            print(f"forgot container {ctid}" if owned else f"container {ctid} was not owned")
         observed = observe(access.run, access.conf_dir)
         warn(resolve(state, observed, access.conf_dir, {}, record=True)[1])
         for ctid in args.ctids:
