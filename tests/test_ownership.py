@@ -3,7 +3,7 @@ repositories, the simulated node's real vzctl/vzlist processes.
 
 A wrapper `vzctl`, first on PATH, stands in for what a real node can do to a create: fail
 without creating anything, create and still exit non-zero, or have vzgitops killed with
-SIGKILL right after it (`AFTER_CREATE` = `fail`, `exit`, `kill`).
+SIGKILL right after it (`AFTER_CREATE` = `fail`, `exit`, `kill`; `AT_VERB` picks another verb).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from tests.support import GitRepo, container_doc, listing, mutating_calls, vz, v
 
 WRAPPER = """#!{python}
 import os, signal, subprocess, sys
-mode = os.environ.get("AFTER_CREATE", "") if sys.argv[1:2] == ["create"] else ""
+verb = os.environ.get("AT_VERB", "create")
+mode = os.environ.get("AFTER_CREATE", "") if sys.argv[1:2] == [verb] else ""
 if mode == "fail":
     print("Creation of container private area failed")
     sys.exit(91)
@@ -129,6 +130,25 @@ def test_a_create_that_made_the_container_ends_owned(
     planned = vzgitops(["plan", "--repo", str(repo.path), "--detailed-exitcode"], env)
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert "not own" not in planned.stdout
+
+
+@pytest.mark.parametrize("verb", ["destroy", "create"])
+def test_a_recreate_killed_midway_stays_owned_and_finishes(
+    env: dict[str, str], repo: GitRepo, verb: str
+) -> None:
+    three(repo, env)
+    repo.write(
+        "spare.yaml",
+        container_doc("spare", 103, state="stopped", ostemplate="centos-6-x86", allowRecreate=True),
+    )
+    repo.commit("spare on centos")
+    killed = apply(repo, env, AFTER_CREATE="kill", AT_VERB=verb)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    rerun = apply(repo, env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "gone" not in rerun.stderr and "not own" not in rerun.stdout
+    assert listing(env)[103]["ostemplate"] == "centos-6-x86"
+    assert owned(env) == {101, 102, 103}
 
 
 # ---- containers changed by hand --------------------------------------------------------------
