@@ -5,18 +5,23 @@ retried with exponential backoff and jitter (tenacity, injectable sleep), perman
 tried once, and state mismatches stop the container's remaining commands so that the caller
 observes again and re-plans instead of retrying blindly. "Already in that state" answers count
 as success. One failing container never stops the others. Before every mutating call an intent
-record is written durably; ownership is recorded as soon as a create succeeds.
+record is written durably (for a create, with the identity its private area had before, see
+`ownership`); ownership is recorded, with the new identity, as soon as a create succeeds. A
+create that fails keeps its intent: the next plan decides from the node whether it made the
+container (owned) or not (dropped).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.errors import VzGitopsError, vzctl_detail
+from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Held, Plan
 from reconciler.process import CommandTimeout, Completed, Runner
 from reconciler.state import StateDir
@@ -109,6 +114,10 @@ class Executor:
     sleep: Callable[[float], None]
     retry: RetryPolicy = RetryPolicy()
     should_stop: Callable[[], bool] = lambda: False
+    conf_dir: Path | None = None  # where CTID.conf lives, for containers' identities
+
+    def _identity(self, ctid: int) -> Identity | None:
+        return identity(self.conf_dir, ctid) if self.conf_dir is not None else None
 
     def _once(self, command: Command) -> Completed:
         try:
@@ -154,7 +163,10 @@ class Executor:
                     change, "failed", results, "stopped before finishing: shutting down"
                 )
             if command.verb in MUTATING:
-                self.state.write_intent(change.ctid, change.action, command.argv, change.name)
+                before = self._identity(change.ctid) if command.verb == "create" else None
+                self.state.write_intent(
+                    change.ctid, change.action, command.argv, change.name, before
+                )
             result = self.run_command(command)
             results.append(result)
             if result.outcome != "ok":
@@ -190,24 +202,13 @@ class Executor:
 
     def _record(self, change: Change, command: Command, protect: bool) -> None:
         if command.verb == "create":
-            self.state.record_owned(change.ctid, change.name, "create", protect)
+            found = self._identity(change.ctid)
+            self.state.record_owned(change.ctid, change.name, "create", protect, found)
         elif command.verb == "destroy" and change.action == "destroy":
             self.state.forget(change.ctid)
 
-    def _keep_claims(self, plan: Plan, protected: frozenset[int]) -> None:
-        """A create intent left by a crash is what makes its container owned: record that
-        ownership before this run's intent for another action replaces the record."""
-        left = self.state.intents()
-        for change in plan.changes:
-            intent = left.get(change.ctid)
-            if intent and intent.get("action") == "create" and change.action != "create":
-                self.state.record_owned(
-                    change.ctid, change.name, "create", change.ctid in protected
-                )
-
     def apply(self, plan: Plan, protected: frozenset[int] = frozenset()) -> list[ChangeResult]:
         results: list[ChangeResult] = []
-        self._keep_claims(plan, protected)
         for change in plan.changes:
             if self.should_stop():
                 results.append(

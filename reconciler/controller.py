@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result, ShuttingDown
-from reconciler.errors import SpecError, UsageError, VzGitopsError
+from reconciler.errors import SpecError, StateUnusable, UsageError, VzGitopsError
 from reconciler.events import Logger
 from reconciler.httpd import Listen
 from reconciler.metrics import Health, Metrics
@@ -166,6 +166,7 @@ class Controller:
         self.held: tuple[Held, ...] = ()
         self.last_error: ErrorInfo | None = None
         self._sighup = False
+        self.unreadable_applied: str | None = None  # last-applied.json exists but is unreadable
         self._recall_live()
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -237,6 +238,7 @@ class Controller:
         self._step()
         sha = self._fetch()
         self._step()
+        self._recheck_applied()
         result: Result = "success"
         if self.live is not None and sha == self.live.sha:
             self.pending = None
@@ -252,6 +254,13 @@ class Controller:
         if drift_due:
             return worst(result, self._enforce(retry=False))
         return result
+
+    def _recheck_applied(self) -> None:
+        """An unreadable last-applied.json fixed or removed by a person: consider the tip again."""
+        if self.unreadable_applied is not None:
+            self._recall_live()
+            if self.unreadable_applied is None:
+                self.pending = None
 
     def _step(self) -> None:
         if self.s.stopping.is_set():
@@ -287,7 +296,10 @@ class Controller:
         return self._record(outcome)
 
     def _gate(self, sha: str) -> str | None:
-        """Why this tip must not be applied (history rewrite, unsigned commits), or None."""
+        """Why this tip must not be applied (history rewrite, unsigned commits, an unreadable
+        record of the applied revision), or None."""
+        if self.unreadable_applied is not None:
+            return f"the applied revision is unknown, so a history rewrite cannot be ruled out: {self.unreadable_applied}"
         live = self.live.sha if self.live else None
         if live is not None and not self.s.source.is_ancestor(live, sha):
             if not self.settings.allow_rewrite:
@@ -346,8 +358,14 @@ class Controller:
     # ---- the live revision -------------------------------------------------------------------
 
     def _recall_live(self) -> None:
-        """After a restart the live revision is the one in last-applied.json."""
-        last = self.s.state.last_applied() or {}
+        """After a restart the live revision is the one in last-applied.json; when that file
+        cannot be read, nothing new is applied (`_gate`) until it can."""
+        try:
+            last = self.s.state.last_applied() or {}
+        except StateUnusable as error:
+            self.unreadable_applied = str(error)
+            return
+        self.unreadable_applied = None
         sha, at = last.get("revision"), last.get("at")
         if isinstance(sha, str) and len(sha) == 40:
             when = at if isinstance(at, int | float) else self.s.clock()

@@ -141,9 +141,12 @@ class Enforcer:
 
     def _executor(self, only: frozenset[int] | None = None) -> Executor:
         run, stop, retry = self.access.run, self.stopping.is_set, self.retry
+        conf = self.access.conf_dir
         if only is None:
-            return Executor(run, self.state, self._sleep, retry, should_stop=stop)
-        return _OnlyExecutor(run, self.state, self._sleep, retry, should_stop=stop, only=only)
+            return Executor(run, self.state, self._sleep, retry, should_stop=stop, conf_dir=conf)
+        return _OnlyExecutor(
+            run, self.state, self._sleep, retry, should_stop=stop, conf_dir=conf, only=only
+        )
 
     def _applied(
         self, result: ApplyResult, after: Plan, desired: DesiredState, deferred: dict[int, datetime]

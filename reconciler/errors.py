@@ -68,6 +68,16 @@ class Problem:
         return f"Problem({self.render()!r})"
 
 
+class StateUnusable(NeedsHuman):
+    """A state file exists but cannot be read or parsed, or the state directory cannot be
+    written: nothing is applied (never treated as absent) until a person fixes it."""
+
+
+class OwnershipImplausible(NeedsHuman):
+    """Observation contradicts the inventory (owned containers vanished or were replaced
+    without a destroy intent): the node gets no plan until a person acknowledges it."""
+
+
 class RetryLater(VzGitopsError):
     """Transient: the same action may succeed later."""
 

@@ -7,6 +7,7 @@ on failure. Applying never talks to git: it gets a DesiredState that already val
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from reconciler.apply import ApplyResult, ChangeResult, Executor
 from reconciler.errors import UsageError
 from reconciler.observe import ObservedState, observe
+from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.process import Runner
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
@@ -35,6 +37,7 @@ class Options:
     prune: bool = False
     allow_mass_destroy: bool = False
     max_rounds: int = 3
+    record: bool = True  # whether planning may write the state directory (not for `plan`)
     clock: Callable[[], float] = field(default=time.time)
 
 
@@ -44,21 +47,19 @@ def policy_for(desired: DesiredState, options: Options) -> Policy:
 
 
 def inventory_for(
-    state: StateDir, desired: DesiredState, observed: ObservedState, node: str | None
-) -> Inventory:
-    """The inventory; if it exists but cannot be read, rebuild it from what observation proves:
-    containers on the node whose vzctl name matches git or the last good inventory."""
-    raw = state.read_inventory_raw()
-    if raw is not None or not state.inventory_exists():
-        return state.inventory_of(raw)
-    claims = {**state.previous_inventory(), **{d.ctid: d.name for d in desired.for_node(node)}}
-    proven = {
-        ctid: name
-        for ctid, name in claims.items()
-        if ctid in observed.containers and observed.containers[ctid].name == name
-    }
-    state.mark_rebuilt(proven)
-    return state.load_inventory()
+    state: StateDir,
+    desired: DesiredState,
+    observed: ObservedState,
+    access: NodeAccess,
+    options: Options,
+) -> tuple[Inventory, ObservedState]:
+    """The exact inventory for this observation (`ownership.resolve`), written only when
+    `options.record`; its warnings are added to the observation's."""
+    claims = {d.ctid: d.name for d in desired.for_node(options.node)}
+    inventory, warnings = resolve(state, observed, access.conf_dir, claims, options.record)
+    if warnings:
+        observed = dataclasses.replace(observed, warnings=(*observed.warnings, *warnings))
+    return inventory, observed
 
 
 def make_plan(
@@ -69,7 +70,7 @@ def make_plan(
     options: Options,
 ) -> tuple[Plan, ObservedState]:
     observed = observe(access.run, access.conf_dir)
-    inventory = inventory_for(state, desired, observed, options.node)
+    inventory, observed = inventory_for(state, desired, observed, access, options)
     result = plan(
         desired.for_node(node_name(desired, options.node)),
         observed,

@@ -1,15 +1,30 @@
 """The state directory: inventory of owned containers, intent records, node lock (shell).
 
 Layout under `--state-dir` (default /var/lib/vzgitops):
-- `inventory.json`: containers vzgitops created or adopted (ctid -> name, protect, how, when);
-- `intents/CTID.json`: written durably before every mutating vzctl call, removed after it;
-  a create intent left by a crash makes that container owned, so a re-run never loses it;
+- `inventory.json`: containers vzgitops created or adopted (ctid -> name, protect, how, when,
+  and `identity`: the (st_dev, st_ino) of the container's private area, recorded at creation);
+  `inventory.prev.json`: the last good copy, written after it, to rebuild a lost inventory from;
+- `intents/CTID.json`: written durably before every mutating vzctl call, removed after it; a
+  create intent also records the identity of the private area before the call (none, usually);
 - `node.lock`: a kernel file lock (flock) held by the one process that may mutate the node;
 - `last-applied.json`: the revision last applied and when;
 - `desired/`: validated desired states by git tree, a cache owned by `revcache`.
 
-Every write is temp file + fsync + rename. A corrupt or missing inventory is never a reason to
-destroy: it is rebuilt from observation, marked untrusted, and pruning stays off until confirmed.
+Ownership is exact (`ownership` resolves it against observation on every plan): a create intent
+alone owns nothing; a leftover one (a crash, or a create that exited non-zero) makes its container
+owned only when the container carries the vzctl name it was created with and a private area that
+is not the one recorded before the call; otherwise it is dropped. An owned container whose
+private area is no longer the recorded one, or that is gone without a destroy intent, is
+forgotten with a warning; more of them than max(1, 10%) of the owned containers at once is an
+error for the node (`OwnershipImplausible`) until `vzgitops adopt --forget CTID` acknowledges it.
+
+Every write is temp file + fsync + rename; a failed write (read-only directory, disk full) is a
+`StateUnusable` error and leaves the old file in place. A state file that exists but cannot be
+read or parsed (inventory, intents, last-applied) is a `StateUnusable` error naming it, never
+treated as absent. A missing inventory where vzgitops kept state before (`inventory.prev.json`
+or `last-applied.json` exist) is rebuilt from what observation proves (the vzctl name matches git
+or the last good copy), marked untrusted, so pruning stays off until `vzgitops adopt --confirm`;
+only commands that may write state (apply, run, adopt) write the rebuilt copy.
 """
 
 from __future__ import annotations
@@ -24,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import LockHeld, VzGitopsError
+from reconciler.errors import LockHeld, StateUnusable
 from reconciler.plan import Inventory
 
 STATE_DIR_ENV = "VZGITOPS_STATE_DIR"
@@ -32,14 +47,26 @@ DEFAULT_STATE_DIR = "/var/lib/vzgitops"
 INVENTORY_VERSION = 1
 
 
-class StateError(VzGitopsError):
+class StateError(StateUnusable):
     """The state directory cannot be used."""
 
 
 def write_durably(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Temp file in the same directory, fsync, rename, fsync the directory; on any failure
+    the old file stays as it was and the error names the file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        _write_replace(path, tmp, data)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StateError(
+            f"cannot write {path}: {exc.strerror or exc}; it was left as it was"
+        ) from exc
+
+
+def _write_replace(path: Path, tmp: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -54,6 +81,30 @@ def write_durably(path: Path, data: bytes) -> None:
 
 def write_json(path: Path, value: Any) -> None:
     write_durably(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path, fix: str) -> Any:
+    """A state file's JSON, None when it does not exist; unreadable or unparsable is an error."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StateUnusable(f"the state file {path} cannot be read: {why}; {fix}") from exc
+
+
+def unusable(path: Path, fix: str) -> StateUnusable:
+    return StateUnusable(f"the state file {path} is not what vzgitops wrote; {fix}")
+
+
+INVENTORY_FIX = "fix it, or move it away to have it rebuilt from the node (pruning then stays off until 'vzgitops adopt --confirm')"
+INTENT_FIX = (
+    "it records a vzctl call that was interrupted; check that container, then remove the file"
+)
+APPLIED_FIX = (
+    "fix it, or remove it (the next revision is then applied without the history-rewrite check)"
+)
 
 
 @dataclass(frozen=True)
@@ -79,33 +130,29 @@ class StateDir:
     # ---- inventory ---------------------------------------------------------------------------
 
     def read_inventory_raw(self) -> dict[str, Any] | None:
-        """The inventory document, or None when missing or unreadable (never guessed)."""
-        try:
-            data = json.loads(self.inventory_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
+        """The inventory document, None when it does not exist; unreadable is `StateUnusable`."""
+        data = read_json(self.inventory_path, INVENTORY_FIX)
+        if data is None and not self.inventory_path.exists():
             return None
         if not isinstance(data, dict) or not isinstance(data.get("containers"), dict):
-            return None
+            raise unusable(self.inventory_path, INVENTORY_FIX)
         return data
 
     def inventory_exists(self) -> bool:
         return self.inventory_path.exists()
 
+    def kept_state_before(self) -> bool:
+        """Whether vzgitops kept state here before: a missing inventory was then lost."""
+        return self.previous_inventory_path.exists() or self.last_applied_path.exists()
+
     def load_inventory(self) -> Inventory:
-        """Owned containers: the inventory plus any container with an unfinished create intent."""
+        """Owned containers as recorded (intents own nothing; `ownership` resolves them)."""
         return self.inventory_of(self.read_inventory_raw())
 
     def inventory_of(self, data: dict[str, Any] | None) -> Inventory:
         """`load_inventory` for a document already read with `read_inventory_raw`."""
         entries: dict[str, Any] = data["containers"] if data else {}
         owned = {int(k) for k in entries if str(k).isdigit()}
-        owned |= {
-            ctid
-            for ctid, intent in self.intents().items()
-            if intent.get("action") in ("create", "recreate")
-        }
         protected = {
             int(k)
             for k, v in entries.items()
@@ -116,9 +163,7 @@ class StateDir:
             for k, v in entries.items()
             if str(k).isdigit() and isinstance(v, dict)
         }
-        trusted = data is not None and not data.get("rebuilt", False)
-        if data is None and not self.inventory_path.exists() and not owned:
-            trusted = True  # a fresh state directory owns nothing, and knows it
+        trusted = not data.get("rebuilt", False) if data else not self.kept_state_before()
         return Inventory(frozenset(owned), frozenset(protected), names, trusted)
 
     @property
@@ -126,58 +171,80 @@ class StateDir:
         return self.root / "inventory.prev.json"
 
     def update_inventory(self, change: Callable[[dict[str, Any]], None]) -> None:
-        """Read-modify-write; the previous good copy is kept, and a corrupt file stays untrusted."""
+        """Read-modify-write (an unreadable inventory is an error, a lost one starts untrusted);
+        then the good copy is kept next to it, to rebuild from should the inventory be lost."""
         data = self.read_inventory_raw()
         if data is None:
-            corrupt = self.inventory_path.exists()
-            data = {"version": INVENTORY_VERSION, "containers": {}, "rebuilt": corrupt}
-        else:
-            write_json(self.previous_inventory_path, data)
+            lost = self.kept_state_before()
+            data = {"version": INVENTORY_VERSION, "containers": {}, "rebuilt": lost}
         change(data)
-        write_json(self.inventory_path, data)
+        self._write_inventory(data)
 
-    def previous_inventory(self) -> dict[int, str]:
-        """The last good inventory before the current one (ctid -> name), for rebuilding."""
+    def _write_inventory(self, data: dict[str, Any]) -> None:
+        write_json(self.inventory_path, data)
+        write_json(self.previous_inventory_path, data)
+
+    def previous_inventory(self) -> dict[int, dict[str, Any]]:
+        """The entries of the last good copy of the inventory (a backup: unreadable counts as
+        empty, which only makes a rebuild own less)."""
         try:
-            data = json.loads(self.previous_inventory_path.read_text(encoding="utf-8"))
-            entries = data["containers"]
+            entries = json.loads(self.previous_inventory_path.read_text(encoding="utf-8"))[
+                "containers"
+            ]
             return {
-                int(k): str(v.get("name", ""))
-                for k, v in entries.items()
-                if str(k).isdigit() and isinstance(v, dict)
+                int(k): v for k, v in entries.items() if str(k).isdigit() and isinstance(v, dict)
             }
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}
 
-    def record_owned(self, ctid: int, name: str, how: str, protect: bool = False) -> None:
+    def record_owned(
+        self,
+        ctid: int,
+        name: str,
+        how: str,
+        protect: bool | None = None,
+        identity: dict[str, int] | None = None,
+    ) -> None:
+        """Own a container; `protect` None keeps the flag it has (False for a new entry)."""
+
         def change(data: dict[str, Any]) -> None:
             entry = data["containers"].get(str(ctid)) or {"how": how, "since": time.time()}
-            entry.update({"name": name, "protect": protect})
+            keep = bool(entry.get("protect", False))
+            entry.update({"name": name, "protect": keep if protect is None else protect})
+            if identity is not None:
+                entry["identity"] = identity
             data["containers"][str(ctid)] = entry
 
         self.update_inventory(change)
 
-    def forget(self, ctid: int) -> None:
-        self.update_inventory(lambda data: data["containers"].pop(str(ctid), None))
+    def forget(self, ctid: int) -> bool:
+        """Stop owning a container; whether it was owned."""
+        found: list[object] = []
+        self.update_inventory(lambda data: found.append(data["containers"].pop(str(ctid), None)))
+        return found != [None]
 
-    def mark_rebuilt(self, owned: dict[int, str]) -> None:
+    def mark_rebuilt(self, entries: dict[int, dict[str, Any]]) -> None:
         """After losing the inventory: record what observation proves, untrusted for pruning."""
         document = {
             "version": INVENTORY_VERSION,
             "rebuilt": True,
-            "containers": {
-                str(k): {"name": v, "how": "rebuilt", "since": time.time(), "protect": False}
-                for k, v in owned.items()
-            },
+            "containers": {str(k): v for k, v in entries.items()},
         }
-        write_json(self.inventory_path, document)
+        self._write_inventory(document)
 
     def confirm(self) -> None:
         self.update_inventory(lambda data: data.update({"rebuilt": False}))
 
     # ---- intents ----------------------------------------------------------------------------
 
-    def write_intent(self, ctid: int, action: str, argv: tuple[str, ...], name: str) -> None:
+    def write_intent(
+        self,
+        ctid: int,
+        action: str,
+        argv: tuple[str, ...],
+        name: str,
+        before: dict[str, int] | None = None,
+    ) -> None:
         record = {
             "ctid": ctid,
             "action": action,
@@ -185,6 +252,7 @@ class StateDir:
             "name": name,
             "pid": os.getpid(),
             "at": time.time(),
+            "before": before,
         }
         write_json(self.intents_dir / f"{ctid}.json", record)
 
@@ -197,28 +265,35 @@ class StateDir:
         if not self.intents_dir.is_dir():
             return found
         for path in sorted(self.intents_dir.glob("*.json")):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and isinstance(data.get("ctid"), int):
-                found[data["ctid"]] = data
+            data = read_json(path, INTENT_FIX)
+            if data is None and not path.exists():
+                continue  # cleared while listing
+            if not isinstance(data, dict) or not isinstance(data.get("ctid"), int):
+                raise unusable(path, INTENT_FIX)
+            found[data["ctid"]] = data
         return found
 
     # ---- last applied ------------------------------------------------------------------------
 
+    @property
+    def last_applied_path(self) -> Path:
+        return self.root / "last-applied.json"
+
     def record_applied(self, revision: str | None, converged: bool, at: float) -> None:
         write_json(
-            self.root / "last-applied.json",
+            self.last_applied_path,
             {"revision": revision, "converged": converged, "at": at},
         )
 
     def last_applied(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads((self.root / "last-applied.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        """The last applied revision, None when nothing was applied; unreadable is an error."""
+        path = self.last_applied_path
+        data = read_json(path, APPLIED_FIX)
+        if data is None and not path.exists():
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("revision"), str | None):
+            raise unusable(path, APPLIED_FIX)
+        return data
 
 
 @contextlib.contextmanager
@@ -226,7 +301,10 @@ def node_lock(state: StateDir, *, wait: bool = False, what: str = "vzgitops") ->
     """The single-writer lock: flock on `node.lock`; the holder is written into the file."""
     state.ensure()
     path = state.root / "node.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StateError(f"cannot open the node lock {path}: {exc.strerror or exc}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -156,12 +156,13 @@ def test_intent_is_written_before_each_mutating_call_and_cleared_after(tmp_path:
     assert 101 in ex.state.load_inventory().owned
 
 
-def test_failed_create_leaves_its_intent_so_the_container_stays_owned(tmp_path: Path) -> None:
+def test_failed_create_leaves_its_intent_for_the_next_plan_to_settle(tmp_path: Path) -> None:
+    """The intent alone owns nothing: `ownership.resolve` decides from the node."""
     script = Script({"create": [-1]})
     ex, _ = executor(tmp_path, script)
     ex.apply(Plan(changes=(change(101, ("create", "101"), action="create"),)))
     assert ex.state.intents()[101]["action"] == "create"
-    assert 101 in ex.state.load_inventory().owned
+    assert 101 not in ex.state.load_inventory().owned
 
 
 def test_destroy_forgets_ownership(tmp_path: Path) -> None:
@@ -207,20 +208,3 @@ def test_retries_run_without_deprecation_warnings(tmp_path: Path) -> None:
         Executor(run=script, state=ex.state, sleep=lambda _: None).run_command(
             Command(argv=("set", "101", "--save"))
         )
-
-
-def test_a_create_interrupted_by_a_crash_stays_owned_after_the_next_change(
-    tmp_path: Path,
-) -> None:
-    """The crash left a create intent (the create succeeded, its ownership was not recorded);
-    the re-run's update replaces that intent and must not drop the ownership with it."""
-    script = Script({})
-    ex, _ = executor(tmp_path, script)
-    ex.state.write_intent(105, "create", ("create", "105", "--ostemplate", "t"), "c105")
-    assert 105 in ex.state.load_inventory().owned
-    ex.apply(
-        Plan(changes=(change(105, ("set", "105", "--ram", "2G", "--save"), ("start", "105")),))
-    )
-    assert ex.state.intents() == {}
-    assert 105 in ex.state.load_inventory().owned
-    assert ex.state.load_inventory().names[105] == "c105"

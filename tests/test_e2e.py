@@ -334,7 +334,7 @@ def test_saved_plan_applies_only_while_current(
     assert set(listing(env)) == {101, 102, 103}
 
 
-def test_corrupt_inventory_is_rebuilt_and_never_prunes(
+def test_corrupt_inventory_stops_until_moved_away_then_is_rebuilt_and_never_prunes(
     sim_node: Any, env: dict[str, str], repo: GitRepo
 ) -> None:
     files = {
@@ -349,6 +349,11 @@ def test_corrupt_inventory_is_rebuilt_and_never_prunes(
     commit_files(
         repo, {"web.yaml": THREE["web.yaml"].replace("cpus: 2", "cpus: 1")}, "drop spare, web 1 cpu"
     )
+    refused = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"{inventory} cannot be read" in refused.stderr and "move it away" in refused.stderr
+    assert listing(env)[101]["cpus"] == 2
+    inventory.rename(inventory.with_name("inventory.broken"))
     done = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
     assert done.returncode == 4, done.stdout + done.stderr  # the destroy of 103 is held
     assert "rebuilt" in done.stdout

@@ -158,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--confirm", action="store_true", help="confirm an inventory rebuilt after it was lost"
     )
+    p.add_argument(
+        "--forget",
+        type=int,
+        action="append",
+        default=[],
+        metavar="CTID",
+        help="stop owning a container destroyed or replaced by hand (repeatable)",
+    )
 
     p = sub.add_parser("run", help="keep the node matching git: the long-running controller")
     _source_options(p)

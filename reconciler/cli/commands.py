@@ -7,6 +7,7 @@ the webhook server or the simulator.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -63,9 +64,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except SpecError as error:
         print_problems(error, "json" if args.format == "json" else "text")
         return EXIT_ERROR
-    plan, observed = make_plan(
-        loaded.desired, loaded.commit.sha, node_access(args), state, reconcile_options(args)
-    )
+    options = dataclasses.replace(reconcile_options(args), record=False)  # plan writes no state
+    plan, observed = make_plan(loaded.desired, loaded.commit.sha, node_access(args), state, options)
     warn(observed.warnings)
     if args.out is not None:
         args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -93,7 +93,8 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
     try:
         report = pr_report(
             source, args.base, args.head or args.ref, args.path,
-            access=access, state=state, options=reconcile_options(args),
+            access=access, state=state,
+            options=dataclasses.replace(reconcile_options(args), record=False),
         )  # fmt: skip
     except SpecError as error:
         print_problems(error, "json" if args.format == "json" else "text")
@@ -156,7 +157,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         retry = RetryPolicy(
             attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
         )
-        executor = Executor(run=access.run, state=state, sleep=time.sleep, retry=retry)
+        executor = Executor(
+            run=access.run, state=state, sleep=time.sleep, retry=retry, conf_dir=access.conf_dir
+        )
         result, after = apply_revision(
             desired, sha, access, state, executor, options, planned=before
         )
@@ -181,6 +184,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from reconciler.importer import MODELINE, to_document
     from reconciler.observe import observe
+    from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock
 
     access = node_access(args)
@@ -196,7 +200,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             name = document["metadata"]["name"]
             path = args.out / f"{name}.yaml"
             path.write_text(MODELINE + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-            state.record_owned(ctid, name, "import")
+            state.record_owned(ctid, name, "import", identity=identity(access.conf_dir, ctid))
             for warning in warnings:
                 print(f"warning: {warning}", file=sys.stderr)
             print(f"imported container {ctid} -> {path}")
@@ -205,19 +209,25 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_adopt(args: argparse.Namespace) -> int:
     from reconciler.observe import observe
+    from reconciler.ownership import identity, resolve
     from reconciler.state import StateDir, node_lock
 
     state = StateDir(state_dir(args.state_dir))
-    if not args.ctids and not args.confirm:
-        raise UsageError("adopt: name the containers to adopt, or pass --confirm")
+    if not args.ctids and not args.confirm and not args.forget:
+        raise UsageError("adopt: name the containers to adopt, or pass --confirm or --forget CTID")
     access = node_access(args)
     with node_lock(state, what="vzgitops adopt"):
+        for ctid in args.forget:  # first: acknowledging vanished containers unblocks resolving
+            owned = state.forget(ctid)
+            print(f"forgot container {ctid}" if owned else f"container {ctid} was not owned")
         observed = observe(access.run, access.conf_dir)
+        warn(resolve(state, observed, access.conf_dir, {}, record=True)[1])
         for ctid in args.ctids:
             container = observed.containers.get(ctid)
             if container is None or not container.listed:
                 raise VzGitopsError(f"container {ctid} is not on the node; nothing adopted")
-            state.record_owned(ctid, container.name or f"ct{ctid}", "adopt")
+            found = identity(access.conf_dir, ctid)
+            state.record_owned(ctid, container.name or f"ct{ctid}", "adopt", identity=found)
             print(f"adopted container {ctid}")
         if args.confirm:
             state.confirm()
