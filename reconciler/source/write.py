@@ -3,20 +3,17 @@
 Used by `drift --adopt`. hash-object, read-tree into a temporary index, update-index,
 write-tree, commit-tree, then update-ref with an all-zero old value, so an existing branch is
 never moved: the work tree, the index, HEAD and the current branch are not touched, no hook
-runs, and nothing is pushed. Every git process is hardened like the readers' (`gitcmd`).
+runs, and nothing is pushed. Every git process is hardened like the readers' (`gitcmd.run`).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from git import Git
-
 from reconciler.errors import VzGitopsError
-from reconciler.source.gitcmd import GIT_ENV, git_argv
+from reconciler.source.gitcmd import git_error, run
 from reconciler.source.names import SHA_RE
 
 _ZERO = "0" * 40
@@ -28,14 +25,10 @@ class GitWriteError(VzGitopsError):
 
 
 def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    argv = git_argv(git_dir, args, _IDENTITY)
-    merged = {**os.environ, **GIT_ENV, **(env or {})}
-    status, out, err = Git(str(git_dir)).execute(
-        argv, with_extended_output=True, with_exceptions=False, env=merged
-    )
-    if status != 0:
-        raise GitWriteError(f"git {args[0]} failed (exit {status}): {str(err).strip()[-300:]}")
-    return str(out).strip()
+    res = run(git_dir, args, config=_IDENTITY, env=env)
+    if res.status != 0:
+        raise GitWriteError(f"git {args[0]} failed (exit {res.status}): {git_error(res.err)}")
+    return res.out.strip()
 
 
 def _hash(git_dir: Path, data: bytes, scratch: Path) -> str:
