@@ -176,7 +176,7 @@ def test_a_tree_entry_bomb_is_refused_naming_the_limit(repo: GitRepo) -> None:
 def test_a_tree_listing_over_its_size_or_time_is_refused(repo: GitRepo) -> None:
     sha = bomb(repo, 1000, 3)  # a billion entries
     unbounded = Limits(max_tree_entries=10**12, max_tree_bytes=10**15, read_timeout=0.5)
-    with pytest.raises(SpecError, match="not listed within 0.5 s"):
+    with pytest.raises(SpecError, match=r"not listed within 0\.5 s"):
         read_revision(repo.path, sha, limits=unbounded)
     by_size = Limits(max_tree_entries=10**12, max_tree_bytes=1 << 20)
     with pytest.raises(SpecError, match="over 1048576 bytes"):
@@ -200,7 +200,7 @@ def test_a_remote_head_naming_no_branch_still_fetches_the_branches(
     git(repo.path, "push", "-q", str(bare), "main")
     mirror.fetch()
     assert mirror.resolve("main") == new
-    with pytest.raises(UsageError, match="HEAD of file://.*names no branch; give --ref"):
+    with pytest.raises(UsageError, match=r"HEAD of file://.*names no branch; give --ref"):
         mirror.resolve(None)
 
 

@@ -14,14 +14,16 @@ in-memory file, never onto the command line. Every command has a timeout.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, NamedTuple
+from subprocess import Popen
+from typing import IO, Any, NamedTuple
 
 from git import Git
 
@@ -139,22 +141,10 @@ def run(
 ) -> Result:
     """Run one hardened git command on `git_dir`; `args` must hold no unvalidated input."""
     limit = DEFAULT_TIMEOUT if timeout is None else timeout
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            git_argv(git_dir, args, config),
-            env=git_env(env, network=network),
-            cwd=git_dir if git_dir.is_dir() else None,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=limit,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return Result(-9, "", f"fatal: no answer after {limit:g} s", True)
-    late = time.monotonic() - started >= limit
-    out, err = (part.decode("utf-8", "replace") for part in (done.stdout, done.stderr))
-    return Result(done.returncode, out, err, late and done.returncode < 0)
+    argv = git_argv(git_dir, args, config)
+    done = _communicate(argv, git_dir, git_env(env, network=network), subprocess.DEVNULL, limit)
+    out, err = (part.decode("utf-8", "replace") for part in (done.out, done.err))
+    return Result(done.status, out, err, done.timed_out)
 
 
 class RawResult(NamedTuple):
@@ -175,19 +165,50 @@ def run_raw(
     `names`, if given, go to git's standard input one per line (`cat-file --batch`); each must
     be a single line, or it would smuggle in another request."""
     with _names_file(names) as stdin:
+        done = _communicate(git_argv(git_dir, args), git_dir, git_env(), stdin, timeout)
+    return RawResult(done.status, done.out, done.err.decode("utf-8", "replace"))
+
+
+class _Done(NamedTuple):
+    status: int
+    out: bytes
+    err: bytes
+    timed_out: bool
+
+
+def _spawn(argv: list[str], git_dir: Path, env: dict[str, str], stdin: Any) -> Popen[bytes]:
+    """git in a session of its own, so that a timeout kills its helpers too (ssh, https)."""
+    return Popen(
+        argv,
+        env=env,
+        cwd=git_dir if git_dir.is_dir() else None,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _kill(proc: Popen[bytes]) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _communicate(
+    argv: list[str], git_dir: Path, env: dict[str, str], stdin: Any, timeout: float
+) -> _Done:
+    with _spawn(argv, git_dir, env, stdin) as proc:
         try:
-            done = subprocess.run(
-                git_argv(git_dir, args),
-                env=git_env(),
-                cwd=git_dir if git_dir.is_dir() else None,
-                stdin=stdin,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            return RawResult(-9, b"", f"fatal: no answer after {timeout:g} s")
-    return RawResult(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+            _kill(proc)
+            out, err = proc.communicate()
+            note = f"\nfatal: no answer after {timeout:g} s".encode()
+            return _Done(proc.returncode, out, err + note, True)
+        except BaseException:
+            _kill(proc)
+            raise
+    return _Done(proc.returncode, out, err, False)
 
 
 @contextmanager
@@ -221,32 +242,29 @@ def run_bounded(
     as soon as there are more than `max_records`, more than `max_bytes` or `timeout` passed:
     a tree with millions of entries costs no more than the bound (`ls-tree -r -z`)."""
     deadline = time.monotonic() + timeout
-    with subprocess.Popen(
-        git_argv(git_dir, args),
-        env=git_env(),
-        cwd=git_dir if git_dir.is_dir() else None,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
-        out, over = _read_bounded(proc, max_records, max_bytes, deadline)
-        if over:
-            proc.kill()
-        err = _drain(proc, deadline)
+    with _spawn(git_argv(git_dir, args), git_dir, git_env(), subprocess.DEVNULL) as proc:
+        try:
+            out, over = _read_bounded(proc, max_records, max_bytes, deadline)
+            if over:
+                _kill(proc)
+            err = _drain(proc, deadline)
+        except BaseException:
+            _kill(proc)
+            raise
         status = proc.wait()
     return Listing(status, out, err, over)
 
 
 def _read_bounded(
-    proc: subprocess.Popen[bytes], max_records: int, max_bytes: int, deadline: float
+    proc: Popen[bytes], max_records: int, max_bytes: int, deadline: float
 ) -> tuple[bytes, str]:
     assert proc.stdout is not None
-    stdout = proc.stdout
+    fd = proc.stdout.fileno()
     chunks: list[bytes] = []
     size = records = 0
     timer = _Killer(proc, deadline)
     with timer:
-        while chunk := stdout.read1(1 << 16):
+        while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
             size += len(chunk)
             records += chunk.count(b"\0")
@@ -257,7 +275,7 @@ def _read_bounded(
     return (b"", "time") if timer.fired else (b"".join(chunks), "")
 
 
-def _drain(proc: subprocess.Popen[bytes], deadline: float) -> str:
+def _drain(proc: Popen[bytes], deadline: float) -> str:
     assert proc.stderr is not None
     with _Killer(proc, deadline):
         data = proc.stderr.read(1 << 20)
@@ -267,14 +285,14 @@ def _drain(proc: subprocess.Popen[bytes], deadline: float) -> str:
 class _Killer:
     """Kills `proc` at `deadline` while a blocking read waits on it (a timer thread)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    def __init__(self, proc: Popen[bytes], deadline: float) -> None:
         self.fired = False
         self._proc = proc
         self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
 
     def _fire(self) -> None:
         self.fired = True
-        self._proc.kill()
+        _kill(self._proc)
 
     def __enter__(self) -> _Killer:
         self._timer.start()
