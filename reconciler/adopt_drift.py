@@ -27,6 +27,7 @@ from reconciler.fields import desired_settings
 from reconciler.importer import spec_values
 from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.source import (
+    BranchTaken,
     GitWriteError,
     Revision,
     commit_on_new_branch,
@@ -207,9 +208,13 @@ def git_dir_of(repo: Path) -> Path:
 
 
 def branch_name(branch: str | None, revision: str) -> str:
+    """The new branch's short name; HEAD (anywhere in it) and full ref names are refused, as
+    they would read as something else (`refs/heads/HEAD`, `refs/heads/refs/heads/x`)."""
     name = branch or f"vzgitops/adopt-drift-{revision[:12]}"
-    if not _BRANCH.fullmatch(name) or ".." in name or name.endswith((".lock", "/", ".")):
-        raise UsageError(f"--branch {name!r} is not a usable branch name")
+    bad = not _BRANCH.fullmatch(name) or ".." in name or name.endswith((".lock", "/", "."))
+    if bad or "HEAD" in name.split("/") or name.startswith("refs/"):
+        msg = f"--branch {name!r} is not a usable branch name (give a short name such as adopt/x); nothing was written"
+        raise UsageError(msg)
     return validate_ref(name)
 
 
@@ -232,6 +237,8 @@ def adopt(
         commit = commit_on_new_branch(
             git_dir_of(repo), revision.sha, changed, commit_message(drift, found), name
         )
+    except BranchTaken as error:
+        raise AdoptError(f"--branch {name!r}: {error}; nothing was written") from error
     except GitWriteError as error:
         raise AdoptError(str(error)) from error
     notes = [a.note for a in found if a.note]

@@ -24,6 +24,10 @@ class GitWriteError(VzGitopsError):
     """A commit or branch could not be written."""
 
 
+class BranchTaken(GitWriteError):
+    """The new branch's name is already a branch or a tag; nothing was written."""
+
+
 def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
     res = run(git_dir, args, config=_IDENTITY, env=env)
     if res.status != 0:
@@ -42,12 +46,24 @@ def _mode(git_dir: Path, sha: str, path: str) -> str:
     return listed.split()[0] if listed else "100644"
 
 
+def _check_free(git_dir: Path, branch: str) -> None:
+    """Raise before anything is written if `branch` is a branch already, or a tag (a branch
+    beside a tag of the same name makes `--ref NAME` mean two commits)."""
+    wanted = (f"refs/heads/{branch}", f"refs/tags/{branch}")
+    listed = _git(git_dir, ["for-each-ref", "--format=%(refname)", "--", *wanted]).splitlines()
+    if wanted[0] in listed:
+        raise BranchTaken(f"branch {branch} already exists")
+    if wanted[1] in listed:
+        raise BranchTaken(f"a tag named {branch} exists, so --ref {branch} would be ambiguous")
+
+
 def commit_on_new_branch(
     git_dir: Path, parent: str, files: Mapping[str, bytes], message: str, branch: str
 ) -> str:
     """A commit with `files` replaced on top of `parent`, as a new branch; its sha."""
     if not SHA_RE.fullmatch(parent):
         raise GitWriteError(f"{parent!r} is not a commit sha")
+    _check_free(git_dir, branch)
     with tempfile.TemporaryDirectory(prefix="vzgitops-adopt-") as tmp:
         scratch = Path(tmp)
         env = {"GIT_INDEX_FILE": str(scratch / "index")}
