@@ -13,6 +13,7 @@ import pytest
 from reconciler.errors import SourceUnavailable, SpecError, UsageError
 from reconciler.source import Limits, LocalSource, Mirror, open_source, read_revision
 from tests.conftest import SimNode
+from tests.controller.harness import Controllers
 from tests.support import GIT_ENV, GitRepo, container_doc, vzgitops
 
 
@@ -115,6 +116,20 @@ def test_a_promisor_remote_never_runs_from_the_command(
     assert not (tmp_path / "pwned").exists()
 
 
+def test_a_promisor_remote_never_runs_from_the_controller(
+    promisor: Path, tmp_path: Path, sim_node: SimNode
+) -> None:
+    controllers = Controllers(tmp_path, sim_node.env)
+    try:
+        run = controllers.start(["--repo", str(promisor), "--ref", "main", "--interval", "1h"])
+        error = run.wait(lambda s: s.get("last_error"), "the read failure recorded")
+        assert "web.yaml cannot be read" in error["message"]
+        assert run.stop() == 0
+    finally:
+        controllers.close()
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_inherited_git_environment_does_not_reach_git(tmp_path: Path) -> None:
     from reconciler.source.gitcmd import git_env
 
@@ -202,6 +217,31 @@ def test_a_remote_head_naming_no_branch_still_fetches_the_branches(
     assert mirror.resolve("main") == new
     with pytest.raises(UsageError, match=r"HEAD of file://.*names no branch; give --ref"):
         mirror.resolve(None)
+
+
+def test_the_controller_says_the_remote_head_names_no_branch(
+    repo: GitRepo, tmp_path: Path, sim_node: SimNode
+) -> None:
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo.path), str(bare))
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/gone")
+    controllers = Controllers(tmp_path, sim_node.env)
+    try:
+        run = controllers.start(["--repo", bare.as_uri(), "--interval", "1h"])
+        error = run.wait(lambda s: s.get("last_error"), "the missing default branch reported")
+        assert error["message"].endswith("names no branch; give --ref.")
+        assert run.stop() == 0
+    finally:
+        controllers.close()
+
+
+def test_a_local_head_naming_no_commit_is_a_clear_error(repo: GitRepo, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo.path), str(bare))
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/gone")
+    with pytest.raises(UsageError, match=r"HEAD of .* names no commit .*; give --ref"):
+        read_revision(bare)
+    assert read_revision(bare, "main").sha == repo.git("rev-parse", "HEAD")
 
 
 def test_a_dangling_remote_tracking_head_in_a_clone(repo: GitRepo, tmp_path: Path) -> None:
