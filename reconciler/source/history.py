@@ -215,6 +215,10 @@ class _GitHistory:
             self._git_dir, args, max_records=lim.max_tree_entries,
             max_bytes=lim.max_tree_bytes, timeout=lim.read_timeout,
         )  # fmt: skip
+        if res.over == "time":  # a load spike or a stuck disk, not the tree: try again later
+            where = f"{self._where} at {commit.sha[:12]}"
+            msg = f"the tree of {where} was not listed within {lim.read_timeout:g} s (read_timeout)"
+            raise SourceUnavailable(msg)
         if res.over:
             raise SpecError([listing_problem(commit.path, res.over, lim).to_problem()])
         try:

@@ -199,17 +199,14 @@ def scan(
 
 
 def listing_problem(root: str, over: str, limits: Limits) -> TreeProblem:
-    """Why the listing of the tree at `root` was stopped (`over`: records, bytes or time)."""
+    """Why the listing of the tree at `root` was stopped (`over`: "records" or "bytes")."""
     hint = "a built-in limit; point --path at a smaller directory"
     if over == "records":
         n = limits.max_tree_entries
         msg = f"has more than {n} entries, over the limit max_tree_entries={n} ({hint})"
-    elif over == "bytes":
+    else:
         n = limits.max_tree_bytes
         msg = f"lists over {n} bytes of entries, the limit max_tree_bytes={n} ({hint})"
-    else:
-        t = limits.read_timeout
-        msg = f"was not listed within {t:g} s, the limit read_timeout={t:g} ({hint})"
     return TreeProblem(root or ".", msg)
 
 
