@@ -53,7 +53,6 @@ _SAFE_CONFIG: tuple[str, ...] = (
     "http.sslVerify=true",
     "log.showSignature=false",
     "color.ui=never",
-    "diff.external=",
     "gpg.program=false",
     "gpg.openpgp.program=false",
     "gpg.x509.program=false",
