@@ -32,6 +32,8 @@ from reconciler.source import (
     Revision,
     commit_on_new_branch,
     find_git_dir,
+    is_url,
+    redact,
     validate_ref,
 )
 from reconciler.spec.desired import DesiredContainer, DesiredState
@@ -205,6 +207,16 @@ def git_dir_of(repo: Path) -> Path:
         return find_git_dir(repo)
     except UsageError as error:
         raise UsageError(f"drift --adopt needs a local clone; {repo} is not one") from error
+
+
+def check_adoptable(repo: str, branch: str | None) -> None:
+    """Refuse `drift --adopt` before the node is read: a URL has no clone to commit into (its
+    mirror is vzgitops's own), and a bad `--branch` would only be found after the work."""
+    if is_url(repo):
+        msg = f"drift --adopt commits into a local clone; --repo {redact(repo)} is a URL (give the clone's path)"
+        raise UsageError(msg)
+    if branch is not None:
+        branch_name(branch, "")
 
 
 def branch_name(branch: str | None, revision: str) -> str:

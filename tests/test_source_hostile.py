@@ -210,6 +210,7 @@ def test_a_remote_head_naming_no_branch_still_fetches_the_branches(
     mirror = Mirror(f"file://{bare}", tmp_path / "cache")
     mirror.fetch()
     assert mirror.resolve(None) == repo.git("rev-parse", "HEAD")
+    git(mirror.path, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/gone")
     git(bare, "symbolic-ref", "HEAD", "refs/heads/gone")
     repo.write("db.yaml", container_doc("db", 102))
     new = repo.commit("db")
@@ -218,6 +219,9 @@ def test_a_remote_head_naming_no_branch_still_fetches_the_branches(
     assert mirror.resolve("main") == new
     with pytest.raises(UsageError, match=r"HEAD of file://.*names no branch; give --ref"):
         mirror.resolve(None)
+    with pytest.raises(UsageError, match="ref 'origin' not found"):
+        mirror.resolve("origin")
+    assert mirror.read("main").files.keys() == {"db.yaml", "web.yaml"}
 
 
 def test_the_controller_says_the_remote_head_names_no_branch(
