@@ -1,7 +1,7 @@
 """Git -> one immutable `Revision` (shell): the only package that talks to git.
 
 - `names`: refs, shas, paths and URLs checked before they reach git (pure);
-- `gitcmd`: every git process, hardened, through GitPython;
+- `gitcmd`: every git process, hardened in one place (config, environment, transports, time);
 - `tree`: git's commit, tree and blob output parsed, and what is refused in a tree (pure);
 - `history`: `LocalSource` and `Mirror` (read, locate, fetch, ancestry, signatures);
 - `write`: changed files as one commit on a new branch (`drift --adopt`), plumbing only.

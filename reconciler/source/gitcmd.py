@@ -8,7 +8,10 @@ survives); prompts are disabled; lazy fetching of a partial clone's missing obje
 only the mirror's own fetch may use a transport at all (https, ssh or file), every other
 command may use none. Callers pass only validated values (`names`), after `--` or
 `--end-of-options`; object names for `cat-file --batch` go to git's standard input from an
-in-memory file, never onto the command line. Every command has a timeout.
+in-memory file, never onto the command line. Every command has a timeout, and runs in a
+session of its own so that the timeout kills its helpers too. GitPython's own command runner
+is not used (it can add environment variables, not remove them); GitPython names the git
+executable here and finds a repository's git directory (`history.find_git_dir`, no process).
 """
 
 from __future__ import annotations
@@ -275,10 +278,14 @@ def _read_bounded(
 
 
 def _drain(proc: Popen[bytes], deadline: float) -> str:
+    """git's standard error to its end (so git never blocks on it), its first MiB kept."""
     assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    kept = bytearray()
     with _Killer(proc, deadline):
-        data = proc.stderr.read(1 << 20)
-    return data.decode("utf-8", "replace")
+        while chunk := os.read(fd, 1 << 16):
+            kept += chunk[: max(0, (1 << 20) - len(kept))]
+    return kept.decode("utf-8", "replace")
 
 
 class _Killer:
