@@ -52,7 +52,6 @@ _SAFE_CONFIG: tuple[str, ...] = (
     "protocol.ext.allow=never",
     "submodule.recurse=false",
     "fetch.recurseSubmodules=false",
-    "fetch.fsckObjects=false",
     "http.sslVerify=true",
     "log.showSignature=false",
     "color.ui=never",
@@ -63,9 +62,6 @@ _SAFE_CONFIG: tuple[str, ...] = (
     f"gpg.ssh.allowedSignersFile={os.devnull}",
     "init.defaultBranch=main",
     "init.templateDir=",
-    "core.untrackedCache=false",
-    "gc.auto=0",
-    "maintenance.auto=false",
 )
 
 # Set on every git process, over an environment with every inherited GIT_* variable removed.
