@@ -150,18 +150,24 @@ def test_inherited_git_environment_does_not_reach_git(tmp_path: Path) -> None:
     assert fetching["GIT_ALLOW_PROTOCOL"] == "https:ssh:file"
 
 
-def test_an_inherited_config_parameter_cannot_run_code(repo: GitRepo, tmp_path: Path) -> None:
-    marker = tmp_path / "pwned"
+def test_inherited_git_variables_do_not_reach_git(repo: GitRepo, tmp_path: Path) -> None:
+    marker, trace = tmp_path / "pwned", tmp_path / "trace"
     script = tmp_path / "evil.sh"
     script.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
     script.chmod(0o755)
-    key = "GIT_CONFIG_PARAMETERS"
-    os.environ[key] = f"'core.fsmonitor={script}' 'core.pager={script}'"
+    inherited = {
+        "GIT_CONFIG_PARAMETERS": f"'core.fsmonitor={script}' 'core.pager={script}'",
+        "GIT_TRACE": str(trace),
+        "GIT_NAMESPACE": "elsewhere",
+    }
+    os.environ.update(inherited)
     try:
-        read_revision(repo.path)
+        revision = read_revision(repo.path, "main")
     finally:
-        del os.environ[key]
-    assert not marker.exists()
+        for key in inherited:
+            del os.environ[key]
+    assert revision.sha == repo.git("rev-parse", "main")
+    assert not marker.exists() and not trace.exists()
 
 
 # ---- a tree-entry bomb ------------------------------------------------------------------------
