@@ -14,7 +14,7 @@ from reconciler.errors import SourceUnavailable, SpecError, UsageError
 from reconciler.source import Limits, LocalSource, Mirror, open_source, read_revision
 from tests.conftest import SimNode
 from tests.controller.harness import Controllers
-from tests.support import GIT_ENV, GitRepo, container_doc, vzgitops
+from tests.support import GIT_ENV, VZGITOPS, GitRepo, container_doc, vzgitops
 
 
 def git(cwd: Path, *args: str, stdin: str | None = None) -> str:
@@ -168,6 +168,33 @@ def test_inherited_git_variables_do_not_reach_git(repo: GitRepo, tmp_path: Path)
             del os.environ[key]
     assert revision.sha == repo.git("rev-parse", "main")
     assert not marker.exists() and not trace.exists()
+
+
+def test_config_included_from_standard_input_does_not_hang_the_command(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    """GitPython's own config reader followed `include.path=/dev/stdin` and waited on the
+    command's standard input forever; git reads it as the (empty or foreign) file it is."""
+    repo.git("config", "include.path", "/dev/stdin")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    err_path = tmp_path / "stderr"
+    with (
+        open(err_path, "wb") as err_file,
+        subprocess.Popen(
+            [*VZGITOPS, "validate", "--repo", str(repo.path)],
+            env=env,
+            stdin=subprocess.PIPE,  # held open and never written: a terminal nobody types into
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+        ) as proc,
+    ):
+        try:
+            code = proc.wait(timeout=60)
+        finally:
+            proc.kill()
+    err = err_path.read_text()
+    assert code == 1, err
+    assert "bad config line 1 in file /dev/stdin" in err
 
 
 # ---- a tree-entry bomb ------------------------------------------------------------------------

@@ -10,8 +10,8 @@ command may use none. Callers pass only validated values (`names`), after `--` o
 `--end-of-options`; object names for `cat-file --batch` go to git's standard input from an
 in-memory file, never onto the command line. Every command has a timeout, and runs in a
 session of its own so that the timeout kills its helpers too. GitPython's own command runner
-is not used (it can add environment variables, not remove them); GitPython names the git
-executable here and finds a repository's git directory (`history.find_git_dir`, no process).
+is not used (it can add environment variables, not remove them), nor its config reader
+(it followed `include.path=/dev/stdin` to the terminal); it only names the git executable.
 """
 
 from __future__ import annotations
@@ -141,6 +141,20 @@ def run(
     limit = DEFAULT_TIMEOUT if timeout is None else timeout
     argv = git_argv(git_dir, args, config)
     done = _communicate(argv, git_dir, git_env(env, network=network), subprocess.DEVNULL, limit)
+    out, err = (part.decode("utf-8", "replace") for part in (done.out, done.err))
+    return Result(done.status, out, err, done.timed_out)
+
+
+def discover(path: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Result:
+    """`git rev-parse --absolute-git-dir` in `path` and nowhere above it (a ceiling at its
+    parent), hardened like every other command. `path` is declared a safe directory: it is
+    the repository the user named, and nothing in its config runs with these settings."""
+    where = path.resolve()
+    exe = str(Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
+    settings = [arg for item in (*_SAFE_CONFIG, f"safe.directory={where}") for arg in ("-c", item)]
+    argv = [exe, *settings, "rev-parse", "--absolute-git-dir"]
+    env = git_env({"GIT_CEILING_DIRECTORIES": str(where.parent)})
+    done = _communicate(argv, where, env, subprocess.DEVNULL, timeout)
     out, err = (part.decode("utf-8", "replace") for part in (done.out, done.err))
     return Result(done.status, out, err, done.timed_out)
 

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from git import Repo
-from git.exc import GitError, NoSuchPathError
+from git.exc import GitError
 
 from reconciler.errors import SourceUnavailable, SpecError, UsageError
-from reconciler.source.gitcmd import Result, git_error, run, run_bounded, run_raw
+from reconciler.source.gitcmd import Result, discover, git_error, run, run_bounded, run_raw
 from reconciler.source.names import (
     SHA_RE,
     is_url,
@@ -110,16 +109,13 @@ class Source(Protocol):
 
 def find_git_dir(path: Path) -> Path:
     """The git directory of a work tree or bare repository at `path` (no parent search)."""
-    try:
-        repo = Repo(path, expand_vars=False)
-    except NoSuchPathError as exc:
-        raise UsageError(f"repository {path} does not exist.") from exc
-    except (GitError, OSError) as exc:
-        raise UsageError(f"{path} is not a git repository (give its top directory).") from exc
-    try:
-        return Path(repo.git_dir).resolve()
-    finally:
-        repo.close()
+    if not path.exists():
+        raise UsageError(f"repository {path} does not exist.")
+    res = discover(path) if path.is_dir() else None
+    found = Path(res.out.strip()) if res is not None and res.status == 0 else None
+    if found is None or not found.is_absolute():
+        raise UsageError(f"{path} is not a git repository (give its top directory).")
+    return found.resolve()
 
 
 class _GitHistory:
