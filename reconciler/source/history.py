@@ -222,7 +222,8 @@ class _GitHistory:
                 raise ValueError(git_error(res.err))
             return parse_ls_tree(res.out, commit.path)
         except ValueError as exc:
-            msg = f"reading {self._where} at {commit.sha[:12]} failed: {git_error(str(exc))}"
+            said = f" (git: {git_error(res.err)})" if res.err.strip() and res.status == 0 else ""
+            msg = f"reading {self._where} at {commit.sha[:12]} failed: {git_error(str(exc))}{said}"
             raise SourceUnavailable(msg) from exc
 
     def read(self, ref: str | None, subpath: str = "") -> Revision:
@@ -360,17 +361,18 @@ class Mirror(_GitHistory):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def fetch_args(self) -> list[str]:
+    def fetch_args(self, *, head: bool = True) -> list[str]:
         """The git arguments of every fetch: the URL only ever after `--`."""
         opts = ["fetch", "--quiet", "--prune", "--no-tags", "--no-recurse-submodules"]
-        return [*opts, "--", self._url, *_REFSPECS]
+        specs = _REFSPECS if head else _REFSPECS[:-1]
+        return [*opts, "--", self._url, *specs]
 
     def _fetch_into(self, git_dir: Path) -> None:
         res = run(git_dir, self.fetch_args(), timeout=self._timeout, network=True)
         if res.status != 0 and _NO_REMOTE_HEAD in res.err:
             # The remote's HEAD names a branch it does not have: fetch the branches and tags
             # anyway, and forget the old default so that no stale commit stands in for it.
-            res = run(git_dir, self.fetch_args()[:-1], timeout=self._timeout, network=True)
+            res = run(git_dir, self.fetch_args(head=False), timeout=self._timeout, network=True)
             if res.status == 0:
                 self._check(run(git_dir, ["update-ref", "-d", _REMOTE_HEAD]), "update-ref")
         if res.timed_out:
