@@ -104,27 +104,3 @@ def test_adopt_gives_a_branch_whose_plan_is_empty(repo: GitRepo, env: dict[str, 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No changes." in done.stdout
-
-
-@pytest.mark.parametrize("branch", ["HEAD", "origin/HEAD", "refs/heads/adopted", "main", "v1"])
-def test_adopt_refuses_a_branch_that_is_head_a_full_ref_or_taken(
-    repo: GitRepo, env: dict[str, str], branch: str
-) -> None:
-    edit_conf(env, 103, "CPUUNITS", "750")
-    repo.git("tag", "v1")
-    refs, objects = repo.git("for-each-ref"), repo.git("count-objects", "-v")
-    code, _, err = drift(repo, env, "--adopt", "--branch", branch)
-    assert code == (64 if "HEAD" in branch or branch.startswith("refs/") else 1), err
-    last = err.strip().splitlines()[-1]
-    assert f"--branch {branch!r}" in last and "nothing was written" in last
-    assert "internal error" not in err and "update-ref" not in err
-    assert (repo.git("for-each-ref"), repo.git("count-objects", "-v")) == (refs, objects)
-
-
-def test_adopt_refuses_a_url_before_reading_the_node(repo: GitRepo, env: dict[str, str]) -> None:
-    edit_conf(env, 103, "CPUUNITS", "750")
-    refs = repo.git("for-each-ref")
-    done = vzgitops(["drift", "--repo", repo.path.as_uri(), "--adopt"], env)
-    assert done.returncode == 64, done.stderr
-    assert "commits into a local clone" in done.stderr and "is a URL" in done.stderr
-    assert done.stdout == "" and repo.git("for-each-ref") == refs
