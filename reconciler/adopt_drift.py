@@ -27,10 +27,13 @@ from reconciler.fields import desired_settings
 from reconciler.importer import spec_values
 from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.source import (
+    BranchTaken,
     GitWriteError,
     Revision,
     commit_on_new_branch,
     find_git_dir,
+    is_url,
+    redact,
     validate_ref,
 )
 from reconciler.spec.desired import DesiredContainer, DesiredState
@@ -206,10 +209,24 @@ def git_dir_of(repo: Path) -> Path:
         raise UsageError(f"drift --adopt needs a local clone; {repo} is not one") from error
 
 
+def check_adoptable(repo: str, branch: str | None) -> None:
+    """Refuse `drift --adopt` before the node is read: a URL has no clone to commit into (its
+    mirror is vzgitops's own), and a bad `--branch` would only be found after the work."""
+    if is_url(repo):
+        msg = f"drift --adopt commits into a local clone; --repo {redact(repo)} is a URL (give the clone's path)"
+        raise UsageError(msg)
+    if branch is not None:
+        branch_name(branch, "")
+
+
 def branch_name(branch: str | None, revision: str) -> str:
+    """The new branch's short name; HEAD (anywhere in it) and full ref names are refused, as
+    they would read as something else (`refs/heads/HEAD`, `refs/heads/refs/heads/x`)."""
     name = branch or f"vzgitops/adopt-drift-{revision[:12]}"
-    if not _BRANCH.fullmatch(name) or ".." in name or name.endswith((".lock", "/", ".")):
-        raise UsageError(f"--branch {name!r} is not a usable branch name")
+    bad = not _BRANCH.fullmatch(name) or ".." in name or name.endswith((".lock", "/", "."))
+    if bad or "HEAD" in name.split("/") or name.startswith("refs/"):
+        msg = f"--branch {name!r} is not a usable branch name (give a short name such as adopt/x); nothing was written"
+        raise UsageError(msg)
     return validate_ref(name)
 
 
@@ -232,6 +249,8 @@ def adopt(
         commit = commit_on_new_branch(
             git_dir_of(repo), revision.sha, changed, commit_message(drift, found), name
         )
+    except BranchTaken as error:
+        raise AdoptError(f"--branch {name!r}: {error}; nothing was written") from error
     except GitWriteError as error:
         raise AdoptError(str(error)) from error
     notes = [a.note for a in found if a.note]

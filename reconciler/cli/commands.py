@@ -111,6 +111,10 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
     if args.branch is not None and not args.adopt:
         raise UsageError("drift: --branch is only used with --adopt")
+    if args.adopt:
+        from reconciler.adopt_drift import check_adoptable
+
+        check_adoptable(args.repo, args.branch)
     state = StateDir(state_dir(args.state_dir))
     args.ref = args.ref or applied_revision(state)
     loaded = load(args, state)

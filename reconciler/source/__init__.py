@@ -1,7 +1,7 @@
 """Git -> one immutable `Revision` (shell): the only package that talks to git.
 
 - `names`: refs, shas, paths and URLs checked before they reach git (pure);
-- `gitcmd`: every git process, hardened, through GitPython;
+- `gitcmd`: every git process, hardened in one place (config, environment, transports, time);
 - `tree`: git's commit, tree and blob output parsed, and what is refused in a tree (pure);
 - `history`: `LocalSource` and `Mirror` (read, locate, fetch, ancestry, signatures);
 - `write`: changed files as one commit on a new branch (`drift --adopt`), plumbing only.
@@ -30,13 +30,14 @@ from reconciler.source.names import (
     validate_url,
 )
 from reconciler.source.tree import DEFAULT_LIMITS, YAML_SUFFIXES, Limits, TreeProblem
-from reconciler.source.write import GitWriteError, commit_on_new_branch
+from reconciler.source.write import BranchTaken, GitWriteError, commit_on_new_branch
 
 __all__ = [
     "DEFAULT_LIMITS",
     "GIT_ENV",
     "SHA_RE",
     "YAML_SUFFIXES",
+    "BranchTaken",
     "Commit",
     "GitWriteError",
     "Limits",

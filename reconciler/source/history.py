@@ -24,17 +24,16 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from git import Repo
-from git.exc import GitError, NoSuchPathError
+from git.exc import GitError
 
 from reconciler.errors import SourceUnavailable, SpecError, UsageError
-from reconciler.source.gitcmd import Result, last_line, run, run_raw
+from reconciler.source.gitcmd import Result, discover, git_error, run, run_bounded, run_raw
 from reconciler.source.names import (
     SHA_RE,
     is_url,
     redact,
+    ref_candidates,
     subject_of,
-    validate_revision,
     validate_sha,
     validate_subpath,
     validate_url,
@@ -44,6 +43,7 @@ from reconciler.source.tree import (
     Entry,
     GitObject,
     Limits,
+    listing_problem,
     parse_batch,
     parse_commit,
     parse_ls_tree,
@@ -57,6 +57,7 @@ _REMOTE_HEAD = "refs/vzgitops/remote-head"
 # of SIGPIPE now and then: about 1 run in 20 with two such commits. The answer is the same on
 # another try, so a run killed that way is repeated.
 _SIGPIPE_ATTEMPTS = 8
+_NO_REMOTE_HEAD = "couldn't find remote ref HEAD"
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", f"+HEAD:{_REMOTE_HEAD}")
 
 
@@ -108,16 +109,13 @@ class Source(Protocol):
 
 def find_git_dir(path: Path) -> Path:
     """The git directory of a work tree or bare repository at `path` (no parent search)."""
-    try:
-        repo = Repo(path, expand_vars=False)
-    except NoSuchPathError as exc:
-        raise UsageError(f"repository {path} does not exist.") from exc
-    except (GitError, OSError) as exc:
-        raise UsageError(f"{path} is not a git repository (give its top directory).") from exc
-    try:
-        return Path(repo.git_dir).resolve()
-    finally:
-        repo.close()
+    if not path.exists():
+        raise UsageError(f"repository {path} does not exist.")
+    res = discover(path) if path.is_dir() else None
+    found = Path(res.out.strip()) if res is not None and res.status == 0 else None
+    if found is None or not found.is_absolute():
+        raise UsageError(f"{path} is not a git repository (give its top directory).")
+    return found.resolve()
 
 
 class _GitHistory:
@@ -138,16 +136,27 @@ class _GitHistory:
         """Hook: raise if the git directory cannot be read yet."""
 
     def resolve(self, ref: str | None) -> str:
-        """Branch, tag or (short) commit sha -> full commit sha; None = the default branch."""
+        """Branch, tag or (short) commit sha -> full commit sha; None = the default branch.
+
+        A branch wins over a tag of the same name (`names.ref_candidates`)."""
         self._ready()
-        name = self._default_ref if ref is None else validate_revision(ref)
-        spec = f"{name}^{{commit}}"
-        res = run(self._git_dir, ["rev-parse", "--verify", "--quiet", "--end-of-options", spec])
-        sha = res.out.strip()
-        if res.status != 0 or not SHA_RE.fullmatch(sha):
-            shown = "the default branch" if ref is None else f"ref {ref!r}"
-            raise UsageError(f"{shown} not found in {self._where}.")
-        return sha
+        names = [self._default_ref] if ref is None else ref_candidates(ref)
+        res = run_raw(self._git_dir, ["cat-file", "--batch"], [f"{n}^{{commit}}" for n in names])
+        try:
+            found = parse_batch(res.out, names) if res.status == 0 else []
+        except ValueError:
+            found = []
+        for obj in found:
+            if obj is not None and obj.kind == "commit" and SHA_RE.fullmatch(obj.sha):
+                return obj.sha
+        if res.status != 0:
+            raise SourceUnavailable(f"reading {self._where} failed: {git_error(res.err)}")
+        if ref is None:
+            raise UsageError(self._no_default())
+        raise UsageError(f"ref {ref!r} not found in {self._where}.")
+
+    def _no_default(self) -> str:
+        return f"HEAD of {self._where} names no commit (an unborn or deleted branch); give --ref."
 
     def locate(self, ref: str | None, subpath: str = "") -> Commit:
         """The commit `ref` names and the tree at `subpath` in it; no file is read."""
@@ -194,15 +203,27 @@ class _GitHistory:
         )
 
     def _entries(self, commit: Commit) -> list[Entry]:
-        """Every entry under `commit.tree`, trees included, with repository-relative paths."""
+        """Every entry under `commit.tree`, trees included, with repository-relative paths;
+        the listing is stopped at the limits on entries, bytes and time (`Limits`)."""
         args = ["ls-tree", "-r", "-t", "-z", "-l", "--end-of-options", validate_sha(commit.tree)]
-        res = run_raw(self._git_dir, args)
+        lim = self._limits
+        res = run_bounded(
+            self._git_dir, args, max_records=lim.max_tree_entries,
+            max_bytes=lim.max_tree_bytes, timeout=lim.read_timeout,
+        )  # fmt: skip
+        if res.over == "time":  # a load spike or a stuck disk, not the tree: try again later
+            where = f"{self._where} at {commit.sha[:12]}"
+            msg = f"the tree of {where} was not listed within {lim.read_timeout:g} s (read_timeout)"
+            raise SourceUnavailable(msg)
+        if res.over:
+            raise SpecError([listing_problem(commit.path, res.over, lim).to_problem()])
         try:
             if res.status != 0:
-                raise ValueError(last_line(res.err))
+                raise ValueError(git_error(res.err))
             return parse_ls_tree(res.out, commit.path)
         except ValueError as exc:
-            msg = f"reading {self._where} at {commit.sha[:12]} failed: {last_line(str(exc))}"
+            said = f" (git: {git_error(res.err)})" if res.err.strip() and res.status == 0 else ""
+            msg = f"reading {self._where} at {commit.sha[:12]} failed: {git_error(str(exc))}{said}"
             raise SourceUnavailable(msg) from exc
 
     def read(self, ref: str | None, subpath: str = "") -> Revision:
@@ -212,12 +233,13 @@ class _GitHistory:
     def _objects(self, sha: str, names: list[str]) -> list[GitObject | None]:
         """`git cat-file --batch` of `names` (shas or `sha:path`, validated by the caller)."""
         try:
-            res = run_raw(self._git_dir, ["cat-file", "--batch", "--buffer"], names)
+            args = ["cat-file", "--batch", "--buffer"]
+            res = run_raw(self._git_dir, args, names, timeout=self._limits.read_timeout)
             if res.status != 0:
-                raise ValueError(last_line(res.err))
+                raise ValueError(git_error(res.err))
             return parse_batch(res.out, names)
         except (GitError, ValueError, OSError) as exc:
-            msg = f"reading {self._where} at {sha[:12]} failed: {last_line(str(exc))}"
+            msg = f"reading {self._where} at {sha[:12]} failed: {git_error(str(exc))}"
             raise SourceUnavailable(msg) from exc
 
     def is_ancestor(self, old_sha: str, new_sha: str) -> bool:
@@ -284,7 +306,7 @@ class _GitHistory:
 
     def _check(self, res: Result, verb: str) -> None:
         if res.status != 0:
-            msg = f"git {verb} in {self._where} failed: {last_line(res.err)}"
+            msg = f"git {verb} in {self._where} failed: {git_error(res.err)}"
             raise SourceUnavailable(msg)
 
 
@@ -331,7 +353,7 @@ class Mirror(_GitHistory):
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".mirror-", dir=self._cache_dir))
         try:
-            self._check(run(tmp, ["init", "--quiet", "--bare"]), "init")
+            self._check(run(tmp, ["init", "--quiet", "--bare"], network=True), "init")
             self._fetch_into(tmp)
             tmp.rename(self._git_dir)
         except OSError as exc:
@@ -339,19 +361,29 @@ class Mirror(_GitHistory):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def fetch_args(self) -> list[str]:
+    def fetch_args(self, *, head: bool = True) -> list[str]:
         """The git arguments of every fetch: the URL only ever after `--`."""
         opts = ["fetch", "--quiet", "--prune", "--no-tags", "--no-recurse-submodules"]
-        return [*opts, "--", self._url, *_REFSPECS]
+        specs = _REFSPECS if head else _REFSPECS[:-1]
+        return [*opts, "--", self._url, *specs]
 
     def _fetch_into(self, git_dir: Path) -> None:
-        res = run(git_dir, self.fetch_args(), timeout=self._timeout)
+        res = run(git_dir, self.fetch_args(), timeout=self._timeout, network=True)
+        if res.status != 0 and _NO_REMOTE_HEAD in res.err:
+            # The remote's HEAD names a branch it does not have: fetch the branches and tags
+            # anyway, and forget the old default so that no stale commit stands in for it.
+            res = run(git_dir, self.fetch_args(head=False), timeout=self._timeout, network=True)
+            if res.status == 0:
+                self._check(run(git_dir, ["update-ref", "-d", _REMOTE_HEAD]), "update-ref")
         if res.timed_out:
             msg = f"git fetch of {self._where} timed out after {self._timeout:g} s"
             raise SourceUnavailable(msg)
         if res.status != 0:
-            detail = last_line(res.err).replace(self._url, self._where)
+            detail = git_error(res.err).replace(self._url, self._where)
             raise SourceUnavailable(f"git fetch of {self._where} failed: {detail}")
+
+    def _no_default(self) -> str:
+        return f"the HEAD of {self._where} names no branch; give --ref."
 
     def _ready(self) -> None:
         if not (self._git_dir / "objects").is_dir():

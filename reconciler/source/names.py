@@ -49,6 +49,24 @@ def validate_revision(spec: str) -> str:
     return spec
 
 
+def split_revision(spec: str) -> tuple[str, str]:
+    """A revision `validate_revision` accepted -> its ref name and its ancestry steps."""
+    match = _ANCESTRY.fullmatch(spec)
+    if match is None:
+        raise UsageError(f"ref {spec!r} is not a valid branch, tag or commit name.")
+    return match.group("name"), match.group("steps")
+
+
+def ref_candidates(spec: str) -> list[str]:
+    """What `spec` may name, in the order vzgitops takes them: a full sha, a full ref name or
+    HEAD as written; else the branch, then the tag, then what git finds (a remote-tracking
+    branch, a short sha). git itself would take a tag over a branch of the same name."""
+    name, steps = split_revision(validate_revision(spec))
+    if SHA_RE.fullmatch(name) or name == "HEAD" or name.startswith("refs/"):
+        return [spec]
+    return [f"refs/heads/{name}{steps}", f"refs/tags/{name}{steps}", spec]
+
+
 def validate_sha(sha: str) -> str:
     """Return `sha` if it is a full 40-hex commit id."""
     if not SHA_RE.fullmatch(sha):

@@ -30,6 +30,11 @@ class Limits:
     max_file_bytes: int = 1 << 20
     max_files: int = 5000
     max_total_bytes: int = 64 << 20
+    # Checked while the tree is listed, before any file is read: a few kilobytes of trees
+    # pointing at each other can name a billion entries.
+    max_tree_entries: int = 100_000
+    max_tree_bytes: int = 32 << 20
+    read_timeout: float = 60.0
 
 
 DEFAULT_LIMITS = Limits()
@@ -191,6 +196,18 @@ def scan(
             blobs.append(entry)
     problems += total_problems(root, blobs, limits)
     return sorted(blobs, key=lambda e: e.path), sorted(problems, key=lambda p: p.path)
+
+
+def listing_problem(root: str, over: str, limits: Limits) -> TreeProblem:
+    """Why the listing of the tree at `root` was stopped (`over`: "records" or "bytes")."""
+    hint = "a built-in limit; point --path at a smaller directory"
+    if over == "records":
+        n = limits.max_tree_entries
+        msg = f"has more than {n} entries, over the limit max_tree_entries={n} ({hint})"
+    else:
+        n = limits.max_tree_bytes
+        msg = f"lists over {n} bytes of entries, the limit max_tree_bytes={n} ({hint})"
+    return TreeProblem(root or ".", msg)
 
 
 def total_problems(root: str, blobs: Sequence[Entry], limits: Limits) -> list[TreeProblem]:

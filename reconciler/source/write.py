@@ -3,20 +3,17 @@
 Used by `drift --adopt`. hash-object, read-tree into a temporary index, update-index,
 write-tree, commit-tree, then update-ref with an all-zero old value, so an existing branch is
 never moved: the work tree, the index, HEAD and the current branch are not touched, no hook
-runs, and nothing is pushed. Every git process is hardened like the readers' (`gitcmd`).
+runs, and nothing is pushed. Every git process is hardened like the readers' (`gitcmd.run`).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from git import Git
-
 from reconciler.errors import VzGitopsError
-from reconciler.source.gitcmd import GIT_ENV, git_argv
+from reconciler.source.gitcmd import git_error, run
 from reconciler.source.names import SHA_RE
 
 _ZERO = "0" * 40
@@ -27,15 +24,15 @@ class GitWriteError(VzGitopsError):
     """A commit or branch could not be written."""
 
 
+class BranchTaken(GitWriteError):
+    """The new branch's name is already a branch or a tag; nothing was written."""
+
+
 def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    argv = git_argv(git_dir, args, _IDENTITY)
-    merged = {**os.environ, **GIT_ENV, **(env or {})}
-    status, out, err = Git(str(git_dir)).execute(
-        argv, with_extended_output=True, with_exceptions=False, env=merged
-    )
-    if status != 0:
-        raise GitWriteError(f"git {args[0]} failed (exit {status}): {str(err).strip()[-300:]}")
-    return str(out).strip()
+    res = run(git_dir, args, config=_IDENTITY, env=env)
+    if res.status != 0:
+        raise GitWriteError(f"git {args[0]} failed (exit {res.status}): {git_error(res.err)}")
+    return res.out.strip()
 
 
 def _hash(git_dir: Path, data: bytes, scratch: Path) -> str:
@@ -49,12 +46,24 @@ def _mode(git_dir: Path, sha: str, path: str) -> str:
     return listed.split()[0] if listed else "100644"
 
 
+def _check_free(git_dir: Path, branch: str) -> None:
+    """Raise before anything is written if `branch` is a branch already, or a tag (a branch
+    beside a tag of the same name makes `--ref NAME` mean two commits)."""
+    wanted = (f"refs/heads/{branch}", f"refs/tags/{branch}")
+    listed = _git(git_dir, ["for-each-ref", "--format=%(refname)", "--", *wanted]).splitlines()
+    if wanted[0] in listed:
+        raise BranchTaken(f"branch {branch} already exists")
+    if wanted[1] in listed:
+        raise BranchTaken(f"a tag named {branch} exists, so --ref {branch} would be ambiguous")
+
+
 def commit_on_new_branch(
     git_dir: Path, parent: str, files: Mapping[str, bytes], message: str, branch: str
 ) -> str:
     """A commit with `files` replaced on top of `parent`, as a new branch; its sha."""
     if not SHA_RE.fullmatch(parent):
         raise GitWriteError(f"{parent!r} is not a commit sha")
+    _check_free(git_dir, branch)
     with tempfile.TemporaryDirectory(prefix="vzgitops-adopt-") as tmp:
         scratch = Path(tmp)
         env = {"GIT_INDEX_FILE": str(scratch / "index")}
