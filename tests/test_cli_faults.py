@@ -4,6 +4,7 @@ names vzgitops would not accept."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import stat
@@ -14,6 +15,9 @@ import pytest
 
 from reconciler import cli
 from reconciler.cli import main
+from tests.conftest import SimNode
+from tests.sim.support import create, ok
+from tests.support import vzgitops
 
 
 def _boom(args: argparse.Namespace) -> int:
@@ -61,3 +65,22 @@ def test_a_crash_report_never_follows_a_link_planted_in_the_temp_dir(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "RuntimeError: a planted bug" in path.read_text(encoding="utf-8")
     assert victim.read_text() == "keep me\n"
+
+
+def test_import_skips_a_container_whose_name_vzgitops_refuses_and_imports_the_rest(
+    sim_node: SimNode, tmp_path: Path
+) -> None:
+    names = {101: "my web", 102: "good", 103: "12345"}  # vzctl accepts all three
+    for ctid, name in names.items():
+        create(sim_node, ctid)
+        ok(sim_node.run("vzctl", "set", str(ctid), "--name", name, "--save"))
+    create(sim_node, 104)  # no name: imported as ct104
+    state, out = tmp_path / "state", tmp_path / "out"
+    done = vzgitops(["import", "--state-dir", str(state), "--out", str(out)], sim_node.env)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["ct104.yaml", "good.yaml"]
+    assert "container 101 skipped: its name is not one vzgitops accepts: 'my web'" in done.stderr
+    assert "container 103 skipped" in done.stderr and "all digits" in done.stderr
+    assert "internal error" not in done.stderr
+    owned = json.loads((state / "inventory.json").read_text(encoding="utf-8"))["containers"]
+    assert sorted(owned) == ["102", "104"]
