@@ -3,6 +3,7 @@ same state directory, and a slow --notify-url receiver that must not hold the no
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,7 +53,7 @@ def test_a_second_run_on_the_same_state_dir_is_refused_while_the_first_keeps_run
     assert f"pid {first.pid}" in second.log()
     assert first.proc.poll() is None
     newer = remote.commit({"web.yaml": container_doc("web", 101, cpus=2)})
-    first.signal(1)  # SIGHUP: fetch now; the first controller still works
+    first.signal(signal.SIGHUP)  # fetch now: the first controller still works
     first.wait(applied(newer), "the first controller applied the next commit")
     assert first.stop() == 0
 
