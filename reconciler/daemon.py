@@ -25,7 +25,7 @@ from reconciler.observe import conf_dir_from_env
 from reconciler.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess
 from reconciler.source import is_url, open_source, redact
-from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV, StateDir
+from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV, StateDir, controller_lock
 from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue, git_dir_of
 from reconciler.webhook import WebhookServer, read_secret
 
@@ -61,7 +61,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    return run(settings_from_args(args))
+    settings = settings_from_args(args)
+    with controller_lock(StateDir(settings.state_dir)):
+        return run(settings)
 
 
 def watched_path(repo: str) -> Path:

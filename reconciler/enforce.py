@@ -35,7 +35,7 @@ from reconciler.notify import NotifyFailed, notify
 from reconciler.plan import Held, Plan
 from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
-from reconciler.report import build_drift_report
+from reconciler.report import Report, build_drift_report
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.state import StateDir, node_lock
 from reconciler.status import ContainerStatus, container_states, utc
@@ -101,6 +101,7 @@ class Enforcer:
     notify_url: str | None = None
     clock: Callable[[], float] = time.time
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    outbox: list[Report] = field(default_factory=list)  # reports to send once the lock is free
 
     def apply(self, desired: DesiredState, sha: str) -> NodeOutcome:
         """Make the node match `desired` (a new revision, or a retry of the live one)."""
@@ -112,7 +113,17 @@ class Enforcer:
 
     def check(self, desired: DesiredState, sha: str, immediate: bool = False) -> NodeOutcome:
         """A drift check of the live revision: report it, and correct it with --drift correct
-        (`immediate`, for SIGHUP: every container now, none deferred by its correction backoff)."""
+        (`immediate`, for SIGHUP: every container now, none deferred by its correction backoff).
+
+        The report is sent to --notify-url after the node lock is released: a slow receiver
+        must not keep a manual `vzgitops apply` waiting (or exiting 75).
+        """
+        try:
+            return self._check(desired, sha, immediate)
+        finally:
+            self._send_reports()
+
+    def _check(self, desired: DesiredState, sha: str, immediate: bool) -> NodeOutcome:
         with node_lock(self.state, what=LOCK_HOLDER):
             plan, observed = make_plan(desired, sha, self.access, self.state, self.options)
             mine = desired.for_node(self.options.node)
@@ -174,12 +185,17 @@ class Enforcer:
             self.log("warning", "drift.missing", revision=drift.revision, ctid=gone.ctid)
         report = build_drift_report(drift, generated_at=utc(self.clock()).isoformat())
         record_drift(self.state, report)
-        if self.notify_url is None:
-            return
-        try:
-            notify(self.notify_url, report, sleep=self._sleep)
-        except NotifyFailed as error:
-            self.log("warning", "drift.notify_failed", error=str(error))
+        if self.notify_url is not None:
+            self.outbox.append(report)
+
+    def _send_reports(self) -> None:
+        """POST the queued reports to --notify-url; called with the node lock released."""
+        while self.outbox and self.notify_url is not None:
+            report = self.outbox.pop(0)
+            try:
+                notify(self.notify_url, report, sleep=self._sleep)
+            except NotifyFailed as error:
+                self.log("warning", "drift.notify_failed", error=str(error))
 
     def _correct(
         self, desired: DesiredState, sha: str, plan: Plan, drift: Drift, immediate: bool = False

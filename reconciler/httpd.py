@@ -25,6 +25,9 @@ DEFAULT_HOST = "127.0.0.1"
 MAX_CONNECTIONS = 32
 SOCKET_TIMEOUT = 10.0
 CONNECTION_DEADLINE = 30.0
+# How much of a refused body is read and dropped after the answer: closing a socket with unread
+# data resets the connection, and a client still sending would never see the answer.
+DISCARD_LIMIT = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -148,3 +151,17 @@ class QuietHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
         self.close_connection = True
+
+    def discard_body(self, length: int) -> None:
+        """After answering, end the answer (FIN) and drop up to DISCARD_LIMIT bytes of a body.
+
+        Bounded in size here and in time by the socket timeout and the connection deadline.
+        """
+        left = min(length, DISCARD_LIMIT)
+        with contextlib.suppress(OSError):  # the client hung up or timed out: nothing to save
+            self.connection.shutdown(socket.SHUT_WR)
+            while left > 0:
+                chunk = self.rfile.read1(min(left, 1 << 16))
+                if not chunk:
+                    return
+                left -= len(chunk)

@@ -3,18 +3,22 @@
 Each value is written in the form the spec accepts and that normalises back to exactly what the
 node stores, so planning right after an import shows no changes. Values that would not pass
 validation (a description with a quote, say) are left out, with a warning, rather than copied.
+A container whose name vzgitops does not accept (vzctl allows spaces and all digits) cannot be
+written as a document at all: `to_document` raises `NameRefused` and `import` skips it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from reconciler import units
+from reconciler.errors import Permanent
 from reconciler.fields import UBC_COUNTERS
 from reconciler.observe import ObservedContainer
 from reconciler.spec.models import API_VERSION, Container
+from reconciler.spec.types import ContainerName
 
 MODELINE = "# Imported by vzgitops from the live node; review it, then commit it.\n"
 
@@ -60,6 +64,23 @@ _CONVERT: dict[str, Any] = {
     **dict.fromkeys(UBC_COUNTERS, _items),
 }
 _SKIP = {"name"}
+_NAME: TypeAdapter[str] = TypeAdapter(ContainerName)
+
+
+class NameRefused(Permanent):
+    """The container's name on the node is not one a Container document may have."""
+
+
+def document_name(container: ObservedContainer) -> str:
+    """The node's name (or `ct<CTID>`), or `NameRefused` saying why it cannot be used."""
+    name = container.name or f"ct{container.ctid}"
+    try:
+        return _NAME.validate_python(name)
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise NameRefused(
+            f"container {container.ctid} skipped: its name is not one vzgitops accepts: {reason}"
+        ) from None
 
 
 def spec_values(container: ObservedContainer) -> dict[str, Any]:
@@ -75,7 +96,7 @@ def spec_values(container: ObservedContainer) -> dict[str, Any]:
 
 def to_document(container: ObservedContainer) -> tuple[dict[str, Any], list[str]]:
     """A validated Container document and the warnings for fields that had to be left out."""
-    name = container.name or f"ct{container.ctid}"
+    name = document_name(container)
     spec = spec_values(container)
     warnings: list[str] = []
     while True:

@@ -7,6 +7,8 @@ Layout under `--state-dir` (default /var/lib/vzgitops):
 - `intents/CTID.json`: written durably before every mutating vzctl call, removed after it; a
   create intent also records the identity of the private area before the call (none, usually);
 - `node.lock`: a kernel file lock (flock) held by the one process that may mutate the node;
+- `controller.lock`: a flock `vzgitops run` holds for its whole life: one controller per state
+  directory (manual applies take only `node.lock`, between the controller's cycles);
 - `last-applied.json`: the revision last applied and when;
 - `desired/`: validated desired states by git tree, a cache owned by `revcache`.
 
@@ -319,6 +321,27 @@ def node_lock(state: StateDir, *, wait: bool = False, what: str = "vzgitops") ->
             f"pid {os.getpid()} ({what}, since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})\n".encode(),
             0,
         )
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def controller_lock(state: StateDir) -> Iterator[None]:
+    """Held by `vzgitops run` while it runs; a second controller gets `LockHeld` (exit 75)."""
+    state.ensure()
+    path = state.root / "controller.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+            raise LockHeld(
+                f"another vzgitops run controls {state.root}: {path} is held by {holder}; stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} (vzgitops run)\n".encode(), 0)
         yield
     finally:
         os.close(fd)

@@ -10,8 +10,9 @@ Authentication, checked on the raw body before anything else is looked at:
 - GitLab: `X-Gitlab-Token` equal to the secret.
 All comparisons are constant-time (`hmac.compare_digest`).
 
-Answers: 202 accepted, 401 missing or bad signature, 413 `Content-Length` over 1 MiB (the body is
-not read), 400 garbage (no or bad `Content-Length`, short body, not JSON), 404 other paths,
+Answers: 202 accepted, 401 missing or bad signature, 413 `Content-Length` over 1 MiB (answered
+before the body; up to 64 MiB of it is then read and dropped, so a client that sends it all
+still gets the 413 rather than a connection reset), 400 garbage (no or bad `Content-Length`, short body, not JSON), 404 other paths,
 405 other methods. The secret and the signature headers are never logged.
 """
 
@@ -138,6 +139,7 @@ class _WebhookHandler(QuietHandler):
             return
         if length > MAX_BODY:
             self._answer(413, f"the body is larger than {MAX_BODY} bytes")
+            self.discard_body(length)
             return
         body = self.rfile.read(length)
         if len(body) != length:

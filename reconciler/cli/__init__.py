@@ -68,7 +68,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except Exception:  # the one place a bug becomes exit 3, with its traceback
-        path = Path(tempfile.gettempdir()) / f"vzgitops-crash-{os.getpid()}.txt"
-        path.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"vzgitops: internal error (a bug); traceback written to {path}", file=sys.stderr)
+        where = write_crash_report(traceback.format_exc())
+        print(f"vzgitops: internal error (a bug); traceback {where}", file=sys.stderr)
         return EXIT_BUG
+
+
+def crash_dir() -> Path:
+    """$XDG_STATE_HOME/vzgitops (default ~/.local/state/vzgitops): private to the user."""
+    base = os.environ.get("XDG_STATE_HOME") or ""
+    root = Path(base) if Path(base).is_absolute() else Path.home() / ".local" / "state"
+    return root / "vzgitops"
+
+
+def write_crash_report(text: str) -> str:
+    """Write a traceback to a new file only the user can read; where it went, for the message.
+
+    The name comes from `mkstemp` (O_EXCL, mode 0600) in a directory created 0700, never a
+    predictable path in a shared /tmp that another user could have planted a link at.
+    """
+    for directory in (crash_dir(), None):
+        try:
+            if directory is not None:
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="vzgitops-crash-", suffix=".txt", dir=directory)
+        except OSError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return f"written to {name}"
+    sys.stderr.write(text)
+    return "printed above (no crash report file could be created)"

@@ -182,14 +182,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The longest interval or timeout accepted: a week. Longer values are typing mistakes, and past
+# threading.TIMEOUT_MAX (about 292 years) a wait raises OverflowError instead of sleeping.
+MAX_DURATION = 7 * 24 * 3600.0
+MAX_DURATION_TEXT = "168h (7 days)"
+
+
 def duration(text: str) -> float:
     """argparse `type=` for the run intervals; named like the parser it defers to, for its errors.
 
+    A value over `MAX_DURATION` is a usage error that argparse reports with the option's name.
     Importing `reconciler.triggers` (threads, signals) is left to the commands that use it.
     """
     from reconciler.triggers import duration as parse
 
-    return parse(text)
+    seconds = parse(text)
+    if not seconds <= MAX_DURATION:  # also catches inf, from a 400-digit number
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is longer than the maximum duration, {MAX_DURATION_TEXT}"
+        )
+    return seconds
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:

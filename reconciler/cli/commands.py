@@ -186,7 +186,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     import yaml
 
-    from reconciler.importer import MODELINE, to_document
+    from reconciler.importer import MODELINE, NameRefused, to_document
     from reconciler.observe import observe
     from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock
@@ -200,7 +200,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         for ctid, container in observed.containers.items():
             if not container.listed or (wanted is not None and ctid not in wanted):
                 continue
-            document, warnings = to_document(container)
+            try:
+                document, warnings = to_document(container)
+            except NameRefused as error:
+                print(f"warning: {error}", file=sys.stderr)
+                continue
             name = document["metadata"]["name"]
             path = args.out / f"{name}.yaml"
             path.write_text(MODELINE + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")

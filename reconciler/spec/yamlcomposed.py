@@ -4,7 +4,7 @@ libyaml composes the whole file into nodes and only the values are built here
 (`composed`, about 2x faster than building them from its events). Nodes do not show all that
 this reader refuses, so that path takes only a text it cannot be wrong about: nothing the fast
 parser is not trusted with (it reads the positions again when a later problem asks for them),
-no `&`, `*` or `!` (no anchor, alias or tag can be written without one), no `---` or `%` at a
+nothing only libyaml accepts (`LIBYAML_ONLY`), no `&`, `*` or `!` (no anchor, alias or tag can be written without one), no `---` or `%` at a
 line's start (a node does not say where its document started; the one implicit document starts
 at its root), and few enough `[`, `{`, `-`, `:` (each level of nesting needs one; libyaml's
 composer recurses in C, unbounded). Whatever else the event reader would refuse or place
@@ -21,6 +21,7 @@ import yaml
 
 from reconciler.spec.yamlvalues import (
     INT,
+    LIBYAML_ONLY,
     MAX_DEPTH,
     MAX_INT_DIGITS,
     TYPED_STARTS,
@@ -69,7 +70,7 @@ def composed(text: str) -> list[tuple[Value, int]] | None:
 
 def _composable(text: str) -> bool:
     """Whether the composed path is sure to read `text` as the event reader would (see above)."""
-    if any(char in text for char in _NOT_COMPOSED):
+    if any(char in text for char in _NOT_COMPOSED) or LIBYAML_ONLY.search(text):
         return False
     if ("---" in text or "%" in text) and _DOCUMENT_START.search(text):
         return False

@@ -25,6 +25,7 @@ from reconciler.spec.yamltext import MAX_BYTES as MAX_BYTES
 from reconciler.spec.yamltext import decode
 from reconciler.spec.yamlvalues import (
     INT,
+    LIBYAML_ONLY,
     MAX_DEPTH,
     MAX_INT_DIGITS,
     Loc,
@@ -41,10 +42,14 @@ MAX_DOCUMENTS = 100
 # parser stays the reference: a file with any problem is read again with it (libyaml words its
 # errors differently), and so is a file with what libyaml is known to read differently: tabs (it
 # accepts some PyYAML refuses), `?` (PyYAML ends a plain scalar there inside [] and {}), a byte
-# order mark after the start, or an empty value (it places some of them elsewhere).
+# order mark after the start, an empty value (it places some of them elsewhere), or what only
+# libyaml accepts (`yamlvalues.LIBYAML_ONLY`).
 # tests/spec/test_yamlsafe_fast.py holds both parsers to the same output.
 _FAST_PARSER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 _FAST_PARSER_DIFFERS = re.compile("[\t?\ufeff]")
+# A UTF-16 surrogate, from an escape such as "\ud800": PyYAML builds a string that cannot be
+# encoded, libyaml refuses it; so is it refused here.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Faster still, `yamlcomposed` builds the values of a file libyaml composed into nodes, where that
 # cannot differ from this reader (tests/spec/test_yamlsafe_composed.py holds it to this one).
 
@@ -164,7 +169,11 @@ def _positions_dropped(
 
 def _read(path: str, text: str) -> YamlFile:
     """`read_yaml` with every position kept, from the event reader."""
-    if _FAST_PARSER is not None and not _FAST_PARSER_DIFFERS.search(text):
+    if (
+        _FAST_PARSER is not None
+        and not _FAST_PARSER_DIFFERS.search(text)
+        and not LIBYAML_ONLY.search(text)
+    ):
         try:
             result = _Reader(path, text, _FAST_PARSER).read()
         except Unsure:
@@ -224,6 +233,8 @@ class _Reader:
             pass
         except yaml.MarkedYAMLError as exc:
             self._syntax(exc)
+        except ValueError:  # PyYAML's chr() of an escape past U+10FFFF; libyaml refuses it
+            self._bad_escape(self._mark())
         except yaml.YAMLError as exc:  # pragma: no cover - the reader's checks run first
             self.problems.append(Problem(self.path, 0, 0, "", f"YAML error: {exc}"))
         finally:
@@ -246,6 +257,17 @@ class _Reader:
         self.problems.append(
             Problem(self.path, line, col, "", f"YAML syntax error: {exc.problem}{context}")
         )
+
+    def _mark(self) -> Position:
+        mark = getattr(self.parser, "get_mark", lambda: None)()
+        return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+
+    def _bad_escape(self, where: Position, loc: Loc = ()) -> None:
+        self.problems.append(
+            Problem(self.path, where[0], where[1], dotted(loc),
+                    "YAML syntax error: a \\u or \\U escape is not a Unicode character (a surrogate or past U+10FFFF)")
+        )  # fmt: skip
+        self.doc.failed = True
 
     def _document(self, count: int) -> YamlDocument | None:
         start = self._next(yaml.DocumentStartEvent)
@@ -290,6 +312,9 @@ class _Reader:
 
     def _scalar(self, event: yaml.ScalarEvent, where: Position, loc: Loc) -> Value:
         text: str = event.value
+        if event.style == '"' and _SURROGATE.search(text):  # only an escape makes one
+            self._bad_escape(where, loc)
+            return text
         if event.style:  # quoted or block; plain is None (PyYAML) or "" (libyaml)
             return text
         if self.fast and not text:

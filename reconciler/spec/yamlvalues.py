@@ -23,6 +23,11 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "false": False}
 
 
+# What libyaml reads where PyYAML's pure parser refuses it, so neither libyaml path may read it:
+# a comment right after a block scalar's header (`|#`, `>-#`, `|2#`): PyYAML wants a space first.
+LIBYAML_ONLY = re.compile(r"[|>][-+0-9]*#")
+
+
 class Unsure(Exception):
     """A fast path met what it is not sure about; a slower reader reads the file instead."""
 
