@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite the golden files under tests/golden/ instead of comparing against them",
     )
+    parser.addoption(
+        "--order",
+        choices=("given", "reverse", "random"),
+        default="given",
+        help="run the collected tests in file order (default), reversed, or shuffled",
+    )
+    parser.addoption(
+        "--order-seed",
+        type=int,
+        default=None,
+        help="seed of --order random (default: a new one, printed in the summary)",
+    )
 
 
 @pytest.fixture
@@ -27,6 +40,35 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 
 # ---- end of golden files ----------------------------------------------------------------------
+
+
+# ---- test order (--order): tests must not depend on the ones that ran before ----------------
+
+ORDER_SEED = pytest.StashKey[int]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    seed = config.getoption("--order-seed")
+    config.stash[ORDER_SEED] = random.randrange(1 << 32) if seed is None else int(seed)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Name a shuffled order so a failure it caused can be rerun in the same order."""
+    if config.getoption("--order") == "random":
+        terminalreporter.write_line(f"test order: random, --order-seed {config.stash[ORDER_SEED]}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    order = config.getoption("--order")
+    if order == "reverse":
+        items.reverse()
+    elif order == "random":
+        random.Random(config.stash[ORDER_SEED]).shuffle(items)
+
+
+# ---- end of test order ------------------------------------------------------------------------
 
 
 # ---- the simulated OpenVZ node (reconciler/sim) -----------------------------------------------
