@@ -101,10 +101,24 @@ def make_sim_node(path: Path, templates: tuple[str, ...] = ()) -> SimNode:
     from reconciler.sim.nodeinit import init_node
 
     root = Path(init_node(str(path), list(templates)))
+    _let_coverage_measure(root)
     env = dict(os.environ)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VZGITOPS_VZ_CONF_DIR"] = str(root / "conf")
     return SimNode(root, root / "bin", env)
+
+
+def _let_coverage_measure(root: Path) -> None:
+    """While coverage measures subprocesses (`make test`: pyproject's `patch = ["subprocess"]`
+    sets COVERAGE_PROCESS_CONFIG), run the node's entry points with `python -I` instead of
+    `-IS`: coverage starts in a subprocess from a .pth file, which `-S` (no `site`) skips."""
+    if "COVERAGE_PROCESS_CONFIG" not in os.environ:
+        return
+    for tool in ("vzctl", "vzlist"):
+        entry = root / "bin" / tool
+        shebang, rest = entry.read_text(encoding="utf-8").split("\n", 1)
+        assert shebang.endswith(" -IS"), f"{entry}: unexpected entry point {shebang!r}"
+        entry.write_text(shebang.removesuffix("S") + "\n" + rest, encoding="utf-8")
 
 
 @pytest.fixture
