@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite the golden files under tests/golden/ instead of comparing against them",
     )
+    parser.addoption(
+        "--order",
+        choices=("given", "reverse", "random"),
+        default="given",
+        help="run the collected tests in file order (default), reversed, or shuffled",
+    )
+    parser.addoption(
+        "--order-seed",
+        type=int,
+        default=None,
+        help="seed of --order random (default: a new one, printed in the summary)",
+    )
 
 
 @pytest.fixture
@@ -27,6 +40,35 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 
 # ---- end of golden files ----------------------------------------------------------------------
+
+
+# ---- test order (--order): tests must not depend on the ones that ran before ----------------
+
+ORDER_SEED = pytest.StashKey[int]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    seed = config.getoption("--order-seed")
+    config.stash[ORDER_SEED] = random.randrange(1 << 32) if seed is None else int(seed)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Name a shuffled order so a failure it caused can be rerun in the same order."""
+    if config.getoption("--order") == "random":
+        terminalreporter.write_line(f"test order: random, --order-seed {config.stash[ORDER_SEED]}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    order = config.getoption("--order")
+    if order == "reverse":
+        items.reverse()
+    elif order == "random":
+        random.Random(config.stash[ORDER_SEED]).shuffle(items)
+
+
+# ---- end of test order ------------------------------------------------------------------------
 
 
 # ---- the simulated OpenVZ node (reconciler/sim) -----------------------------------------------
@@ -59,10 +101,24 @@ def make_sim_node(path: Path, templates: tuple[str, ...] = ()) -> SimNode:
     from reconciler.sim.nodeinit import init_node
 
     root = Path(init_node(str(path), list(templates)))
+    _let_coverage_measure(root)
     env = dict(os.environ)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VZGITOPS_VZ_CONF_DIR"] = str(root / "conf")
     return SimNode(root, root / "bin", env)
+
+
+def _let_coverage_measure(root: Path) -> None:
+    """While coverage measures subprocesses (`make test`: pyproject's `patch = ["subprocess"]`
+    sets COVERAGE_PROCESS_CONFIG), run the node's entry points with `python -I` instead of
+    `-IS`: coverage starts in a subprocess from a .pth file, which `-S` (no `site`) skips."""
+    if "COVERAGE_PROCESS_CONFIG" not in os.environ:
+        return
+    for tool in ("vzctl", "vzlist"):
+        entry = root / "bin" / tool
+        shebang, rest = entry.read_text(encoding="utf-8").split("\n", 1)
+        assert shebang.endswith(" -IS"), f"{entry}: unexpected entry point {shebang!r}"
+        entry.write_text(shebang.removesuffix("S") + "\n" + rest, encoding="utf-8")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import http.client
 import json
 import signal
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -105,7 +104,7 @@ def test_bad_signatures_and_big_bodies_change_nothing(
     first = remote.commit(web(1))
     run = start_with_webhook(controllers, remote, secret_file)
     cycles = run.wait(applied(first), "the first commit applied")["cycles"]
-    second = remote.commit(web(2))
+    second = remote.commit(web(2), push=False)
     body = push_body(second)
     forged = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert run.http("webhook", "POST", "/webhook", body, forged)[0] == 401
@@ -113,15 +112,29 @@ def test_bad_signatures_and_big_bodies_change_nothing(
     assert run.http("webhook", "POST", "/webhook", body, {"X-Gitlab-Token": "guess"})[0] == 401
     assert post_without_body(run, 5 << 20) == 413
     assert run.http("webhook", "GET", "/webhook")[0] == 405
-    time.sleep(1.0)  # give a wrongly accepted trigger the time to show
-    status = run.status()
-    assert status["cycles"] == cycles
+    # An accepted request queues its trigger before it is answered, so a wrongly accepted one
+    # above is queued before this SIGHUP: it would run a cycle of its own before the SIGHUP's
+    # or be taken together with it, and show in that cycle's triggers.
+    run.signal(signal.SIGHUP)
+    status = run.wait(lambda s: s.get("cycles", 0) > cycles and s, "the SIGHUP reconcile")
+    assert status["cycles"] == cycles + 1
+    assert triggers_after_startup(run) == ["sighup"]
     assert status["applied"]["sha"] == first
     assert conf_value(conf_dir, 101, "CPUS") == "1"
     # the same push, signed, is applied: the requests above were refused, not lost
+    remote.push()
     assert run.http("webhook", "POST", "/webhook", body, signed(body))[0] == 202
     run.wait(applied(second), "the signed webhook's commit applied", timeout=10)
+    assert triggers_after_startup(run) == ["sighup", "webhook"]
     assert run.stop() == 0
+
+
+def triggers_after_startup(run: Running) -> list[str]:
+    """The triggers of each cycle after the first (with --interval 1h and no drift timer, every
+    cycle is logged as `reconcile.done` before the status counts it)."""
+    done = [e["triggers"] for e in run.events() if e["event"] == "reconcile.done"]
+    assert done[0] == "startup", done
+    return done[1:]
 
 
 def post_without_body(run: Running, length: int) -> int:
@@ -187,8 +200,12 @@ def test_500_webhooks_during_a_slow_reconcile_cause_one_follow_up(
     assert slow_set() == in_flight, "the webhooks must arrive while the first reconcile runs"
     run.wait(applied(second), "the pushed commit applied", timeout=20)
     run.wait(lambda s: s.get("cycles", 0) >= cycles + 2, "the follow-up reconcile", timeout=20)
-    time.sleep(1.0)  # a third reconcile, if the coalescing were broken, would start now
-    assert run.status()["cycles"] == cycles + 2
-    assert run.reconciles() - before == 2
+    # Every webhook was queued before its 202, so before this SIGHUP: a trigger the coalescing
+    # left over would run a cycle before the SIGHUP's or be taken with it.
+    run.signal(signal.SIGHUP)
+    status = run.wait(lambda s: s.get("cycles", 0) > cycles + 2 and s, "the SIGHUP reconcile")
+    assert status["cycles"] == cycles + 3
+    assert triggers_after_startup(run) == ["webhook", "webhook", "sighup"]
+    assert run.reconciles() - before == 3
     assert run.metrics()['vzgitops_webhook_requests_total{code="202"}'] == 500
     assert run.stop() == 0

@@ -55,7 +55,8 @@ def wait_for_lock(node: SimNode, ctid: int, pid: int, timeout: float = 10.0) -> 
 
 def real_cmdline(text: str, node: SimNode) -> str:
     """A `Locked by:` line as on a real node: the interpreter prefix and node paths removed."""
-    text = text.replace(f"{sys.executable} -IS ", "")
+    # `-I` alone while coverage measures the node's processes (tests/conftest.py)
+    text = text.replace(f"{sys.executable} -IS ", "").replace(f"{sys.executable} -I ", "")
     return text.replace(str(node.bin / "vzctl"), "/usr/sbin/vzctl")
 
 
