@@ -65,7 +65,11 @@ def converged_apply() -> Report:
     results = tuple(
         applied(c, ran(c, 0, attempts=2)) if c is web else applied(c) for c in plan.changes
     )
-    result = ApplyResult(revision=HEAD.sha, results=results, converged=True, rounds=1)
+    # The held item of the mixed plan stays held: the final plan still has it (as apply_revision
+    # records it), so even a run with nothing left to do does not say "converged".
+    result = ApplyResult(
+        revision=HEAD.sha, results=results, converged=True, rounds=1, held=plan.held
+    )
     return build_report(plan, result, remaining(plan))
 
 
@@ -99,6 +103,7 @@ def failed_apply() -> Report:
         converged=False,
         not_converged_reason=f"{error_102} (and 1 more failures)",
         rounds=1,
+        held=plan.held,
     )
     return build_report(plan, result, remaining(plan, 102, 103, 105))
 
@@ -114,6 +119,7 @@ def differing_apply() -> Report:
         converged=False,
         not_converged_reason=f"container 101 still differs after applying: {first.reason}",
         rounds=2,
+        held=plan.held,
     )
     return build_report(plan, result, after)
 
