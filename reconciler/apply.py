@@ -20,10 +20,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.errors import VzGitopsError, vzctl_detail
+from reconciler.errors import CommandTimeout, vzctl_detail
 from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Held, Plan
-from reconciler.process import CommandTimeout, Completed, Runner
+from reconciler.process import Completed, Runner
 from reconciler.state import StateDir
 
 Outcome = Literal["ok", "transient", "permanent", "mismatch"]
@@ -232,7 +232,3 @@ def _error(change: Change, result: CommandResult) -> str:
     if result.code == -1:
         return f"container {change.ctid}: vzctl {verb} timed out{tries}"
     return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {detail}"
-
-
-class ApplyFailed(VzGitopsError):
-    """Some changes failed; the result says which."""

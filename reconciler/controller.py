@@ -25,8 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result, ShuttingDown
-from reconciler.errors import SpecError, StateUnusable, UsageError, VzGitopsError
+from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result
+from reconciler.errors import (
+    ShuttingDown,
+    SpecError,
+    StateUnusable,
+    UsageError,
+    VzGitopsError,
+)
 from reconciler.events import Logger
 from reconciler.httpd import Listen
 from reconciler.metrics import Health, Metrics

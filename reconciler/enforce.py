@@ -28,10 +28,10 @@ from typing import Literal
 from reconciler.apply import ApplyResult, ChangeResult, Executor, RetryPolicy
 from reconciler.drift import Drift, compute_drift
 from reconciler.drift_record import record_drift
-from reconciler.errors import VzGitopsError
+from reconciler.errors import NotifyFailed, ShuttingDown
 from reconciler.events import Logger
 from reconciler.metrics import Metrics
-from reconciler.notify import NotifyFailed, notify
+from reconciler.notify import notify
 from reconciler.plan import Held, Plan
 from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
@@ -44,10 +44,6 @@ from reconciler.triggers import ContainerBackoff
 Result = Literal["success", "failure", "invalid", "held"]
 DriftMode = Literal["correct", "report"]
 LOCK_HOLDER = "vzgitops run"
-
-
-class ShuttingDown(VzGitopsError):
-    """The controller is stopping: no new vzctl, vzlist or git process is started."""
 
 
 @dataclass(frozen=True)

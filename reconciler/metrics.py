@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from reconciler.errors import CommandTimeout
 from reconciler.events import Logger
 from reconciler.httpd import BoundedHTTPServer, Listen, QuietHandler
 from reconciler.plan.model import HELD_KINDS
-from reconciler.process import DEFAULT_TIMEOUT, CommandTimeout, Completed, Runner
+from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 RESULTS = ("success", "failure", "invalid", "held")
