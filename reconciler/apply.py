@@ -1,8 +1,8 @@
 """The executor: runs exactly the commands of a Plan with vzctl (shell).
 
-Exit codes are classified in one table (REFERENCE §5, §8 and the recordings): transient ones are
-retried with exponential backoff and jitter (tenacity, injectable sleep), permanent ones are
-tried once, and state mismatches stop the container's remaining commands so that the caller
+Exit codes (`vzexit.VzctlExit`, shared with the simulator) are classified in one table
+(REFERENCE §5, §8 and the recordings): transient ones are retried with exponential backoff and
+jitter (tenacity, injectable sleep), permanent ones are tried once, and state mismatches stop the container's remaining commands so that the caller
 observes again and re-plans instead of retrying blindly. "Already in that state" answers count
 as success. One failing container never stops the others. Before every mutating call an intent
 record is written durably (for a create, with the identity its private area had before, see
@@ -25,12 +25,23 @@ from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Held, Plan
 from reconciler.process import Completed, Runner
 from reconciler.state import StateDir
+from reconciler.vzexit import VzctlExit
 
 Outcome = Literal["ok", "transient", "permanent", "mismatch"]
 Status = Literal["applied", "unchanged", "failed", "skipped"]
-TRANSIENT = frozenset({3, 6, 9, 15, 33, 50, 51, 52, 133, 139, 152, 153})
-MISMATCH = frozenset({14, 31, 32, 41, 44})
-ALREADY_DONE = {("start", 32), ("destroy", 14), ("umount", 40), ("mount", 41)}
+E = VzctlExit
+TRANSIENT = frozenset({
+    E.SYSTEM_ERROR, E.RESOURCE_ERROR, E.LOCKED, E.EXEC_TIMEOUT, E.STOP_ERROR, E.FS_CANTMOUNT,
+    E.FS_CANTUMOUNT, E.FS_DEL_PRVT, E.WAIT_FAILED, E.CONFIG_SAVE_ERROR, E.MOUNT_IMAGE,
+    E.UMOUNT_IMAGE,
+})  # fmt: skip
+MISMATCH = frozenset(
+    {E.NOVECONFIG, E.VE_NOT_RUNNING, E.VE_RUNNING, E.FS_MOUNTED, E.FS_PRVT_AREA_EXIST}
+)
+ALREADY_DONE = {
+    ("start", E.VE_RUNNING), ("destroy", E.NOVECONFIG), ("umount", E.FS_NOT_MOUNTED),
+    ("mount", E.FS_MOUNTED),
+}  # fmt: skip
 MUTATING = frozenset({"create", "set", "start", "stop", "restart", "destroy", "mount", "umount"})
 VZCTL_TIMEOUT = 900.0
 
