@@ -9,8 +9,12 @@ objects and validate it (or take it from `revcache` when its tree validated befo
 for drift -> record (status.json, metrics, log lines).
 
 A revision that does not validate or is held is never applied; the live one keeps being
-enforced and the status says why the newer one is not. Errors back off (capped exponential)
-and never end the loop; SIGTERM/SIGINT end it between steps.
+enforced and the status says why the newer one is not. Errors never end the loop, and their
+class (`errors.disposition`) decides what comes next: retry-later backs off (capped
+exponential); needs-human (a --ref that does not exist, a state file to mend) schedules no
+retry: polls go on at --interval to notice a new revision, and SIGHUP tries at once; permanent
+(every failed vzctl call answered with a permanent code) is recorded and not re-applied until
+a new revision, SIGHUP or PERMANENT_RETRY seconds. SIGTERM/SIGINT end the loop between steps.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from typing import Literal
 
 from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result
 from reconciler.errors import (
+    Disposition,
     ShuttingDown,
     SpecError,
     StateUnusable,
     UsageError,
     VzGitopsError,
+    disposition,
 )
 from reconciler.events import Logger
 from reconciler.httpd import Listen
@@ -58,6 +64,7 @@ from reconciler.triggers import Backoff, ContainerBackoff, Reason, Schedule, Tri
 
 _SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DRIFT_BACKOFF_MAX = 3600.0
+PERMANENT_RETRY = 3600.0  # a permanent apply failure is tried again after this long at most
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,8 @@ class Controller:
         self.unmanaged: tuple[int, ...] = ()
         self.held: tuple[Held, ...] = ()
         self.last_error: ErrorInfo | None = None
+        self.failure: Disposition = "retry-later"  # the class of the last failure
+        self.parked_until: float | None = None  # a permanent failure: no re-apply before this
         self._sighup = False
         self.unreadable_applied: str | None = None  # last-applied.json exists but is unreadable
         self._recall_live()
@@ -205,23 +214,17 @@ class Controller:
             self.s.log("info", "reconcile.interrupted", reason="shutting down")
             return
         except VzGitopsError as error:
-            result = self._failed(str(error))
+            result = self._failed(str(error), disposition(error))
         except Exception as error:  # a bug must not end the daemon: log it, back off, go on
-            result = self._failed(f"internal error: {type(error).__name__}: {error}", bug=True)
+            message = f"internal error: {type(error).__name__}: {error}"
+            result = self._failed(message, "retry-later", bug=True)
         self._finish(result, started, drift_due, reasons)
 
     def _finish(
         self, result: Result, started: float, drift_due: bool, reasons: frozenset[Reason]
     ) -> None:
         now = self.s.monotonic()
-        retry_in = self.backoff.next_delay() if result == "failure" else None
-        if retry_in is None:
-            self.backoff.reset()
-            self.last_error = None if result == "success" else self.last_error
-        elif self.last_error is not None:
-            retry_at = utc(self.s.clock() + retry_in)
-            self.last_error = self.last_error.model_copy(update={"retry_at": retry_at})
-            self.s.log("info", "reconcile.retry", retry_in=round(retry_in, 3))
+        retry_in = self._retry_in(result)
         poll_in = jittered(self.settings.interval, self.s.random())
         self.schedule.done(now, poll_in, retry_in, drift_due)
         self.cycles += 1
@@ -231,11 +234,47 @@ class Controller:
             self.s.log("info", "reconcile.done", result=result, seconds=round(now - started, 3),
                        triggers=",".join(sorted(reasons)))  # fmt: skip
 
-    def _failed(self, message: str, bug: bool = False) -> Result:
-        self.last_error = ErrorInfo(at=utc(self.s.clock()), message=message)
+    def _retry_in(self, result: Result) -> float | None:
+        """The backoff delay after a retry-later failure; None otherwise (no retry timer)."""
+        if result != "failure":
+            self.backoff.reset()
+            self.parked_until = None
+            self.last_error = None if result == "success" else self.last_error
+            return None
+        if self.failure != "retry-later":
+            self.backoff.reset()
+            self.s.log("warning", "reconcile.waiting", kind=self.failure,
+                       until="a new revision or SIGHUP")  # fmt: skip
+            return None
+        retry_in = self.backoff.next_delay()
+        if self.last_error is not None:
+            retry_at = utc(self.s.clock() + retry_in)
+            self.last_error = self.last_error.model_copy(update={"retry_at": retry_at})
+        self.s.log("info", "reconcile.retry", retry_in=round(retry_in, 3))
+        return retry_in
+
+    def _failed(self, message: str, kind: Disposition, bug: bool = False) -> Result:
+        self._set_error(message, kind)
         extra = {"traceback": traceback.format_exc()} if bug else {}
-        self.s.log("error", "reconcile.failed", error=message, **extra)
+        self.s.log("error", "reconcile.failed", error=message, kind=kind, **extra)
         return "failure"
+
+    def _set_error(self, message: str, kind: Disposition) -> None:
+        """Record the last error and its class; a permanent one parks re-applies for a while."""
+        self.failure = kind
+        retry_at = None
+        if kind == "permanent":
+            self.parked_until = self.s.monotonic() + PERMANENT_RETRY
+            retry_at = utc(self.s.clock() + PERMANENT_RETRY)
+        self.last_error = ErrorInfo(
+            at=utc(self.s.clock()), message=message, kind=kind, retry_at=retry_at
+        )
+
+    def _parked(self) -> bool:
+        """A permanent failure of the live revision is not re-applied at every poll."""
+        if self.parked_until is None or self._sighup:
+            return False
+        return self.s.monotonic() < self.parked_until
 
     # ---- one cycle ---------------------------------------------------------------------------
 
@@ -255,6 +294,8 @@ class Controller:
             if self.pending is None:  # applied (or failed to): this cycle's node work is done
                 return result
         self._step()
+        if self.converged is False and self._parked():
+            return worst(result, "failure")
         if self.converged is False:
             return worst(result, self._enforce(retry=True))
         if drift_due:
@@ -358,7 +399,7 @@ class Controller:
         if outcome.converged is not None:
             self.converged = outcome.converged
         if outcome.error is not None:
-            self.last_error = ErrorInfo(at=utc(self.s.clock()), message=outcome.error)
+            self._set_error(outcome.error, outcome.kind)
         return outcome.result
 
     # ---- the live revision -------------------------------------------------------------------
