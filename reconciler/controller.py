@@ -12,7 +12,8 @@ A revision that does not validate or is held is never applied; the live one keep
 enforced and the status says why the newer one is not. Errors never end the loop, and their
 class (`errors.disposition`) decides what comes next: retry-later backs off (capped
 exponential); needs-human (a --ref that does not exist, a state file to mend) schedules no
-retry: polls go on at --interval to notice a new revision, and SIGHUP tries at once; permanent
+retry and is not tried again at the same tip: polls go on at --interval to notice a new
+revision (fetch and resolve only), and SIGHUP tries at once; permanent
 (every failed vzctl call answered with a permanent code) is recorded and not re-applied until
 a new revision, SIGHUP or PERMANENT_RETRY seconds. SIGTERM/SIGINT end the loop between steps.
 """
@@ -180,6 +181,8 @@ class Controller:
         self.last_error: ErrorInfo | None = None
         self.failure: Disposition = "retry-later"  # the class of the last failure
         self.parked_until: float | None = None  # a permanent failure: no re-apply before this
+        self.tip: str | None = None  # what the ref resolved to in this cycle
+        self.held_tip: str | None = None  # a needs-human failure at this tip: not tried again
         self._sighup = False
         self.unreadable_applied: str | None = None  # last-applied.json exists but is unreadable
         self._recall_live()
@@ -215,6 +218,7 @@ class Controller:
             return
         except VzGitopsError as error:
             result = self._failed(str(error), disposition(error))
+            self.held_tip = self.tip if self.failure == "needs-human" else None
         except Exception as error:  # a bug must not end the daemon: log it, back off, go on
             message = f"internal error: {type(error).__name__}: {error}"
             result = self._failed(message, "retry-later", bug=True)
@@ -238,7 +242,7 @@ class Controller:
         """The backoff delay after a retry-later failure; None otherwise (no retry timer)."""
         if result != "failure":
             self.backoff.reset()
-            self.parked_until = None
+            self.parked_until = self.held_tip = None
             self.last_error = None if result == "success" else self.last_error
             return None
         if self.failure != "retry-later":
@@ -270,6 +274,10 @@ class Controller:
             at=utc(self.s.clock()), message=message, kind=kind, retry_at=retry_at
         )
 
+    def _holding(self, sha: str) -> bool:
+        """A tip that needed a person is not tried again until a new revision or SIGHUP."""
+        return self.held_tip == sha and self.failure == "needs-human" and not self._sighup
+
     def _parked(self) -> bool:
         """A permanent failure of the live revision is not re-applied at every poll."""
         if self.parked_until is None or self._sighup:
@@ -281,7 +289,10 @@ class Controller:
     def cycle(self, drift_due: bool) -> Result:
         """fetch -> a new tip (gate, validate, apply) -> or retry / drift-check the live one."""
         self._step()
-        sha = self._fetch()
+        self.tip = None
+        sha = self.tip = self._fetch()
+        if self._holding(sha):
+            return "failure"
         self._step()
         self._recheck_applied()
         result: Result = "success"

@@ -38,7 +38,7 @@ class Counting:
 
 
 def controller(
-    source: FakeSource, sim_node: Any, tmp_path: Path
+    source: FakeSource, sim_node: Any, tmp_path: Path, node: str | None = None
 ) -> tuple[Controller, Counting, io.StringIO]:
     log, runner = io.StringIO(), Counting(dict(sim_node.env))
     state = StateDir(tmp_path / "state")
@@ -47,7 +47,9 @@ def controller(
     seams = Seams(source=source, access=NodeAccess(runner, conf), state=state,
                   log=EventLog("json", log), metrics=Metrics(), health=Health(),
                   queue=TriggerQueue(), stopping=threading.Event())  # fmt: skip
-    settings = Settings(repo="fake", ref=None, path="", state_dir=state.root, conf_dir=conf)
+    settings = Settings(
+        repo="fake", ref=None, path="", state_dir=state.root, conf_dir=conf, node=node
+    )
     made = Controller(settings, seams)
     made.node.retry = RetryPolicy(attempts=1)  # the executor's own retries are tested elsewhere
     return made, runner, log
@@ -122,6 +124,32 @@ def test_a_ref_that_does_not_exist_schedules_no_retry(sim_node: Any, tmp_path: P
     made.run_cycle(frozenset({"sighup"}))
     assert result(made) == "success" and made.converged is True
     assert made.last_error is None
+
+
+def test_a_tip_that_needs_a_person_is_not_tried_again_until_sighup_or_a_new_revision(
+    sim_node: Any, tmp_path: Path
+) -> None:
+    source = FakeSource()
+    first = web(source)
+    made, runner, log = controller(source, sim_node, tmp_path, node="elsewhere")
+
+    def tried() -> int:
+        return sum(1 for e in events(log) if e["event"] == "revision.new")
+
+    made.run_cycle(frozenset({"startup"}))
+    assert made.last_error is not None and made.last_error.kind == "needs-human"
+    assert "'elsewhere' is not declared" in made.last_error.message
+    for reason in ("poll", "webhook", "drift"):
+        made.run_cycle(frozenset({reason}))
+    assert tried() == 1, "the same tip is not tried again at every poll"
+    assert result(made) == "failure" and made.last_error.kind == "needs-human"
+    assert made.schedule.next_due()[0] != "retry"
+    made.run_cycle(frozenset({"sighup"}))
+    assert tried() == 2
+    source.add("b", {"node.yaml": NODE}, first)
+    made.run_cycle(frozenset({"poll"}))
+    assert tried() == 3, "a new revision is tried"
+    assert runner.verbs == [], "nothing reached the node"
 
 
 def test_a_missing_ref_is_not_fetched_again_and_again(
