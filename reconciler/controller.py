@@ -247,8 +247,10 @@ class Controller:
             return None
         if self.failure != "retry-later":
             self.backoff.reset()
-            self.s.log("warning", "reconcile.waiting", kind=self.failure,
-                       until="a new revision or SIGHUP")  # fmt: skip
+            until = "a new revision or SIGHUP" + (
+                ", or an hour" if self.failure == "permanent" else ""
+            )
+            self.s.log("warning", "reconcile.waiting", kind=self.failure, until=until)
             return None
         retry_in = self.backoff.next_delay()
         if self.last_error is not None:

@@ -112,6 +112,15 @@ class LockHeld(RetryLater):
     exit_code = 75
 
 
+class ObserveError(RetryLater):
+    """The node's state could not be read or parsed."""
+
+
+class ObservationIncomplete(ObserveError):
+    """What vzlist lists and the config files disagree, or a config cannot be read: nothing is
+    planned for the node until they agree again (a person may have to mend the node)."""
+
+
 class GitWriteError(RetryLater):
     """A commit or branch could not be written."""
 
@@ -143,15 +152,6 @@ def disposition(error: BaseException) -> Disposition:
     if isinstance(error, Permanent):
         return "permanent"
     return "retry-later"
-
-
-class ObserveError(RetryLater):
-    """The node's state could not be read or parsed."""
-
-
-class ObservationIncomplete(ObserveError):
-    """What vzlist lists and the config files disagree, or a config cannot be read: nothing is
-    planned for the node until they agree again (a person may have to mend the node)."""
 
 
 DETAIL_LINES = 4  # error lines kept from one vzctl call: the cause, then the consequences
