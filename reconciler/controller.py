@@ -15,7 +15,7 @@ exponential); needs-human (a --ref that does not exist, a state file to mend) sc
 retry and is not tried again at the same tip: polls go on at --interval to notice a new
 revision (fetch and resolve only), and SIGHUP tries at once; permanent
 (every failed vzctl call answered with a permanent code) is recorded and not re-applied until
-a new revision, SIGHUP or PERMANENT_RETRY seconds. SIGTERM/SIGINT end the loop between steps.
+a new revision, SIGHUP or an hour (`triggers.Failures`). SIGTERM/SIGINT end the loop between steps.
 """
 
 from __future__ import annotations
@@ -61,11 +61,18 @@ from reconciler.status import (
     utc,
     write_status,
 )
-from reconciler.triggers import Backoff, ContainerBackoff, Reason, Schedule, TriggerQueue, jittered
+from reconciler.triggers import (
+    Backoff,
+    ContainerBackoff,
+    Failures,
+    Reason,
+    Schedule,
+    TriggerQueue,
+    jittered,
+)
 
 _SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DRIFT_BACKOFF_MAX = 3600.0
-PERMANENT_RETRY = 3600.0  # a permanent apply failure is tried again after this long at most
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ class Controller:
         now = seams.monotonic()
         first_drift = now if settings.drift_interval > 0 else None
         self.schedule = Schedule(now + settings.interval, first_drift, settings.drift_interval)
-        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self.failures = Failures(Backoff(settings.backoff_initial, settings.backoff_max))
         options = Options(
             node=settings.node,
             prune=settings.prune,
@@ -179,10 +186,7 @@ class Controller:
         self.unmanaged: tuple[int, ...] = ()
         self.held: tuple[Held, ...] = ()
         self.last_error: ErrorInfo | None = None
-        self.failure: Disposition = "retry-later"  # the class of the last failure
-        self.parked_until: float | None = None  # a permanent failure: no re-apply before this
         self.tip: str | None = None  # what the ref resolved to in this cycle
-        self.held_tip: str | None = None  # a needs-human failure at this tip: not tried again
         self._sighup = False
         self.unreadable_applied: str | None = None  # last-applied.json exists but is unreadable
         self._recall_live()
@@ -218,7 +222,6 @@ class Controller:
             return
         except VzGitopsError as error:
             result = self._failed(str(error), disposition(error))
-            self.held_tip = self.tip if self.failure == "needs-human" else None
         except Exception as error:  # a bug must not end the daemon: log it, back off, go on
             message = f"internal error: {type(error).__name__}: {error}"
             result = self._failed(message, "retry-later", bug=True)
@@ -241,18 +244,15 @@ class Controller:
     def _retry_in(self, result: Result) -> float | None:
         """The backoff delay after a retry-later failure; None otherwise (no retry timer)."""
         if result != "failure":
-            self.backoff.reset()
-            self.parked_until = self.held_tip = None
+            self.failures.succeeded()
             self.last_error = None if result == "success" else self.last_error
             return None
-        if self.failure != "retry-later":
-            self.backoff.reset()
-            until = "a new revision or SIGHUP" + (
-                ", or an hour" if self.failure == "permanent" else ""
-            )
-            self.s.log("warning", "reconcile.waiting", kind=self.failure, until=until)
+        retry_in = self.failures.retry_in()
+        kind = self.failures.kind
+        if retry_in is None:
+            until = "a new revision or SIGHUP" + (", or an hour" if kind == "permanent" else "")
+            self.s.log("warning", "reconcile.waiting", kind=kind, until=until)
             return None
-        retry_in = self.backoff.next_delay()
         if self.last_error is not None:
             retry_at = utc(self.s.clock() + retry_in)
             self.last_error = self.last_error.model_copy(update={"retry_at": retry_at})
@@ -266,25 +266,13 @@ class Controller:
         return "failure"
 
     def _set_error(self, message: str, kind: Disposition) -> None:
-        """Record the last error and its class; a permanent one parks re-applies for a while."""
-        self.failure = kind
-        retry_at = None
-        if kind == "permanent":
-            self.parked_until = self.s.monotonic() + PERMANENT_RETRY
-            retry_at = utc(self.s.clock() + PERMANENT_RETRY)
+        """Record the last error and its class (`Failures` decides what that allows next)."""
+        self.failures.failed(kind, self.s.monotonic(), self.tip)
+        parked = kind == "permanent"
+        retry_at = utc(self.s.clock() + self.failures.park) if parked else None
         self.last_error = ErrorInfo(
             at=utc(self.s.clock()), message=message, kind=kind, retry_at=retry_at
         )
-
-    def _holding(self, sha: str) -> bool:
-        """A tip that needed a person is not tried again until a new revision or SIGHUP."""
-        return self.held_tip == sha and self.failure == "needs-human" and not self._sighup
-
-    def _parked(self) -> bool:
-        """A permanent failure of the live revision is not re-applied at every poll."""
-        if self.parked_until is None or self._sighup:
-            return False
-        return self.s.monotonic() < self.parked_until
 
     # ---- one cycle ---------------------------------------------------------------------------
 
@@ -293,7 +281,7 @@ class Controller:
         self._step()
         self.tip = None
         sha = self.tip = self._fetch()
-        if self._holding(sha):
+        if self.failures.holding(sha, self._sighup):
             return "failure"
         self._step()
         self._recheck_applied()
@@ -307,7 +295,7 @@ class Controller:
             if self.pending is None:  # applied (or failed to): this cycle's node work is done
                 return result
         self._step()
-        if self.converged is False and self._parked():
+        if self.converged is False and self.failures.parked(self.s.monotonic(), self._sighup):
             return worst(result, "failure")
         if self.converged is False:
             return worst(result, self._enforce(retry=True))
