@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Literal
 
-from reconciler.fields import BY_NAME, Canon
+from reconciler.fields import BY_NAME, Canon, pages_canon
 from reconciler.observe import ObservedContainer
 from reconciler.plan.model import FieldChange
 
@@ -93,6 +93,8 @@ def _running_differs(name: str, want: Canon, running: Mapping[str, Canon]) -> bo
         live = running.get("ip_addresses")
         return live is not None and live != tuple(sorted(ip.split("/")[0] for ip in want))
     live = running.get(name)
+    if name in ("ram", "swap") and isinstance(live, int):
+        live = pages_canon(live)  # vzlist shows `unlimited` as the 2^51 pages vzctl stored
     if live is None or live == want:
         return False
     return name not in _KERNEL_ROUNDING or live not in _KERNEL_ROUNDING[name](want)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.spec.types import (
     ByteRate,
+    CInt,
     ContainerName,
     CpuMask,
     CtId,
@@ -122,6 +123,7 @@ class Settings(Frozen):
     quotaugidlimit: StrictInt | None = Field(
         default=None,
         ge=0,
+        le=9223372036854775807,
         description="Per-user/group quota entries; switching between 0 and non-zero needs a restart.",
     )
     cpus: StrictInt | None = Field(
@@ -146,8 +148,11 @@ class Settings(Frozen):
         default=None,
         description="I/O bandwidth limit per second with its unit: 10M, 512K; at most 2147483647B; 0 or unlimited = none.",
     )
-    iopslimit: StrictInt | None = Field(
-        default=None, ge=0, description="I/O operations per second; 0 = unlimited."
+    iopslimit: CInt | None = Field(
+        default=None,
+        ge=0,
+        le=2147483647,
+        description="I/O operations per second, at most 2147483647; 0 = unlimited.",
     )
     numproc: ItemCount | None = Field(
         default=None, description="UBC numproc: processes and threads, N or barrier:limit."
