@@ -34,6 +34,8 @@ def compare(name: str, want: Canon, have: ObservedContainer) -> Where | None:
     saved = have.saved.get(name)
     if name == "name" and saved is None:
         return None  # names are given at create; a container adopted without one keeps none
+    if saved is None and want == ():
+        saved = ()  # no key in CTID.conf is vzctl's empty list: `nameserver: []` is met
     saved_differs = saved is None or not BY_NAME[name].equal(want, saved)
     running_differs = have.running is not None and _running_differs(name, want, have.running)
     if saved_differs:

@@ -23,15 +23,16 @@ from reconciler.spec.types import (
     DiskSize,
     Hostname,
     IfName,
-    IpAddress,
     IpInterface,
     ItemCount,
     Mac,
     MemorySize,
     ObjectName,
     OsTemplate,
+    Resolvers,
     SafeStr,
     SampleName,
+    SearchDomains,
     StrictInt,
     SwapSize,
     TotalDisk,
@@ -47,7 +48,7 @@ CAPABILITIES = (
     "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
     "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
     "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-    "lease", "setveid", "ve_admin", "audit_write", "audit_control", "setfcap",
+    "lease", "audit_write", "ve_admin", "setfcap",
 )  # fmt: skip
 
 Feature = Literal["sysfs", "nfs", "sit", "ipip", "ppp", "ipgre", "bridge", "nfsd"]
@@ -56,7 +57,7 @@ Capability = Literal[
     "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
     "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
     "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-    "lease", "setveid", "ve_admin", "audit_write", "audit_control", "setfcap",
+    "lease", "audit_write", "ve_admin", "setfcap",
 ]  # fmt: skip
 State = Literal["running", "stopped", "absent"]
 RestartPolicy = Literal["auto", "never"]
@@ -100,9 +101,11 @@ class Settings(Frozen):
     ip: list[IpInterface] | None = Field(
         default=None, description="venet IP addresses, each optionally with /prefix."
     )
-    nameserver: list[IpAddress] | None = Field(default=None, description="DNS servers, in order.")
-    searchdomain: list[Hostname] | None = Field(
-        default=None, description="DNS search domains, in order."
+    nameserver: Resolvers | None = Field(
+        default=None, description="DNS servers, in order; at least one (vzctl cannot empty it)."
+    )
+    searchdomain: SearchDomains | None = Field(
+        default=None, description="DNS search domains, in order; at least one."
     )
     netif: list[NetIf] | None = Field(default=None, description="veth interfaces.")
     ram: MemorySize | None = Field(

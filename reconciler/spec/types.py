@@ -167,6 +167,15 @@ def c_int(value: int) -> int:
     return value
 
 
+def some_entries(value: list[str]) -> list[str]:
+    """vzctl cannot empty NAMESERVER/SEARCHDOMAIN (`--nameserver ''` adds nothing, keeps the rest)."""
+    if not value:
+        raise ValueError(
+            "an empty list cannot be set with vzctl, which keeps the entries it has; list at least one, or leave the field out"
+        )
+    return value
+
+
 def ostemplate(value: str) -> str:
     if not _OSTEMPLATE.fullmatch(value) or ".." in value:
         raise ValueError(
@@ -355,3 +364,5 @@ ItemCount = Annotated[
     AfterValidator(soft_hard(units.to_items)),
     _size_schema(_COUNT, True),
 ]
+Resolvers = Annotated[list[IpAddress], AfterValidator(some_entries)]
+SearchDomains = Annotated[list[Hostname], AfterValidator(some_entries)]

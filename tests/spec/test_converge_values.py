@@ -82,6 +82,11 @@ REFUSED = [
         f"web.yaml:8:19: spec.quotaugidlimit: must be less than or equal to {MAX}, got {MAX + 1}",
     ),
     (
+        "nameserver: []",
+        "web.yaml:8:15: spec.nameserver: an empty list cannot be set with vzctl, which keeps the"
+        " entries it has; list at least one, or leave the field out",
+    ),
+    (
         "disabled: true",
         "web.yaml:8:13: spec.disabled: disabled: true with state: running can never be reached,"
         " vzctl refuses to start a disabled container (exit 105); write state: stopped, or"
