@@ -69,9 +69,9 @@ class Held(Frozen):
 
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
-    kind: Literal["pending-restart", "needs-recreate", "destroy-held", "unowned", "refused"] = (
-        Field(description="Category.")
-    )
+    kind: Literal[
+        "pending-restart", "needs-recreate", "destroy-held", "unowned", "refused", "conflict"
+    ] = Field(description="Category; conflict: an unowned container has its name or an IP.")
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
 
