@@ -65,3 +65,32 @@ def test_a_name_or_address_an_unowned_container_has_is_held_by_the_plan(
     applied = vzgitops(["apply", "--repo", str(repo.path)], env)
     assert "conflict" in applied.stdout, applied.stdout + applied.stderr
     assert mutating_calls(sim_node.dir)[before:] == []
+
+
+def test_a_container_git_wants_running_but_the_node_has_disabled_is_held(
+    sim_node: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    """`disabled` left out of git keeps the node's DISABLED=yes: start would exit 105."""
+    repo = GitRepo(tmp_path / "repo")
+    spec = {"config": "vswap-256m", "state": "stopped", "disabled": True}
+    repo.write("web.yaml", container_doc("web", 120, **spec))
+    repo.commit("a disabled container")
+    first = vzgitops(["apply", "--repo", str(repo.path)], env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    repo.write("web.yaml", container_doc("web", 120, config="vswap-256m", state="running"))
+    repo.commit("run it, saying nothing about disabled")
+    before = len(mutating_calls(sim_node.dir))
+
+    planned = vzgitops(["plan", "--repo", str(repo.path), "--format", "json"], env)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    section = json.loads(planned.stdout)["nodes"][0]
+    assert section["changes"] == []
+    [held] = section["held"]
+    assert held["kind"] == "conflict"
+    assert (
+        "disabled on the node (DISABLED=yes) and web.yaml:1 does not set disabled"
+        in (held["reason"])
+    )
+    applied = vzgitops(["apply", "--repo", str(repo.path)], env)
+    assert "conflict" in applied.stdout, applied.stdout + applied.stderr
+    assert mutating_calls(sim_node.dir)[before:] == []

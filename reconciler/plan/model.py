@@ -71,7 +71,9 @@ class Held(Frozen):
     name: str = Field(description="Container name, or the ctid when unknown.")
     kind: Literal[
         "pending-restart", "needs-recreate", "destroy-held", "unowned", "refused", "conflict"
-    ] = Field(description="Category; conflict: an unowned container has its name or an IP.")
+    ] = Field(
+        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running)."
+    )
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
 
