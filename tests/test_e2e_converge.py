@@ -88,21 +88,30 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
         st.sampled_from(["net/tun", "fuse", "sdb"]), st.sampled_from(["r", "rw", "rwq", "none"])
     ),
     "state": st.sampled_from(["running", "stopped"]),
+    "config": st.sampled_from(["vswap-256m", "vswap-1g", "basic", "light"]),
 }
 
 
 def _addresses(ctid: int) -> st.SearchStrategy[dict[str, Any]]:
     """Addresses unique to each container (a repeat across documents is its own problem)."""
-    ip = st.lists(
-        st.tuples(st.integers(1, 250), st.booleans()).map(
-            lambda a: f"10.{ctid - 200}.0.{a[0]}" + ("/24" if a[1] else "")
-        ),
-        max_size=2,
-        unique_by=lambda text: text.split("/")[0],
+    v4 = st.tuples(st.integers(1, 250), st.booleans()).map(
+        lambda a: f"10.{ctid - 200}.0.{a[0]}" + ("/24" if a[1] else "")
     )
+    v6 = st.tuples(st.integers(1, 0xFFFF), st.booleans()).map(
+        lambda a: f"FD00:0::{ctid:x}:{a[0]:x}" + ("/64" if a[1] else "")
+    )
+    ip = st.lists(st.one_of(v4, v6), max_size=3, unique_by=lambda text: text.split("/")[0])
     netif = st.lists(
-        st.sampled_from(["eth0", "eth1"]).map(
-            lambda name: {"ifname": name, "mac": f"00:18:51:00:{ctid - 200:02X}:{name[-1]}A"}
+        st.builds(
+            lambda name, host, own_mac: {
+                "ifname": name,
+                "mac": f"00:18:51:00:{ctid - 200:02X}:{name[-1]}a",
+                **({"host_ifname": f"veth{ctid}.{name[-1]}x"} if host else {}),
+                **({"host_mac": f"00:18:51:01:{ctid - 200:02X}:{name[-1]}B"} if own_mac else {}),
+            },
+            st.sampled_from(["eth0", "eth1"]),
+            st.booleans(),
+            st.booleans(),
         ),
         max_size=2,
         unique_by=lambda n: n["ifname"],
@@ -177,10 +186,14 @@ def _kept_disabled(held: dict[str, Any], specs: dict[int, dict[str, Any]]) -> bo
 def test_every_value_that_validates_converges_and_every_refusal_names_its_field(
     created: tuple[dict[str, Any], ...], changed: tuple[dict[str, Any], ...]
 ) -> None:
-    """Created with one set of values, then changed to another: both times the plan empties."""
+    """Created with one set of values, then changed to another: both times the plan empties.
+    The sample config stays (changing it is a recreate, held without allowRecreate)."""
+    kept = tuple(
+        {**spec, "config": first["config"]} for first, spec in zip(created, changed, strict=True)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         env, repo = _node(Path(tmp))
-        for specs in (created, changed):
+        for specs in (created, kept):
             _converges(env, repo, {200 + i: _accepted(200 + i, s) for i, s in enumerate(specs)})
 
 
