@@ -71,6 +71,7 @@ def build(entries: list[Entry], complete: bool) -> tuple[DesiredState, list[Prob
     if complete:
         problems += [p for c in placed if (p := _needs_template(c)) is not None]
     problems += [p for c in placed if (p := _disabled_running(c)) is not None]
+    problems += [p for c in placed if (p := _ram_without_swap(c)) is not None]
     problems += [p for n in nodes for p in _capacity(n, placed)]
     state = DesiredState(
         nodes=tuple(sorted((_node(n) for n in nodes), key=lambda n: n.metadata.name)),
@@ -263,6 +264,21 @@ def _disabled_running(c: Placed) -> Problem | None:
     )
     loc = ("spec", "disabled") if own else ("spec", "state")
     return c.entry.problem(loc, message, key=not own)
+
+
+# vzctl 4.x's samples without SWAPPAGES (etc/conf): with them `--ram` alone exits 28.
+_NO_SWAP_SAMPLES = ("basic", "light")
+
+
+def _ram_without_swap(c: Placed) -> Problem | None:
+    """vzctl's check_set_opt: a vswap `--ram` needs SWAPPAGES, from the command line or config."""
+    if c.spec.ram is None or c.spec.swap is not None or c.spec.config not in _NO_SWAP_SAMPLES:
+        return None
+    message = (
+        f"config: {c.spec.config} sets no swap, and vzctl refuses --ram without one "
+        "(required UB parameter (swap) not set, exit 28); add swap, 0 for none"
+    )
+    return c.entry.problem(("spec", "ram"), message)
 
 
 _Measure = Callable[[ContainerSpec], int]

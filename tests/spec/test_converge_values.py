@@ -116,6 +116,17 @@ def test_a_disabled_default_with_a_running_container_is_refused_at_the_container
     ]
 
 
+@pytest.mark.parametrize("config", ["basic", "light"])
+def test_ram_without_swap_on_a_sample_without_swap_is_refused(config: str) -> None:
+    files = {"web.yaml": (HEAD + OST + f"  config: {config}\n  ram: 1G\n").encode()}
+    assert [p.render() for p in validate_files(files)] == [
+        f"web.yaml:9:8: spec.ram: config: {config} sets no swap, and vzctl refuses --ram without"
+        " one (required UB parameter (swap) not set, exit 28); add swap, 0 for none"
+    ]
+    with_swap = {"web.yaml": (HEAD + OST + f"  config: {config}\n  ram: 1G\n  swap: 0\n").encode()}
+    assert validate_files(with_swap) == []
+
+
 def test_a_disabled_container_that_is_meant_to_be_stopped_is_valid() -> None:
     files = {"web.yaml": (HEAD + OST + "  state: stopped\n  disabled: true\n").encode()}
     assert validate_files(files) == []
