@@ -9,8 +9,11 @@ rendered problem, which names the field and says what to write instead.
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from reconciler.fields import BY_NAME, desired_settings, saved_settings
+from reconciler.importer import to_document
+from reconciler.observe import ObservedContainer
 from reconciler.spec.load import load_desired, validate_files
 
 MAX = 9223372036854775807
@@ -130,3 +133,15 @@ def test_ram_without_swap_on_a_sample_without_swap_is_refused(config: str) -> No
 def test_a_disabled_container_that_is_meant_to_be_stopped_is_valid() -> None:
     files = {"web.yaml": (HEAD + OST + "  state: stopped\n  disabled: true\n").encode()}
     assert validate_files(files) == []
+
+
+def test_a_running_container_the_node_marks_disabled_imports_to_a_valid_document() -> None:
+    """Started with `vzctl start --force`: `disabled: true` with `state: running` is refused."""
+    running = ObservedContainer(ctid=101, status="running", saved={"disabled": True})
+    document, warnings = to_document(running)
+    assert "disabled" not in document["spec"]
+    assert warnings == [
+        "container 101: disabled left out: it runs although its config says DISABLED=yes"
+    ]
+    text = yaml.safe_dump({**document, "spec": {**document["spec"], "ostemplate": OST.split()[1]}})
+    assert validate_files({"ct101.yaml": text.encode()}) == []
