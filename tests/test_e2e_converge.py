@@ -3,8 +3,9 @@
 The property: for generated values of every container field, a value the loader accepts is one
 vzctl accepts and stores so that the next plan is empty; a value the loader refuses is refused
 with a message naming that field. Each hypothesis example is one repository of several
-containers, each setting every field it drew, applied in one `vzgitops apply` on a fresh node,
-so that a few dozen values per field stay within a minute on a small machine.
+containers, each setting every field it drew, applied in one `vzgitops apply` on a fresh node and
+then changed to a second draw in another, so that a few dozen values per field stay well within
+a minute on a small machine (set VZGITOPS_CONVERGE_EXAMPLES for a longer hunt; CI derandomizes).
 """
 
 from __future__ import annotations
