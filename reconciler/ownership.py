@@ -34,7 +34,7 @@ from reconciler.errors import OwnershipImplausible
 from reconciler.observe import ObservedState
 from reconciler.plan import Inventory
 from reconciler.state import StateDir
-from reconciler.vzconf import parse_conf_lines
+from reconciler.vzconf import parse_conf
 
 Identity = dict[str, int]
 _LONG = struct.calcsize("l")
@@ -72,7 +72,7 @@ def _setting(text: str, key: str) -> str | None:
         start = text.rfind("\n", 0, at) + 1
         end = text.find("\n", at)
         line = text[start : end if end >= 0 else len(text)]
-        value = parse_conf_lines(line).get(key)
+        value = parse_conf(line).get(key)
         if value is not None:
             return value
         at = text.find(key, at + len(key))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import saved_settings
 from reconciler.observe import _config_texts, read_configs, read_saved
-from reconciler.vzconf import parse_conf_lines
+from reconciler.vzconf import parse_conf
 
 
 def reference_texts(conf_dir: Path) -> dict[int, str]:
@@ -57,11 +57,11 @@ def test_any_bytes_read_as_text_mode_reads_them(
     assert dict(_config_texts(conf_dir)) == reference_texts(conf_dir)
 
 
-def test_saved_values_are_the_reference_parsers(tmp_path: Path) -> None:
+def test_saved_values_are_the_parsers(tmp_path: Path) -> None:
     for ctid, data in enumerate(CONTENTS, start=101):
         (tmp_path / f"{ctid}.conf").write_bytes(data)
     expected = {
-        ctid: saved_settings(parse_conf_lines(text), ctid)
+        ctid: saved_settings(parse_conf(text), ctid)
         for ctid, text in reference_texts(tmp_path).items()
     }
     assert read_saved(tmp_path) == expected
