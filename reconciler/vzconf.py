@@ -26,12 +26,13 @@ from __future__ import annotations
 import re
 
 _BLANK = " \t\r\f\v"  # C isspace() besides "\n", which ends the line
-# One line, its leading blanks cut (the lookahead forbids giving any back). Groups: key, "=",
-# quoted value, an opening quote without its closing one, unquoted value, a line without "=".
+# One line, found by the "\n" before it (the text gets a leading one: searching for a literal
+# is faster than a multi-line `^`, ~25% here), its leading blanks cut (the lookahead forbids
+# giving any back). Groups: key, "=", quoted value, an opening quote without its closing one,
+# unquoted value, a line without "=".
 _LINE = re.compile(
-    rf"^[{_BLANK}]*(?=[^{_BLANK}\n#])"
-    rf'(?:([^=\n]*)(=)(?:"(.*)"[^\n]*|(")[^\n]*|(.*?)[{_BLANK}]*)|(.+?)[{_BLANK}]*)$',
-    re.MULTILINE,
+    rf"\n[{_BLANK}]*(?=[^{_BLANK}\n#])"
+    rf'(?:([^=\n]*)(=)(?:"(.*)"[^\n]*|(")[^\n]*|(.*?)[{_BLANK}]*)|(.+?)[{_BLANK}]*)(?=\n|\Z)'
 )
 _ESCAPE = re.compile(r"\\(.?)", re.DOTALL)
 
@@ -65,7 +66,7 @@ def parse_text(
     text: str, wanted: frozenset[str] | None = None
 ) -> tuple[list[Entry], list[tuple[int, str]]]:
     """Entries in file order (only `wanted` keys if given) and (line, reason) of skipped lines."""
-    text = unescape(text)
+    text = "\n" + unescape(text)
     entries: list[Entry] = []
     problems: list[tuple[int, str]] = []
     for match in _LINE.finditer(text):
@@ -81,7 +82,7 @@ def parse_text(
 def parse_conf(text: str) -> dict[str, str]:
     """`KEY="value"` lines -> {KEY: value}, in file order; the first of duplicate keys wins."""
     values: dict[str, str] = {}
-    for key, equals, quoted, unmatched, plain, _ in _LINE.findall(unescape(text)):
+    for key, equals, quoted, unmatched, plain, _ in _LINE.findall("\n" + unescape(text)):
         if equals and not unmatched and key not in values:
             values[key] = quoted or plain
     return values
