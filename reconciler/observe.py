@@ -1,7 +1,7 @@
 """Observing the live node: one `vzlist` call plus the container config files.
 
 Shell part: `observe()` runs `vzlist -a -j -o <narrow fields>` once and reads `CTID.conf` files.
-Pure part: `parse_vzlist_json()` and `build_state()`. vzlist prints strings into its JSON without
+Pure part: `listed_values()` and `build_state()`. vzlist prints strings into its JSON without
 escaping, so only fields that cannot carry free text are requested (no hostname, name,
 description); free text comes from the config files. The JSON is parsed with duplicate keys
 rejected; if it is still invalid, the text table of ctid and status is used instead and the
@@ -79,17 +79,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise DuplicateKey(f"duplicate key {key!r}")
         result[key] = value
     return result
-
-
-def parse_vzlist_json(text: str) -> list[dict[str, Any]]:
-    """vzlist -j output -> list of objects; invalid or forged JSON raises ValueError."""
-    data = json.loads(text, object_pairs_hook=_no_duplicates)
-    if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
-        raise ValueError("vzlist -j did not print a JSON array of objects")
-    for item in data:
-        if not isinstance(item.get("ctid"), int) or isinstance(item.get("ctid"), bool):
-            raise ValueError("vzlist -j printed an object without an integer ctid")
-    return data
 
 
 STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})  # vzlist 4.x ve_status[]
@@ -327,21 +316,6 @@ def check_complete(observed: ObservedState, conf_dir: Path | None = None) -> Obs
     return observed
 
 
-def listed_values(text: str) -> dict[int, _Listed]:
-    """vzlist -j output -> {ctid: (status, live values)}, as `parse_vzlist_json` then `_reduce`.
-
-    The array is decoded one object at a time and each is reduced at once, so the ~13 dicts per
-    container of the whole listing never exist together (~150 MiB at 10,000 containers). Any
-    doubt about the text is settled by `parse_vzlist_json`, which stays the reference: it raises
-    the same error it always did, or (if this scanner were wrong) its result is used.
-    """
-    try:
-        return _listed_incrementally(text)
-    except ValueError:
-        items = parse_vzlist_json(text)
-        return {int(item["ctid"]): _reduce(item) for item in items}
-
-
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 
@@ -351,8 +325,14 @@ def _skip(text: str, at: int) -> int:
     return match.end() if match else at
 
 
-def _listed_incrementally(text: str) -> dict[int, _Listed]:
-    """Raises ValueError for anything but a well-formed array of objects with integer ctids."""
+def listed_values(text: str) -> dict[int, _Listed]:
+    """vzlist -j output -> {ctid: (status, live values)}; ValueError for anything but a JSON array
+    of objects with integer ctids and no duplicate keys (vzlist does not escape strings, so a
+    quote in a value can forge one).
+
+    The array is decoded one object at a time and each is reduced at once, so the ~13 dicts per
+    container of the whole listing never exist together (~150 MiB at 10,000 containers).
+    """
     result: dict[int, _Listed] = {}
     seen: _Seen = {}
     at = _skip(text, 0)
