@@ -24,9 +24,9 @@ from reconciler.metrics import CountingRunner, Health, Metrics, MetricsServer
 from reconciler.observe import conf_dir_from_env
 from reconciler.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess
-from reconciler.source import is_url, open_source, redact
+from reconciler.source import find_git_dir, is_url, open_source, redact
 from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV, StateDir, controller_lock
-from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue, git_dir_of
+from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue
 from reconciler.webhook import WebhookServer, read_secret
 
 
@@ -75,6 +75,15 @@ def watched_path(repo: str) -> Path:
     raise UsageError(f"--watch needs a local repository or a file:// URL, not {redact(repo)}")
 
 
+def watched_git_dir(repo: str) -> Path:
+    """The git directory `--watch` watches (`find_git_dir`: work tree, linked worktree, bare)."""
+    path = watched_path(repo)
+    try:
+        return find_git_dir(path)
+    except UsageError as error:
+        raise UsageError(f"--watch: {path} is not a local git repository ({error})") from error
+
+
 def _seams(settings: Settings, log: Logger, stopping: threading.Event) -> Seams:
     state = StateDir(settings.state_dir)
     state.ensure()
@@ -121,7 +130,7 @@ def run(settings: Settings) -> int:
     log = EventLog(settings.log_format)
     stopping = threading.Event()
     seams = _seams(settings, log, stopping)
-    watch_dir = git_dir_of(watched_path(settings.repo)) if settings.watch else None
+    watch_dir = watched_git_dir(settings.repo) if settings.watch else None
     controller = Controller(settings, seams)
 
     def hup() -> None:
