@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from reconciler.atomicwrite import replace_file
+
 
 def read_text(path: str) -> str | None:
     """The file's text, or None when it does not exist."""
@@ -39,10 +41,7 @@ def merge(old_text: str | None, new_lines: list[str]) -> str:
 def write_atomic(path: str, text: str) -> None:
     """Write `<real path>.tmp` and rename it over the real file, as vzctl write_conf() does."""
     real = os.path.realpath(path)
-    tmp = real + ".tmp"
-    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
-        fh.write(text)
-    os.rename(tmp, real)
+    replace_file(real, text.encode("utf-8", "surrogateescape"), tmp=real + ".tmp")
 
 
 def save(path: str, new_lines: list[str]) -> bool:
