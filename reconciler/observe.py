@@ -136,10 +136,6 @@ def running_settings(item: Mapping[str, Any]) -> dict[str, Canon]:
     return values
 
 
-def conf_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
-    return Path((env or os.environ).get(CONF_DIR_ENV, DEFAULT_CONF_DIR))
-
-
 def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
     """Every `CTID.conf` in the config directory (vzctl: the container exists iff it is there)."""
     return {ctid: parse_conf(text) for ctid, text in _config_texts(conf_dir)}
