@@ -64,7 +64,7 @@ RECORDED = Path(__file__).parent / "data" / "openvz-recorded"
 def test_parse_conf_follows_vzctl(text: str, expected: dict[str, str]) -> None:
     assert parse_conf(text) == expected
     entries, _ = parse_text(text)
-    first = {}
+    first: dict[str, str] = {}
     for entry in entries:
         first.setdefault(entry.key, entry.value)
     assert first == expected
