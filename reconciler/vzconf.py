@@ -86,3 +86,16 @@ def parse_conf(text: str) -> dict[str, str]:
         if equals and not unmatched and key not in values:
             values[key] = quoted or plain
     return values
+
+
+def first_value(text: str, key: str) -> str | None:
+    """`parse_conf(text).get(key)`, reading only the lines where `key` occurs (one container's
+    `VE_PRIVATE` on every plan, for each owned container)."""
+    text = "\n" + unescape(text)
+    at = text.find(key)
+    while at >= 0:
+        match = _LINE.match(text, text.rfind("\n", 0, at))
+        if match and match.group(1) == key and match.group(2) and not match.group(4):
+            return match.group(3) if match.group(3) is not None else match.group(5)
+        at = text.find(key, at + len(key))
+    return None

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.vzconf import NO_EQUALS, UNMATCHED_QUOTES, parse_conf, parse_text
+from reconciler.vzconf import NO_EQUALS, UNMATCHED_QUOTES, first_value, parse_conf, parse_text
 
 RECORDED = Path(__file__).parent / "data" / "openvz-recorded"
 
@@ -109,3 +109,25 @@ def test_every_line_is_an_entry_a_problem_or_skipped(text: str) -> None:
         if line.strip(" \t\r\f\v") and not line.strip(" \t\r\f\v").startswith("#")
     ]
     assert sorted(lines) == read
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'VE_PRIVATE="/vz/private/$VEID"\n',
+        '# VE_PRIVATE="/old"\nOLD_VE_PRIVATE="/x"\n  VE_PRIVATE = "/vz/p/$VEID"\nVE_PRIVATE="/b"',
+        'NAME="VE_PRIVATE"\nVE_PRIVATE=/unquoted\n',
+        'VE_PRIVATE="open\nVE_PRIVATE="/second"',
+        'VE_\\PRIVATE="/escaped"',
+        'X="\\\nVE_PRIVATE="/after an escaped newline"',
+        'ONBOOT="yes"\n',
+    ],
+)
+def test_one_value_is_read_as_the_whole_file_is(text: str) -> None:
+    assert first_value(text, "VE_PRIVATE") == parse_conf(text).get("VE_PRIVATE")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PIECES, max_size=40).map("".join), st.sampled_from(["A", "AB", "B A"]))
+def test_one_value_of_any_text(text: str, key: str) -> None:
+    assert first_value(text, key) == parse_conf(text).get(key)
