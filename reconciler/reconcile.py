@@ -15,9 +15,10 @@ from pathlib import Path
 
 from reconciler.apply import ApplyResult, ChangeResult, Executor
 from reconciler.errors import UsageError
-from reconciler.observe import ObservedState, observe
+from reconciler.observe import observe
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.observed import ObservedState
 from reconciler.process import Runner
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.state import StateDir

@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 
 from reconciler.apply import ApplyResult
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory, Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.report import (
     COMMENT_LIMIT,
     MARKER,
