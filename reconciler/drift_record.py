@@ -14,7 +14,8 @@ from pathlib import Path
 
 from reconciler.drift import Drift, compute_drift
 from reconciler.errors import VzGitopsError
-from reconciler.observe import ObservedState, observe
+from reconciler.observe import observe
+from reconciler.plan.observed import ObservedState
 from reconciler.reconcile import NodeAccess
 from reconciler.report import Report
 from reconciler.spec.desired import DesiredState

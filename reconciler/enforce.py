@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from reconciler.apply import ApplyResult, ChangeResult, Executor, RetryPolicy
+from reconciler.apply import Executor, RetryPolicy
 from reconciler.drift import Drift, compute_drift
 from reconciler.drift_record import record_drift
 from reconciler.errors import VzGitopsError
@@ -33,6 +33,7 @@ from reconciler.events import Logger
 from reconciler.metrics import Metrics
 from reconciler.notify import NotifyFailed, notify
 from reconciler.plan import Held, Plan
+from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
 from reconciler.report import Report, build_drift_report

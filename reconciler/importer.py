@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from reconciler import units
 from reconciler.errors import Permanent
 from reconciler.fields import UBC_COUNTERS
-from reconciler.observe import ObservedContainer
+from reconciler.plan.observed import ObservedContainer
 from reconciler.spec.models import API_VERSION, Container
 from reconciler.spec.types import ContainerName
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import OwnershipImplausible
-from reconciler.observe import ObservedState
 from reconciler.plan import Inventory
+from reconciler.plan.observed import ObservedState
 from reconciler.state import StateDir
 from reconciler.vzconf import first_value
 

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.apply import ApplyResult, ChangeResult, Executor
-from reconciler.observe import ObservedState, observe
+from reconciler.apply import Executor
+from reconciler.observe import observe
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.observed import ObservedState
+from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.process import Runner
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir

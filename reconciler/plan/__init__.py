@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.fields import Canon, desired_settings
-from reconciler.observe import ObservedState, check_complete
 from reconciler.plan.conflicts import conflict, strangers
 from reconciler.plan.container import Acc, plan_create, plan_destroy, plan_update, unowned
 from reconciler.plan.model import (
@@ -27,6 +26,7 @@ from reconciler.plan.model import (
     Policy,
     Unmanaged,
 )
+from reconciler.plan.observed import ObservedState, check_complete
 from reconciler.spec.desired import DesiredContainer
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from reconciler.observe import ObservedContainer
 from reconciler.plan.model import Held
+from reconciler.plan.observed import ObservedContainer
 from reconciler.spec.desired import DesiredContainer
 
 

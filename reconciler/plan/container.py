@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.fields import BY_NAME, FIELDS, NAME_FIELD, Canon
-from reconciler.observe import ObservedContainer
 from reconciler.plan.diff import diff_fields, live_value, show
 from reconciler.plan.model import Action, Change, Command, FieldChange, Held, Policy
+from reconciler.plan.observed import ObservedContainer
 from reconciler.spec.desired import DesiredContainer
 
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Literal
 
 from reconciler.fields import BY_NAME, Canon, pages_canon
-from reconciler.observe import ObservedContainer
 from reconciler.plan.model import FieldChange
+from reconciler.plan.observed import ObservedContainer
 
 Where = Literal["saved", "running", "both"]
 

@@ -4,7 +4,7 @@ Each type checks a value before it can reach vzctl or a config file: no quote, b
 control character in any string (vzlist prints strings into JSON unescaped, and some nodes pass
 values to a shell), RFC 1123 host names, addresses parsed with `ipaddress`, sizes with their unit
 (`spec.sizes`).
-Each type also carries the JSON Schema fragment that `spec.schema` writes into `schemas/`, as close
+Each type also carries the JSON Schema fragment that `spec.schema` builds for `schemas/`, as close
 to the check as JSON Schema can say it, so an editor flags the same values the loader refuses.
 """
 

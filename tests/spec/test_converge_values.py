@@ -13,7 +13,7 @@ import yaml
 
 from reconciler.fields import BY_NAME, desired_settings, saved_settings
 from reconciler.importer import to_document
-from reconciler.observe import ObservedContainer
+from reconciler.plan.observed import ObservedContainer
 from reconciler.spec.load import load_desired, validate_files
 
 MAX = 9223372036854775807
