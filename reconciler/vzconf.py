@@ -18,84 +18,104 @@ It follows vzctl 4.11 `parse_line()` (src/lib/util.c), which `vps_parse_config()
 Key semantics beyond that (which duplicate wins, lists that accumulate) belong to the callers:
 `parse_conf` gives the first occurrence of each key, as vzctl keeps it for the keys the
 reconciler reads; `sim.ctconf` applies vzctl's per-key rules to `parse_text`'s entries.
-Importing this module must stay cheap: every simulated vzctl/vzlist process does.
+Importing this module must stay cheap: every simulated vzctl/vzlist process does, so it uses
+str methods only (not even `re`, ~5 ms of start-up for each simulated call).
 """
 
 from __future__ import annotations
 
-import re
+TYPE_CHECKING = False  # the typing module would cost import time on every simulated call
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _BLANK = " \t\r\f\v"  # C isspace() besides "\n", which ends the line
-# One line, found by the "\n" before it (the text gets a leading one: searching for a literal
-# is faster than a multi-line `^`, ~25% here), its leading blanks cut (the lookahead forbids
-# giving any back). Groups: key, "=", quoted value, an opening quote without its closing one,
-# unquoted value, a line without "=".
-_LINE = re.compile(
-    rf"\n[{_BLANK}]*(?=[^{_BLANK}\n#])"
-    rf'(?:([^=\n]*)(=)(?:"(.*)"[^\n]*|(")[^\n]*|(.*?)[{_BLANK}]*)|(.+?)[{_BLANK}]*)(?=\n|\Z)'
-)
-_ESCAPE = re.compile(r"\\(.?)", re.DOTALL)
 
 UNMATCHED_QUOTES = "unmatched quotes"
 NO_EQUALS = "'=' not found"
 
 
 class Entry:
-    """One `KEY=value` line of a config file; its 1-based `line` is counted only when asked for."""
+    """One `KEY=value` line of a config file, with its 1-based line number."""
 
-    __slots__ = ("_line", "_pos", "_text", "key", "value")
+    __slots__ = ("key", "line", "value")
 
-    def __init__(self, key: str, value: str, text: str = "", pos: int = 0, line: int = 0) -> None:
-        self._line, self._text, self._pos = line, text, pos
+    def __init__(self, line: int, key: str, value: str) -> None:
+        self.line = line
         self.key = key
         self.value = value
-
-    @property
-    def line(self) -> int:
-        if self._line <= 0:
-            self._line = self._text.count("\n", 0, self._pos) + 1
-        return self._line
 
 
 def unescape(text: str) -> str:
     """vzctl unescapestr(): drop each backslash and keep the character after it as it is."""
-    return _ESCAPE.sub(r"\1", text) if "\\" in text else text
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    escaped = False
+    for char in text:
+        if char == "\\" and not escaped:
+            escaped = True
+            continue
+        out.append(char)
+        escaped = False
+    return "".join(out)
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """(number, line with its blanks cut) of each line that is neither blank nor a comment."""
+    for number, raw in enumerate(unescape(text).split("\n"), 1):
+        line = raw.strip(_BLANK)
+        if line and line[0] != "#":
+            yield number, line
+
+
+def _split(line: str) -> tuple[str, str | None, str]:
+    """parse_line() on a cut line: (key, value, "") or (key, None, why the line is skipped)."""
+    key, equals, value = line.partition("=")
+    if not equals:
+        return key, None, NO_EQUALS
+    if value[:1] == '"':
+        close = value.rfind('"')
+        if close == 0:
+            return key, None, UNMATCHED_QUOTES
+        value = value[1:close]
+    return key, value, ""
 
 
 def parse_text(
     text: str, wanted: frozenset[str] | None = None
 ) -> tuple[list[Entry], list[tuple[int, str]]]:
     """Entries in file order (only `wanted` keys if given) and (line, reason) of skipped lines."""
-    text = "\n" + unescape(text)
     entries: list[Entry] = []
     problems: list[tuple[int, str]] = []
-    for match in _LINE.finditer(text):
-        key, equals, quoted, unmatched, plain, _ = match.groups()
-        if not equals or unmatched:
-            line = text.count("\n", 0, match.start()) + 1
-            problems.append((line, UNMATCHED_QUOTES if equals else NO_EQUALS))
+    for number, line in _lines(text):
+        key, value, why = _split(line)
+        if value is None:
+            problems.append((number, why))
         elif wanted is None or key in wanted:
-            entries.append(Entry(key, plain if quoted is None else quoted, text, match.start()))
+            entries.append(Entry(number, key, value))
     return entries, problems
 
 
 def parse_conf(text: str) -> dict[str, str]:
     """`KEY="value"` lines -> {KEY: value}, in file order; the first of duplicate keys wins."""
     values: dict[str, str] = {}
-    for key, equals, quoted, unmatched, plain, _ in _LINE.findall("\n" + unescape(text)):
-        if equals and not unmatched and key not in values:
-            values[key] = quoted or plain
+    for _, line in _lines(text):
+        key, value, _ = _split(line)
+        if value is not None and key not in values:
+            values[key] = value
     return values
 
 
 def first_value(text: str, key: str) -> str | None:
     """`parse_conf(text).get(key)`, reading only the lines where `key` occurs (one container's
     `VE_PRIVATE` on every plan, for each owned container)."""
-    text = "\n" + unescape(text)
+    text = unescape(text)
     at = text.find(key)
     while at >= 0:
-        match = _LINE.match(text, text.rfind("\n", 0, at))
-        if match and match.group(1) == key and match.group(2) and not match.group(4):
-            return match.group(3) if match.group(3) is not None else match.group(5)
+        start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+        line = text[start : end if end >= 0 else len(text)].strip(_BLANK)
+        found, value, _ = _split(line) if line.startswith(key) else ("", None, "")
+        if found == key and value is not None:
+            return value
         at = text.find(key, at + len(key))
     return None
