@@ -184,9 +184,9 @@ def _read_fd(fd: int) -> bytes:
 
 
 def _decode(data: bytes) -> str:
-    """As text mode reads it: undecodable bytes replaced, `\r\n` and `\r` made `\n`."""
-    text = data.decode("utf-8", "replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    """Undecodable bytes replaced; line ends left as they are: vzctl ends a line at `\n` only
+    (fgets), a `\r` is a blank to it (`vzconf`)."""
+    return data.decode("utf-8", "replace")
 
 
 def build_state(

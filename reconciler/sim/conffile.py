@@ -16,9 +16,10 @@ from reconciler.atomicwrite import replace_file
 
 
 def read_text(path: str) -> str | None:
-    """The file's text, or None when it does not exist."""
+    """The file's text, line ends as they are (vzctl's fgets() ends a line at `\n` only), or
+    None when it does not exist."""
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
             return fh.read()
     except FileNotFoundError:
         return None
@@ -26,7 +27,8 @@ def read_text(path: str) -> str | None:
 
 def merge(old_text: str | None, new_lines: list[str]) -> str:
     """vps_merge_conf(): replace the first `KEY=` line of each new line in place, else append."""
-    lines = (old_text or "").splitlines(keepends=True)
+    lines = (old_text or "").split("\n")
+    lines = [line + "\n" for line in (lines[:-1] if lines[-1] == "" else lines)]
     for new in new_lines:
         prefix = new[: new.index("=") + 1]
         for i, old in enumerate(lines):
