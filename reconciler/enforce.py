@@ -37,7 +37,7 @@ from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
 from reconciler.report import Report, build_drift_report
-from reconciler.spec.desired import DEFAULT_NODE, DesiredState
+from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, node_lock
 from reconciler.status import ContainerStatus, container_states, utc
 from reconciler.triggers import ContainerBackoff
@@ -127,13 +127,13 @@ class Enforcer:
     def _check(self, desired: DesiredState, sha: str, immediate: bool) -> NodeOutcome:
         with node_lock(self.state, what=LOCK_HOLDER):
             plan, observed = make_plan(desired, sha, self.access, self.state, self.options)
-            mine = desired.for_node(self.options.node)
+            mine = desired.for_node(plan.node)
             drift = compute_drift(
                 mine,
                 observed,
                 inventory=self.state.load_inventory(),
                 revision=sha,
-                node=self.options.node or DEFAULT_NODE,
+                node=plan.node,
             )
             self._report(drift)
             changed = {c.ctid for c in plan.changes}
@@ -251,7 +251,7 @@ class Enforcer:
         drift: Drift | None,
         error: str | None = None,
     ) -> NodeOutcome:
-        mine = desired.for_node(self.options.node)
+        mine = desired.for_node(plan.node)
         containers = container_states(mine, plan, failed, deferred, drift)
         unmanaged = tuple(u.ctid for u in plan.unmanaged)
         differing = sum(1 for c in containers if c.state in ("drifted", "deferred", "missing"))

@@ -1,7 +1,7 @@
 """Observing the live node: one `vzlist` call plus the container config files.
 
 Shell part: `observe()` runs `vzlist -a -j -o <narrow fields>` once and reads `CTID.conf` files.
-Pure part: `parse_vzlist_json()` and `build_state()`; the values it builds (`ObservedState`)
+Pure part: `listed_values()` and `build_state()`; the values it builds (`ObservedState`)
 are defined in the core, `plan/observed.py`. vzlist prints strings into its JSON without
 escaping, so only fields that cannot carry free text are requested (no hostname, name,
 description); free text comes from the config files. The JSON is parsed with duplicate keys
@@ -52,17 +52,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise DuplicateKey(f"duplicate key {key!r}")
         result[key] = value
     return result
-
-
-def parse_vzlist_json(text: str) -> list[dict[str, Any]]:
-    """vzlist -j output -> list of objects; invalid or forged JSON raises ValueError."""
-    data = json.loads(text, object_pairs_hook=_no_duplicates)
-    if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
-        raise ValueError("vzlist -j did not print a JSON array of objects")
-    for item in data:
-        if not isinstance(item.get("ctid"), int) or isinstance(item.get("ctid"), bool):
-            raise ValueError("vzlist -j printed an object without an integer ctid")
-    return data
 
 
 STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})  # vzlist 4.x ve_status[]
@@ -118,10 +107,6 @@ def running_settings(item: Mapping[str, Any]) -> dict[str, Canon]:
     if isinstance(item.get("ip"), list):
         values["ip_addresses"] = tuple(sorted(str(ip).split("/")[0] for ip in item["ip"]))
     return values
-
-
-def conf_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
-    return Path((env or os.environ).get(CONF_DIR_ENV, DEFAULT_CONF_DIR))
 
 
 def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
@@ -199,9 +184,9 @@ def _read_fd(fd: int) -> bytes:
 
 
 def _decode(data: bytes) -> str:
-    """As text mode reads it: undecodable bytes replaced, `\r\n` and `\r` made `\n`."""
-    text = data.decode("utf-8", "replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    """Undecodable bytes replaced; line ends left as they are: vzctl ends a line at `\n` only
+    (fgets), a `\r` is a blank to it (`vzconf`)."""
+    return data.decode("utf-8", "replace")
 
 
 def build_state(
@@ -254,21 +239,6 @@ def _build(
     return ObservedState(containers, running_known, warnings)
 
 
-def listed_values(text: str) -> dict[int, _Listed]:
-    """vzlist -j output -> {ctid: (status, live values)}, as `parse_vzlist_json` then `_reduce`.
-
-    The array is decoded one object at a time and each is reduced at once, so the ~13 dicts per
-    container of the whole listing never exist together (~150 MiB at 10,000 containers). Any
-    doubt about the text is settled by `parse_vzlist_json`, which stays the reference: it raises
-    the same error it always did, or (if this scanner were wrong) its result is used.
-    """
-    try:
-        return _listed_incrementally(text)
-    except ValueError:
-        items = parse_vzlist_json(text)
-        return {int(item["ctid"]): _reduce(item) for item in items}
-
-
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 
@@ -278,8 +248,14 @@ def _skip(text: str, at: int) -> int:
     return match.end() if match else at
 
 
-def _listed_incrementally(text: str) -> dict[int, _Listed]:
-    """Raises ValueError for anything but a well-formed array of objects with integer ctids."""
+def listed_values(text: str) -> dict[int, _Listed]:
+    """vzlist -j output -> {ctid: (status, live values)}; ValueError for anything but a JSON array
+    of objects with integer ctids and no duplicate keys (vzlist does not escape strings, so a
+    quote in a value can forge one).
+
+    The array is decoded one object at a time and each is reduced at once, so the ~13 dicts per
+    container of the whole listing never exist together (~150 MiB at 10,000 containers).
+    """
     result: dict[int, _Listed] = {}
     seen: _Seen = {}
     at = _skip(text, 0)
