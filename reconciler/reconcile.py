@@ -40,6 +40,9 @@ class Options:
     max_rounds: int = 3
     record: bool = True  # whether planning may write the state directory (not for `plan`)
     clock: Callable[[], float] = field(default=time.time)
+    # Told each warning of an observation as it is planned from (the controller logs them;
+    # the CLI prints the ones `make_plan` returns).
+    warn: Callable[[str], None] = field(default=lambda _: None)
 
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
@@ -74,6 +77,8 @@ def make_plan(
     options = dataclasses.replace(options, node=node)
     observed = observe(access.run, access.conf_dir)
     inventory, observed = inventory_for(state, desired, observed, access, options)
+    for warning in observed.warnings:
+        options.warn(warning)
     result = plan(
         desired.for_node(node),
         observed,
