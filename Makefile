@@ -19,6 +19,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests benchmarks
 	$(BIN)/ruff format --check reconciler tests benchmarks
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format reconciler tests benchmarks
@@ -48,4 +49,4 @@ bench: $(STAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache .coverage .coverage.*

@@ -102,7 +102,8 @@ def _stages(repo: str, state: str) -> None:
     import gc
 
     from reconciler import apply, cli, reconcile, report  # noqa: F401 - as apply does
-    from reconciler.observe import VZLIST_ARGV, conf_dir_from_env, listed_values, read_saved
+    from reconciler.cli.steps import conf_dir
+    from reconciler.observe import VZLIST_ARGV, listed_values, read_saved
     from reconciler.observe import _build as build_observed
     from reconciler.plan import Policy, plan
     from reconciler.process import SubprocessRunner
@@ -128,7 +129,7 @@ def _stages(repo: str, state: str) -> None:
     step("observe: run vzlist (this process's side)")
     values = listed_values(listed.stdout)
     step("observe: parse vzlist's JSON")
-    saved = read_saved(conf_dir_from_env())
+    saved = read_saved(conf_dir(None))
     step("observe: read every CTID.conf into saved values")
     observed = build_observed(values, saved, True, ())
     step("observe: assemble the observed state")
@@ -141,7 +142,8 @@ def _stages(repo: str, state: str) -> None:
 def _memory(repo: str) -> None:
     import tracemalloc
 
-    from reconciler.observe import conf_dir_from_env, observe
+    from reconciler.cli.steps import conf_dir
+    from reconciler.observe import observe
     from reconciler.plan import Inventory, Policy, plan
     from reconciler.process import SubprocessRunner
     from reconciler.source import read_revision
@@ -157,7 +159,7 @@ def _memory(repo: str) -> None:
     step("read the revision (git blobs)")
     desired = load_desired(revision.files)
     step("load and validate the desired state")
-    observed = observe(SubprocessRunner(), conf_dir_from_env())
+    observed = observe(SubprocessRunner(), conf_dir(None))
     step("observe (vzlist JSON, CTID.conf)")
     plan(desired.containers, observed, Inventory(owned=frozenset(observed.containers)), Policy())
     step("plan")

@@ -25,7 +25,7 @@ from reconciler.drift import STATE_FIELD, Drift, live_value
 from reconciler.errors import AdoptError, BranchTaken, GitWriteError, UsageError
 from reconciler.fields import desired_settings
 from reconciler.importer import spec_values
-from reconciler.observe import ObservedContainer, ObservedState
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.source import (
     Revision,
     commit_on_new_branch,

@@ -8,7 +8,7 @@ as success. One failing container never stops the others. Before every mutating 
 record is written durably (for a create, with the identity its private area had before, see
 `ownership`); ownership is recorded, with the new identity, as soon as a create succeeds. A
 create that fails keeps its intent: the next plan decides from the node whether it made the
-container (owned) or not (dropped).
+container (owned) or not (dropped). The results it returns are core values, `plan/result.py`.
 """
 
 from __future__ import annotations
@@ -16,19 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.errors import CommandTimeout, vzctl_detail
 from reconciler.ownership import Identity, identity
-from reconciler.plan import Change, Command, Held, Plan
+from reconciler.plan import Change, Command, Plan
+from reconciler.plan.result import ChangeResult, CommandResult, Outcome, Status
 from reconciler.process import Completed, Runner
 from reconciler.state import StateDir
 from reconciler.vzexit import VzctlExit
 
-Outcome = Literal["ok", "transient", "permanent", "mismatch"]
-Status = Literal["applied", "unchanged", "failed", "skipped"]
 E = VzctlExit
 TRANSIENT = frozenset({
     E.SYSTEM_ERROR, E.RESOURCE_ERROR, E.LOCKED, E.EXEC_TIMEOUT, E.STOP_ERROR, E.FS_CANTMOUNT,
@@ -55,52 +51,6 @@ def classify(verb: str, code: int) -> Outcome:
     if code in MISMATCH:
         return "mismatch"
     return "permanent"
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class CommandResult(Frozen):
-    argv: tuple[str, ...] = Field(description="vzctl arguments.")
-    code: int = Field(description="Exit code of the last attempt (-1: timed out).")
-    attempts: int = Field(description="How many times it ran.")
-    outcome: Outcome = Field(description="ok, transient, permanent or mismatch.")
-    output: str = Field(default="", description="vzctl's output, kept for failures only.")
-    detail: str = Field(
-        default="",
-        description="vzctl's error lines (its stderr, else its last line), bounded; failures only.",
-    )
-
-
-class ChangeResult(Frozen):
-    ctid: int = Field(description="Container ID.")
-    name: str = Field(description="Container name.")
-    action: str = Field(description="Planned action.")
-    status: Status = Field(description="What happened.")
-    commands: tuple[CommandResult, ...] = Field(default=(), description="Each vzctl call.")
-    error: str | None = Field(default=None, description="One sentence when it failed.")
-
-
-class ApplyResult(Frozen):
-    revision: str | None = Field(default=None, description="Applied revision.")
-    results: tuple[ChangeResult, ...] = Field(default=(), description="Per change, in order.")
-    converged: bool = Field(
-        description="The plan after applying had no changes left to make; held changes (`held`) may remain."
-    )
-    not_converged_reason: str | None = Field(
-        default=None, description="Why not, when not converged."
-    )
-    rounds: int = Field(default=1, description="Observe-plan-apply rounds used.")
-    held: tuple[Held, ...] = Field(
-        default=(),
-        description="Differences the plan after applying still holds back (destroys without "
-        "--prune or refused, recreates, restarts): while any remain the node does not match git.",
-    )
-
-    @property
-    def failed(self) -> tuple[ChangeResult, ...]:
-        return tuple(r for r in self.results if r.status == "failed")
 
 
 @dataclass(frozen=True)

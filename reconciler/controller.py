@@ -159,6 +159,7 @@ class Controller:
             prune=settings.prune,
             allow_mass_destroy=settings.allow_mass_destroy,
             clock=seams.clock,
+            warn=lambda warning: seams.log("warning", "observe.warning", message=warning),
         )
         self.node = Enforcer(
             access=seams.access,

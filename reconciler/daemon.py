@@ -15,29 +15,28 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from reconciler.cli.steps import conf_dir, state_dir
 from reconciler.controller import Controller, Seams, Settings
 from reconciler.enforce import StoppableRunner
 from reconciler.errors import UsageError
 from reconciler.events import EventLog, Logger
 from reconciler.httpd import parse_listen
 from reconciler.metrics import CountingRunner, Health, Metrics, MetricsServer
-from reconciler.observe import conf_dir_from_env
 from reconciler.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess
-from reconciler.source import is_url, open_source, redact
-from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV, StateDir, controller_lock
-from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue, git_dir_of
+from reconciler.source import find_git_dir, is_url, open_source, redact
+from reconciler.state import StateDir, controller_lock
+from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue
 from reconciler.webhook import WebhookServer, read_secret
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    state_dir = args.state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
     settings = Settings(
         repo=args.repo,
         ref=args.ref,
         path=args.path,
-        state_dir=Path(state_dir),
-        conf_dir=Path(args.vz_conf_dir) if args.vz_conf_dir else conf_dir_from_env(),
+        state_dir=state_dir(args.state_dir),
+        conf_dir=conf_dir(args.vz_conf_dir),
         node=args.node,
         prune=args.prune,
         allow_mass_destroy=args.allow_mass_destroy,
@@ -73,6 +72,15 @@ def watched_path(repo: str) -> Path:
     if repo.lower().startswith("file://"):
         return Path(unquote(urlsplit(repo).path))
     raise UsageError(f"--watch needs a local repository or a file:// URL, not {redact(repo)}")
+
+
+def watched_git_dir(repo: str) -> Path:
+    """The git directory `--watch` watches (`find_git_dir`: work tree, linked worktree, bare)."""
+    path = watched_path(repo)
+    try:
+        return find_git_dir(path)
+    except UsageError as error:
+        raise UsageError(f"--watch: {path} is not a local git repository ({error})") from error
 
 
 def _seams(settings: Settings, log: Logger, stopping: threading.Event) -> Seams:
@@ -121,7 +129,7 @@ def run(settings: Settings) -> int:
     log = EventLog(settings.log_format)
     stopping = threading.Event()
     seams = _seams(settings, log, stopping)
-    watch_dir = git_dir_of(watched_path(settings.repo)) if settings.watch else None
+    watch_dir = watched_git_dir(settings.repo) if settings.watch else None
     controller = Controller(settings, seams)
 
     def hup() -> None:

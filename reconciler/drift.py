@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.fields import Canon, desired_settings
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory
 from reconciler.plan.diff import Where, compare, running_value, show
 from reconciler.plan.diff import live_value as field_live_value
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.spec.desired import DesiredContainer
 
 DRIFT_FORMAT = 1

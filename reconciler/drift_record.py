@@ -14,10 +14,11 @@ from pathlib import Path
 
 from reconciler.drift import Drift, compute_drift
 from reconciler.errors import VzGitopsError
-from reconciler.observe import ObservedState, observe
+from reconciler.observe import observe
+from reconciler.plan.observed import ObservedState
 from reconciler.reconcile import NodeAccess
 from reconciler.report import Report
-from reconciler.spec.desired import DEFAULT_NODE, DesiredState
+from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, write_durably
 
 HISTORY_LIMIT = 50
@@ -54,13 +55,14 @@ def observe_drift(
     node: str | None = None,
 ) -> tuple[Drift, ObservedState]:
     """`check_drift`, also returning what was observed (for `drift --adopt`)."""
+    node = desired.choose_node(node)
     observed = observe(access.run, access.conf_dir)
     drift = compute_drift(
         desired.for_node(node),
         observed,
         inventory=state.load_inventory(),
         revision=revision,
-        node=node or DEFAULT_NODE,
+        node=node,
     )
     return drift, observed
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from reconciler.apply import ApplyResult, ChangeResult, Executor, RetryPolicy
+from reconciler.apply import Executor, RetryPolicy
 from reconciler.drift import Drift, compute_drift
 from reconciler.drift_record import record_drift
 from reconciler.errors import Disposition, NotifyFailed, ShuttingDown
@@ -33,10 +33,11 @@ from reconciler.events import Logger
 from reconciler.metrics import Metrics
 from reconciler.notify import notify
 from reconciler.plan import Held, Plan
+from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
 from reconciler.report import Report, build_drift_report
-from reconciler.spec.desired import DEFAULT_NODE, DesiredState
+from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, node_lock
 from reconciler.status import ContainerStatus, container_states, utc
 from reconciler.triggers import ContainerBackoff
@@ -134,13 +135,13 @@ class Enforcer:
     def _check(self, desired: DesiredState, sha: str, immediate: bool) -> NodeOutcome:
         with node_lock(self.state, what=LOCK_HOLDER):
             plan, observed = make_plan(desired, sha, self.access, self.state, self.options)
-            mine = desired.for_node(self.options.node)
+            mine = desired.for_node(plan.node)
             drift = compute_drift(
                 mine,
                 observed,
                 inventory=self.state.load_inventory(),
                 revision=sha,
-                node=self.options.node or DEFAULT_NODE,
+                node=plan.node,
             )
             self._report(drift)
             changed = {c.ctid for c in plan.changes}
@@ -259,7 +260,7 @@ class Enforcer:
         drift: Drift | None,
         error: str | None = None,
     ) -> NodeOutcome:
-        mine = desired.for_node(self.options.node)
+        mine = desired.for_node(plan.node)
         containers = container_states(mine, plan, failed, deferred, drift)
         unmanaged = tuple(u.ctid for u in plan.unmanaged)
         differing = sum(1 for c in containers if c.state in ("drifted", "deferred", "missing"))

@@ -18,9 +18,12 @@ from typing import Any, Literal
 
 from reconciler import units
 from reconciler.spec.models import ContainerSpec
+from reconciler.spec.types import CPUMASK_BITS, cpu_bits
 
 Canon = Any
 Klass = Literal["live", "restart", "recreate"]
+VSWAP_UNLIMITED = -(-units.LONG_MAX // units.PAGE)  # 2^51: LONG_MAX bytes in whole pages
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,12 @@ def _int(value: Any, _ctid: int = 0) -> int:
 
 
 def _conf_int(value: str, _ctid: int = 0) -> int:
+    """A number as vzctl writes it (`%lu`, `%d`): exact, so LONG_MAX is not rounded to 2^63."""
     text = value.strip()
     if text.lower() == "unlimited":
         return units.LONG_MAX
+    if _DIGITS.fullmatch(text):
+        return int(text)
     return int(float(text)) if text else 0
 
 
@@ -98,23 +104,51 @@ def _conf_ips(value: str, _ctid: int = 0) -> tuple[str, ...]:
 
 
 def _words(value: Any, _ctid: int = 0) -> tuple[str, ...]:
-    return tuple(str(v).lower() for v in value)
+    """In order, each once: vzctl's add_str2list drops a repeat of an entry (lists are lowered
+    by validation first, so `[A.lan, a.lan]` reaches vzctl as one entry)."""
+    return tuple(dict.fromkeys(str(v).lower() for v in value))
 
 
 def _conf_words(value: str, _ctid: int = 0) -> tuple[str, ...]:
-    return tuple(v.lower() for v in value.split())
+    return tuple(dict.fromkeys(v.lower() for v in value.split()))
+
+
+def _cpumask(value: Any, _ctid: int = 0) -> str:
+    """A mask as vzctl stores it (conf_store_bitmap): `all`, or sorted ranges `0-2,7`."""
+    bits = cpu_bits(str(value).strip())
+    if bits is None:
+        return str(value)
+    if len(bits) == CPUMASK_BITS:
+        return "all"
+    return ",".join(_ranges(sorted(bits)))
+
+
+def _ranges(bits: list[int]) -> list[str]:
+    runs: list[list[int]] = []
+    for bit in bits:
+        if runs and runs[-1][1] == bit - 1:
+            runs[-1][1] = bit
+        else:
+            runs.append([bit, bit])
+    return [str(a) if a == b else f"{a}-{b}" for a, b in runs]
 
 
 def _pages(value: Any, _ctid: int = 0) -> int:
-    return units.to_pages(str(value))
+    return pages_canon(units.to_pages(str(value)))
+
+
+def pages_canon(pages: int) -> int:
+    """`--ram unlimited` is stored as LONG_MAX bytes rounded up to pages, 2^51 (vzctl's
+    parse_vswap); a PHYSPAGES written `unlimited` is LONG_MAX pages: both are unlimited."""
+    return units.LONG_MAX if pages >= VSWAP_UNLIMITED else pages
 
 
 def _conf_pages(value: str, _ctid: int = 0) -> int:
     """PHYSPAGES="0:256M" or "0:65536": the limit, bare numbers already in pages."""
     limit = value.split(":")[-1].strip()
     if limit.isdigit():
-        return int(limit)
-    return units.to_pages(limit)
+        return pages_canon(int(limit))
+    return pages_canon(units.to_pages(limit))
 
 
 def _disk(value: Any, _ctid: int = 0) -> tuple[int, int]:
@@ -125,8 +159,13 @@ def _disk(value: Any, _ctid: int = 0) -> tuple[int, int]:
 
 
 def _conf_disk(value: str, _ctid: int = 0) -> tuple[int, int]:
+    """DISKSPACE="soft:hard", as vzctl writes it (`%lu:%lu` KiB, LONG_MAX for unlimited)."""
     soft, hard = units.pair(value.strip())
-    return units.to_kib(soft), units.to_kib(hard)
+    return _conf_kib(soft), _conf_kib(hard)
+
+
+def _conf_kib(text: str) -> int:
+    return int(text) if _DIGITS.fullmatch(text) else units.to_kib(text)
 
 
 def _items(value: Any, _ctid: int = 0) -> tuple[int, int]:
@@ -354,6 +393,9 @@ def _row(name: str, key: str, option: str, kind: str, **extra: Any) -> FieldDef:
         "pages": (_pages, _conf_pages, _opt(option, units.format_pages), units.format_pages),
         "disk": (_disk, _conf_disk, _opt(option, _pair), _show_disk),
         "items": (_items, _conf_items, _opt(option, _pair_items), _pair_items),
+        # vzctl's parse_dq reads no `unlimited`: LONG_MAX goes to vzctl as a number
+        "inodes": (_items, _conf_items, _opt(option, _pair), _pair_items),
+        "cpumask": (_cpumask, _cpumask, _opt(option, str), str),
     }
     desired, observed, argv, show = forms[kind]
     return FieldDef(name, key, desired, observed, argv, show, **extra)
@@ -376,12 +418,12 @@ FIELDS: tuple[FieldDef, ...] = (
     _row("ram", "PHYSPAGES", "--ram", "pages"),
     _row("swap", "SWAPPAGES", "--swap", "pages"),
     _row("diskspace", "DISKSPACE", "--diskspace", "disk", create_option=True),
-    _row("diskinodes", "DISKINODES", "--diskinodes", "items", create_option=True),
+    _row("diskinodes", "DISKINODES", "--diskinodes", "inodes", create_option=True),
     _row("quotaugidlimit", "QUOTAUGIDLIMIT", "--quotaugidlimit", "int", restart_if=_ugid_restart),
     _row("cpus", "CPUS", "--cpus", "int"),
     _row("cpuunits", "CPUUNITS", "--cpuunits", "int"),
     _row("cpulimit", "CPULIMIT", "--cpulimit", "int"),
-    _row("cpumask", "CPUMASK", "--cpumask", "text"),
+    _row("cpumask", "CPUMASK", "--cpumask", "cpumask"),
     _row("ioprio", "IOPRIO", "--ioprio", "int"),
     FieldDef("iolimit", "IOLIMIT", _rate, _conf_int, _opt("--iolimit", lambda v: f"{v}B"), _show_rate),
     _row("iopslimit", "IOPSLIMIT", "--iopslimit", "int"),

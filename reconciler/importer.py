@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from reconciler import units
 from reconciler.errors import NameRefused
 from reconciler.fields import UBC_COUNTERS
-from reconciler.observe import ObservedContainer
+from reconciler.plan.observed import ObservedContainer
 from reconciler.spec.models import API_VERSION, Container
 from reconciler.spec.types import ContainerName
 
@@ -95,6 +95,11 @@ def to_document(container: ObservedContainer) -> tuple[dict[str, Any], list[str]
     name = document_name(container)
     spec = spec_values(container)
     warnings: list[str] = []
+    if spec.get("disabled") is True and spec["state"] == "running":
+        spec.pop("disabled")  # started with --force: git cannot say disabled and running
+        warnings.append(
+            f"container {container.ctid}: disabled left out: it runs although its config says DISABLED=yes"
+        )
     while True:
         document = {
             "apiVersion": API_VERSION,

@@ -1,7 +1,8 @@
 """Observing the live node: one `vzlist` call plus the container config files.
 
 Shell part: `observe()` runs `vzlist -a -j -o <narrow fields>` once and reads `CTID.conf` files.
-Pure part: `parse_vzlist_json()` and `build_state()`. vzlist prints strings into its JSON without
+Pure part: `listed_values()` and `build_state()`; the values it builds (`ObservedState`)
+are defined in the core, `plan/observed.py`. vzlist prints strings into its JSON without
 escaping, so only fields that cannot carry free text are requested (no hostname, name,
 description); free text comes from the config files. The JSON is parsed with duplicate keys
 rejected; if it is still invalid, the text table of ctid and status is used instead and the
@@ -15,12 +16,12 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import UBC_COUNTERS, Canon, SavedMemo, saved_settings
+from reconciler.plan.observed import ObservedContainer, ObservedState, check_complete
 from reconciler.process import Runner
 from reconciler.vzconf import parse_conf
 
@@ -34,34 +35,6 @@ VZLIST_ARGV = ("vzlist", "-a", "-j", "-o", ",".join(RUNTIME_FIELDS))
 FALLBACK_ARGV = ("vzlist", "-a", "-H", "-o", "ctid,status")
 _CONF_NAME = re.compile(r"^([0-9]+)\.conf$")
 _CHUNK = 65536
-
-
-@dataclass(frozen=True)
-class ObservedContainer:
-    """One container as the node has it: saved config values and, when running, live ones."""
-
-    ctid: int
-    status: str
-    saved: Mapping[str, Canon]
-    running: Mapping[str, Canon] | None = None
-    listed: bool = True
-    configured: bool = True  # its CTID.conf was read; False: listed by vzlist without one
-
-    @property
-    def is_running(self) -> bool:
-        return self.status == "running"
-
-    @property
-    def name(self) -> str | None:
-        value = self.saved.get("name")
-        return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
-class ObservedState:
-    containers: Mapping[int, ObservedContainer] = field(default_factory=dict)
-    running_known: bool = True
-    warnings: tuple[str, ...] = ()
 
 
 _Listed = tuple[str, dict[str, Canon] | None]  # status, live values when running
@@ -79,17 +52,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise DuplicateKey(f"duplicate key {key!r}")
         result[key] = value
     return result
-
-
-def parse_vzlist_json(text: str) -> list[dict[str, Any]]:
-    """vzlist -j output -> list of objects; invalid or forged JSON raises ValueError."""
-    data = json.loads(text, object_pairs_hook=_no_duplicates)
-    if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
-        raise ValueError("vzlist -j did not print a JSON array of objects")
-    for item in data:
-        if not isinstance(item.get("ctid"), int) or isinstance(item.get("ctid"), bool):
-            raise ValueError("vzlist -j printed an object without an integer ctid")
-    return data
 
 
 STATUSES = frozenset({"running", "stopped", "mounted", "suspended"})  # vzlist 4.x ve_status[]
@@ -145,10 +107,6 @@ def running_settings(item: Mapping[str, Any]) -> dict[str, Canon]:
     if isinstance(item.get("ip"), list):
         values["ip_addresses"] = tuple(sorted(str(ip).split("/")[0] for ip in item["ip"]))
     return values
-
-
-def conf_dir_from_env(env: Mapping[str, str] | None = None) -> Path:
-    return Path((env or os.environ).get(CONF_DIR_ENV, DEFAULT_CONF_DIR))
 
 
 def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
@@ -226,9 +184,9 @@ def _read_fd(fd: int) -> bytes:
 
 
 def _decode(data: bytes) -> str:
-    """As text mode reads it: undecodable bytes replaced, `\r\n` and `\r` made `\n`."""
-    text = data.decode("utf-8", "replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    """Undecodable bytes replaced; line ends left as they are: vzctl ends a line at `\n` only
+    (fgets), a `\r` is a blank to it (`vzconf`)."""
+    return data.decode("utf-8", "replace")
 
 
 def build_state(
@@ -281,67 +239,6 @@ def _build(
     return ObservedState(containers, running_known, warnings)
 
 
-_SHOWN = 10  # CTIDs named in a message; a wrong directory on a large node would list them all
-
-
-def _ctids(ctids: list[int]) -> str:
-    shown = ", ".join(str(c) for c in ctids[:_SHOWN])
-    more = f" and {len(ctids) - _SHOWN} more" if len(ctids) > _SHOWN else ""
-    return f"container{'s' if len(ctids) > 1 else ''} {shown}{more}"
-
-
-def incomplete(observed: ObservedState, conf_dir: Path | None = None) -> str | None:
-    """Pure: why this observation cannot be planned from, or None when listing and configs agree.
-
-    vzlist -a lists every container that has a `CTID.conf` and a private area, and every
-    running one; so a listed container without a readable config means the wrong directory
-    (or a config lost under a running container), and a config that is not listed means a
-    missing private area or a listing cut short. Either way the node is not what it seems.
-    """
-    no_conf = sorted(c.ctid for c in observed.containers.values() if not c.configured)
-    unlisted = sorted(c.ctid for c in observed.containers.values() if not c.listed)
-    where = conf_dir or "the container config directory"
-    why = []
-    if no_conf:
-        names = ", ".join(f"{c}.conf" for c in no_conf[:_SHOWN])
-        why.append(
-            f"vzlist lists {_ctids(no_conf)} but there is no readable {names} in {where} "
-            "(is --vz-conf-dir the node's container config directory?)"
-        )
-    if unlisted:
-        why.append(
-            f"{where} has a config for {_ctids(unlisted)} but vzlist does not list "
-            f"{'them' if len(unlisted) > 1 else 'it'} (a private area missing, or the listing "
-            "cut short)"
-        )
-    if not why:
-        return None
-    return "observation incomplete: " + "; ".join(why) + "; nothing is planned for this node"
-
-
-def check_complete(observed: ObservedState, conf_dir: Path | None = None) -> ObservedState:
-    """`observed`, or ObservationIncomplete when it cannot be planned from (see `incomplete`)."""
-    why = incomplete(observed, conf_dir)
-    if why is not None:
-        raise ObservationIncomplete(why)
-    return observed
-
-
-def listed_values(text: str) -> dict[int, _Listed]:
-    """vzlist -j output -> {ctid: (status, live values)}, as `parse_vzlist_json` then `_reduce`.
-
-    The array is decoded one object at a time and each is reduced at once, so the ~13 dicts per
-    container of the whole listing never exist together (~150 MiB at 10,000 containers). Any
-    doubt about the text is settled by `parse_vzlist_json`, which stays the reference: it raises
-    the same error it always did, or (if this scanner were wrong) its result is used.
-    """
-    try:
-        return _listed_incrementally(text)
-    except ValueError:
-        items = parse_vzlist_json(text)
-        return {int(item["ctid"]): _reduce(item) for item in items}
-
-
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 
@@ -351,8 +248,14 @@ def _skip(text: str, at: int) -> int:
     return match.end() if match else at
 
 
-def _listed_incrementally(text: str) -> dict[int, _Listed]:
-    """Raises ValueError for anything but a well-formed array of objects with integer ctids."""
+def listed_values(text: str) -> dict[int, _Listed]:
+    """vzlist -j output -> {ctid: (status, live values)}; ValueError for anything but a JSON array
+    of objects with integer ctids and no duplicate keys (vzlist does not escape strings, so a
+    quote in a value can forge one).
+
+    The array is decoded one object at a time and each is reduced at once, so the ~13 dicts per
+    container of the whole listing never exist together (~150 MiB at 10,000 containers).
+    """
     result: dict[int, _Listed] = {}
     seen: _Seen = {}
     at = _skip(text, 0)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.fields import desired_settings
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.spec.desired import DesiredContainer
 
 

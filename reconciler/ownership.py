@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import OwnershipImplausible
-from reconciler.observe import ObservedState
 from reconciler.plan import Inventory
+from reconciler.plan.observed import ObservedState
 from reconciler.state import StateDir
-from reconciler.vzconf import parse_conf_lines
+from reconciler.vzconf import first_value
 
 Identity = dict[str, int]
 _LONG = struct.calcsize("l")
@@ -45,7 +45,7 @@ def identity(conf_dir: Path, ctid: int) -> Identity | None:
     """The (st_dev, st_ino) of the container's private area, None when it has none."""
     try:
         with open(os.path.join(conf_dir, f"{ctid}.conf"), encoding="utf-8", errors="replace") as f:
-            private = _setting(f.read(), "VE_PRIVATE")
+            private = first_value(f.read(), "VE_PRIVATE")
     except OSError:
         return None
     if not private:
@@ -62,21 +62,6 @@ def identity(conf_dir: Path, ctid: int) -> Identity | None:
     finally:
         os.close(fd)
     return mark if generation is None else {**mark, "gen": generation}
-
-
-def _setting(text: str, key: str) -> str | None:
-    """One key of a config file as `vzconf` reads it (the first assignment wins), found
-    without parsing every line: observing already did, for the keys vzgitops manages."""
-    at = text.find(key)
-    while at >= 0:
-        start = text.rfind("\n", 0, at) + 1
-        end = text.find("\n", at)
-        line = text[start : end if end >= 0 else len(text)]
-        value = parse_conf_lines(line).get(key)
-        if value is not None:
-            return value
-        at = text.find(key, at + len(key))
-    return None
 
 
 def _generation(fd: int) -> int | None:

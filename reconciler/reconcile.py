@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.apply import ApplyResult, ChangeResult, Executor
-from reconciler.errors import UsageError
-from reconciler.observe import ObservedState, observe
+from reconciler.apply import Executor
+from reconciler.observe import observe
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.observed import ObservedState
+from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.process import Runner
-from reconciler.spec.desired import DEFAULT_NODE, DesiredState
+from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir
 
 
@@ -39,6 +40,9 @@ class Options:
     max_rounds: int = 3
     record: bool = True  # whether planning may write the state directory (not for `plan`)
     clock: Callable[[], float] = field(default=time.time)
+    # Told each warning of an observation as it is planned from (the controller logs them;
+    # the CLI prints the ones `make_plan` returns).
+    warn: Callable[[str], None] = field(default=lambda _: None)
 
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
@@ -69,33 +73,21 @@ def make_plan(
     state: StateDir,
     options: Options,
 ) -> tuple[Plan, ObservedState]:
+    node = desired.choose_node(options.node)
+    options = dataclasses.replace(options, node=node)
     observed = observe(access.run, access.conf_dir)
     inventory, observed = inventory_for(state, desired, observed, access, options)
+    for warning in observed.warnings:
+        options.warn(warning)
     result = plan(
-        desired.for_node(node_name(desired, options.node)),
+        desired.for_node(node),
         observed,
         inventory,
         policy_for(desired, options),
         revision=revision,
-        node=node_name(desired, options.node),
+        node=node,
     )
     return result, observed
-
-
-def node_name(desired: DesiredState, chosen: str | None) -> str:
-    """The node a plan is for: the one chosen, the only one declared, or `default`."""
-    declared = sorted(n.metadata.name for n in desired.nodes)
-    if chosen:
-        if declared and chosen not in declared:
-            raise UsageError(
-                f"node {chosen!r} is not declared in the repository (declared: {', '.join(declared)})"
-            )
-        return chosen
-    if len(declared) > 1:
-        raise UsageError(
-            f"the repository declares several nodes ({', '.join(declared)}); pass --node NAME"
-        )
-    return declared[0] if declared else DEFAULT_NODE
 
 
 def _mismatched(results: list[ChangeResult]) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler.atomicwrite import replace_file
 from reconciler.source import Commit, Limits, Source
 from reconciler.spec.desired import DesiredState
 
@@ -98,9 +99,7 @@ class DesiredCache:
         try:
             self.root.mkdir(mode=0o700, exist_ok=True)
             path = self._path(commit, limits)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(desired.model_dump_json(exclude_defaults=True), encoding="utf-8")
-            os.replace(tmp, path)
+            replace_file(path, desired.model_dump_json(exclude_defaults=True).encode())
             self._trim(keep=path)
         except OSError:
             return

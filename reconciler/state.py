@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.atomicwrite import replace_file
 from reconciler.errors import LockHeld, StateUnusable
 from reconciler.plan import Inventory
 
@@ -50,31 +51,15 @@ INVENTORY_VERSION = 1
 
 
 def write_durably(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename, fsync the directory; on any failure
+    """`replace_file` with fsync (temp file, fsync, rename, fsync the directory); on any failure
     the old file stays as it was and the error names the file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        _write_replace(path, tmp, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, data, durable=True)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise StateUnusable(
             f"cannot write {path}: {exc.strerror or exc}; it was left as it was"
         ) from exc
-
-
-def _write_replace(path: Path, tmp: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_json(path: Path, value: Any) -> None:

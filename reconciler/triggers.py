@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from reconciler.errors import Disposition, UsageError
+from reconciler.errors import Disposition
 from reconciler.events import Logger
 
 Reason = str  # "startup", "poll", "webhook", "watch", "sighup", "drift", "retry"
@@ -243,20 +243,6 @@ class SignalTriggers:
 
 
 # ---- watching a local repository -------------------------------------------------------------
-
-
-def git_dir_of(path: Path) -> Path:
-    """The git directory of a work tree (`.git`) or bare repository at `path`."""
-    dot_git = path / ".git"
-    if dot_git.is_dir():
-        return dot_git.resolve()
-    if dot_git.is_file():
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
-        if text.startswith("gitdir:"):
-            return (path / text.removeprefix("gitdir:").strip()).resolve()
-    if (path / "HEAD").is_file() and (path / "objects").is_dir():
-        return path.resolve()
-    raise UsageError(f"--watch: {path} is not a local git repository")
 
 
 def watched_dirs(git_dir: Path) -> tuple[Path, ...]:

@@ -41,11 +41,15 @@ def test_missing_os_template_names_the_template(env: dict[str, str], repo: GitRe
 
 
 def test_address_in_use_is_the_reason_a_start_failed(env: dict[str, str], repo: GitRepo) -> None:
+    """150 holds the address and is vzgitops's own (adopted, not in git, its destroy held), so
+    the plan has no conflict with a stranger to hold 101 for: vzctl's start is what fails."""
     for argv in (
         ["create", "150", "--ostemplate", "debian-12.0-x86_64-minimal", "--ipadd", "10.0.0.5"],
         ["start", "150"],
     ):
         assert vz("vzctl", argv, env).returncode == 0
+    adopted = vzgitops(["adopt", "150"], env)
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
     repo.write("web.yaml", container_doc("web", 101, ip=["10.0.0.5"], state="running"))
     repo.commit()
     done = apply(repo, env, "--format", "json")

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from reconciler.fields import desired_settings
 from reconciler.importer import to_document
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory, Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.spec.load import load_desired
 from reconciler.spec.models import ContainerSpec
 from tests.conftest import make_sim_node

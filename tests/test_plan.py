@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.fields import desired_settings, saved_settings
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.spec.desired import DesiredContainer, Origin
 from reconciler.spec.models import ContainerSpec
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from reconciler.drift import compute_drift
 from reconciler.fields import desired_settings
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.offline import inventory_of
 from reconciler.plan import Plan, Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.sim.kernel import fairsched_cpulimit, fairsched_cpuunits
 from reconciler.spec.desired import DesiredContainer
 from tests.report.cases import container

@@ -9,7 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.spec.schema import BASE_URL, DIALECT, json_schemas, write_schemas
+from reconciler.cli.schemas import json_schemas, write_schemas
+from reconciler.spec.schema import BASE_URL, DIALECT
 from reconciler.spec.yamlsafe import load_yaml
 
 ROOT = Path(__file__).parents[1]

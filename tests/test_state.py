@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from reconciler.ownership import _setting, identity
-from reconciler.vzconf import parse_conf
+from reconciler.ownership import identity
 
 # RLIMIT_FSIZE makes write() fail with EFBIG once the file would grow past the limit (Python
 # ignores SIGXFSZ): the same partial write a full disk gives, without filling one.
@@ -43,19 +40,6 @@ def test_a_write_that_fails_midway_keeps_the_old_file_and_no_temp_file(tmp_path:
     assert f"cannot write {path}: File too large; it was left as it was" in done.stdout
     assert path.read_text(encoding="utf-8") == '{"containers": {}}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["inventory.json"]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        'VE_PRIVATE="/vz/private/$VEID"\n',
-        '# VE_PRIVATE="/old"\nOLD_VE_PRIVATE="/x"\n  VE_PRIVATE = "/vz/p/$VEID"\nVE_PRIVATE="/b"',
-        'NAME="VE_PRIVATE"\nVE_PRIVATE=/unquoted\n',
-        'ONBOOT="yes"\n',
-    ],
-)
-def test_one_setting_is_read_as_the_whole_file_parser_reads_it(text: str) -> None:
-    assert _setting(text, "VE_PRIVATE") == parse_conf(text).get("VE_PRIVATE")
 
 
 def test_identity_survives_vzctl_set_and_differs_for_a_container_made_again(

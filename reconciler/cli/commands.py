@@ -176,7 +176,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from reconciler.spec.schema import write_schemas
+    from reconciler.cli.schemas import write_schemas
 
     for path in write_schemas(args.out):
         print(path)

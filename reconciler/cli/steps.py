@@ -27,9 +27,19 @@ EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 
 
 def state_dir(value: str | None) -> Path:
+    """The state directory: --state-dir, else $VZGITOPS_STATE_DIR, else /var/lib/vzgitops (an
+    empty value counts as none). The one place it is decided, for every command and `run`."""
     from reconciler.state import DEFAULT_STATE_DIR, STATE_DIR_ENV
 
     return Path(value or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+
+
+def conf_dir(value: str | None) -> Path:
+    """The node's container config directory: --vz-conf-dir, else $VZGITOPS_VZ_CONF_DIR, else
+    /etc/vz/conf (an empty value counts as none). The one place it is decided."""
+    from reconciler.observe import CONF_DIR_ENV, DEFAULT_CONF_DIR
+
+    return Path(value or os.environ.get(CONF_DIR_ENV) or DEFAULT_CONF_DIR)
 
 
 def warn(warnings: Sequence[str]) -> None:
@@ -44,12 +54,10 @@ def user_cache() -> Path:
 
 
 def node_access(args: argparse.Namespace) -> NodeAccess:
-    from reconciler.observe import conf_dir_from_env
     from reconciler.process import SubprocessRunner
     from reconciler.reconcile import NodeAccess
 
-    conf_dir = Path(args.vz_conf_dir) if args.vz_conf_dir else conf_dir_from_env()
-    return NodeAccess(run=SubprocessRunner(), conf_dir=conf_dir)
+    return NodeAccess(run=SubprocessRunner(), conf_dir=conf_dir(args.vz_conf_dir))
 
 
 @dataclass(frozen=True)

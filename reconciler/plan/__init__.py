@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.fields import Canon, desired_settings
-from reconciler.observe import ObservedState, check_complete
+from reconciler.plan.conflicts import conflict, strangers
 from reconciler.plan.container import Acc, plan_create, plan_destroy, plan_update, unowned
 from reconciler.plan.model import (
     PLAN_FORMAT,
@@ -26,6 +26,7 @@ from reconciler.plan.model import (
     Policy,
     Unmanaged,
 )
+from reconciler.plan.observed import ObservedState, check_complete
 from reconciler.spec.desired import DesiredContainer
 
 __all__ = [
@@ -148,9 +149,14 @@ def plan(
     check_complete(observed)
     acc = Acc()
     doomed: list[Change] = []
-    for d in desired:
-        _plan_desired(d, observed, inventory, policy, acc, doomed)
     wanted = {d.ctid for d in desired}
+    others = strangers(observed.containers, wanted, inventory.owned)
+    for d in desired:
+        held = conflict(d, others)
+        if held is not None:
+            acc.held.append(held)
+            continue
+        _plan_desired(d, observed, inventory, policy, acc, doomed)
     unmanaged = []
     for ctid, have in observed.containers.items():
         if ctid in wanted or not have.listed:

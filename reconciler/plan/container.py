@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.fields import BY_NAME, FIELDS, NAME_FIELD, Canon
-from reconciler.observe import ObservedContainer
 from reconciler.plan.diff import diff_fields, live_value, show
 from reconciler.plan.model import Action, Change, Command, FieldChange, Held, Policy
+from reconciler.plan.observed import ObservedContainer
 from reconciler.spec.desired import DesiredContainer
 
 
@@ -109,6 +109,9 @@ def plan_update(
     policy: Policy,
     acc: Acc,
 ) -> None:
+    if _disabled_on_node(d, want, have):
+        acc.held.append(_disabled_held(d))
+        return
     diffs = diff_fields(want, have)
     if any(f.change_class == "recreate" for f in diffs):
         plan_recreate(d, want, have, diffs, acc)
@@ -126,6 +129,23 @@ def plan_update(
                 reason=_update_reason(diffs, commands, d),
             )
         )
+
+
+def _disabled_on_node(
+    d: DesiredContainer, want: Mapping[str, Canon], have: ObservedContainer
+) -> bool:
+    """Git wants it running, leaves `disabled` alone, and the node has DISABLED=yes."""
+    to_start = d.spec.state == "running" and not have.is_running
+    return to_start and "disabled" not in want and have.saved.get("disabled") is True
+
+
+def _disabled_held(d: DesiredContainer) -> Held:
+    reason = (
+        f"the container is disabled on the node (DISABLED=yes) and {d.origin.render()} does not "
+        "set disabled, so vzctl would refuse to start it (exit 105); write disabled: false to "
+        "start it, or state: stopped; nothing is done to it until then"
+    )
+    return Held(ctid=d.ctid, name=d.name, kind="conflict", reason=reason)
 
 
 def _hold_restarts(

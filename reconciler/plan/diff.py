@@ -13,9 +13,9 @@ import math
 from collections.abc import Mapping
 from typing import Literal
 
-from reconciler.fields import BY_NAME, Canon
-from reconciler.observe import ObservedContainer
+from reconciler.fields import BY_NAME, Canon, pages_canon
 from reconciler.plan.model import FieldChange
+from reconciler.plan.observed import ObservedContainer
 
 Where = Literal["saved", "running", "both"]
 
@@ -34,6 +34,8 @@ def compare(name: str, want: Canon, have: ObservedContainer) -> Where | None:
     saved = have.saved.get(name)
     if name == "name" and saved is None:
         return None  # names are given at create; a container adopted without one keeps none
+    if saved is None and want == ():
+        saved = ()  # no key in CTID.conf is vzctl's empty list: `nameserver: []` is met
     saved_differs = saved is None or not BY_NAME[name].equal(want, saved)
     running_differs = have.running is not None and _running_differs(name, want, have.running)
     if saved_differs:
@@ -93,6 +95,8 @@ def _running_differs(name: str, want: Canon, running: Mapping[str, Canon]) -> bo
         live = running.get("ip_addresses")
         return live is not None and live != tuple(sorted(ip.split("/")[0] for ip in want))
     live = running.get(name)
+    if name in ("ram", "swap") and isinstance(live, int):
+        live = pages_canon(live)  # vzlist shows `unlimited` as the 2^51 pages vzctl stored
     if live is None or live == want:
         return False
     return name not in _KERNEL_ROUNDING or live not in _KERNEL_ROUNDING[name](want)

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy"]
 ChangeClass = Literal["live", "restart", "recreate"]
-HeldKind = Literal["pending-restart", "needs-recreate", "destroy-held", "unowned", "refused"]
+HeldKind = Literal[
+    "pending-restart", "needs-recreate", "destroy-held", "unowned", "refused", "conflict"
+]
 HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
 PLAN_FORMAT = 1
 
@@ -71,7 +73,9 @@ class Held(Frozen):
 
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
-    kind: HeldKind = Field(description="Category.")
+    kind: HeldKind = Field(
+        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running)."
+    )
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
 

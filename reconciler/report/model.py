@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.apply import ApplyResult
 from reconciler.drift import Drift
 from reconciler.plan import Change, Held, Plan, Unmanaged
+from reconciler.plan.result import ApplyResult
 
 REPORT_VERSION = 1
 Kind = Literal["plan", "apply", "drift"]

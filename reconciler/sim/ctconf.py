@@ -21,6 +21,7 @@ from reconciler.sim.values import (
     strtoull,
     yesno,
 )
+from reconciler.vzconf import parse_text
 
 UBC_ORDER = [
     "KMEMSIZE",
@@ -161,7 +162,7 @@ def parse_config(
     text: str, path: str, warn: Warn | None, wanted: frozenset[str] | None = None
 ) -> dict[str, Value]:
     """Apply vzctl's per-key rules to a config file's text."""
-    entries, problems = conffile.parse_text(text, wanted)
+    entries, problems = parse_text(text, wanted)
     if warn:
         for line, reason in problems:
             warn(f"Warning: can't parse {path}:{line} ({reason}), skipping")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from reconciler.atomicwrite import replace_file
 from reconciler.sim.lock import flocked
 
 TYPE_CHECKING = False
@@ -59,11 +60,8 @@ def _load(path: str) -> list[dict[str, Any]]:
 def _store(path: str, rules: list[dict[str, Any]]) -> None:
     import json
 
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"rules": rules}, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps({"rules": rules}, indent=2, sort_keys=True) + "\n"
+    replace_file(path, text.encode(), tmp=f"{path}.{os.getpid()}.tmp")
 
 
 def add_rule(path: str, rule: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import marshal
 import os
 import time
 
+from reconciler.atomicwrite import replace_file
 from reconciler.sim.codes import INT_MAX, LONG_MAX
 from reconciler.sim.ctconf import Config
 from reconciler.sim.layout import Node
@@ -65,10 +66,7 @@ def load(node: Node, veid: int) -> Record | None:
 def save(node: Node, veid: int, record: Record) -> None:
     os.makedirs(node.run_dir, exist_ok=True)
     path = node.run_path(veid)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        marshal.dump(record, fh)
-    os.replace(tmp, path)
+    replace_file(path, marshal.dumps(record), tmp=f"{path}.{os.getpid()}.tmp")
 
 
 def remove_file(path: str) -> None:

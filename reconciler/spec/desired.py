@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.errors import UsageError
 from reconciler.spec.models import ContainerSpec, Node
 
 DEFAULT_NODE = "default"
@@ -42,6 +43,23 @@ class DesiredState(BaseModel):
     containers: tuple[DesiredContainer, ...] = Field(
         default=(), description="Containers, sorted by ctid."
     )
+
+    def choose_node(self, chosen: str | None) -> str:
+        """The one node a command works on: the one chosen (`--node`), the only one declared,
+        or `default`; a name not declared, or none chosen among several, is a UsageError."""
+        declared = sorted(n.metadata.name for n in self.nodes)
+        if chosen:
+            if declared and chosen not in declared:
+                raise UsageError(
+                    f"node {chosen!r} is not declared in the repository "
+                    f"(declared: {', '.join(declared)})"
+                )
+            return chosen
+        if len(declared) > 1:
+            raise UsageError(
+                f"the repository declares several nodes ({', '.join(declared)}); pass --node NAME"
+            )
+        return declared[0] if declared else DEFAULT_NODE
 
     def for_node(self, node: str | None) -> tuple[DesiredContainer, ...]:
         """Containers of one node; None or a single-node repository: all of them."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.spec.types import (
     ByteRate,
+    CInt,
     ContainerName,
     CpuMask,
     CtId,
@@ -22,15 +23,16 @@ from reconciler.spec.types import (
     DiskSize,
     Hostname,
     IfName,
-    IpAddress,
     IpInterface,
     ItemCount,
     Mac,
     MemorySize,
     ObjectName,
     OsTemplate,
+    Resolvers,
     SafeStr,
     SampleName,
+    SearchDomains,
     StrictInt,
     SwapSize,
     TotalDisk,
@@ -46,7 +48,7 @@ CAPABILITIES = (
     "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
     "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
     "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-    "lease", "setveid", "ve_admin", "audit_write", "audit_control", "setfcap",
+    "lease", "audit_write", "ve_admin", "setfcap",
 )  # fmt: skip
 
 Feature = Literal["sysfs", "nfs", "sit", "ipip", "ppp", "ipgre", "bridge", "nfsd"]
@@ -55,7 +57,7 @@ Capability = Literal[
     "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
     "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
     "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-    "lease", "setveid", "ve_admin", "audit_write", "audit_control", "setfcap",
+    "lease", "audit_write", "ve_admin", "setfcap",
 ]  # fmt: skip
 State = Literal["running", "stopped", "absent"]
 RestartPolicy = Literal["auto", "never"]
@@ -99,9 +101,11 @@ class Settings(Frozen):
     ip: list[IpInterface] | None = Field(
         default=None, description="venet IP addresses, each optionally with /prefix."
     )
-    nameserver: list[IpAddress] | None = Field(default=None, description="DNS servers, in order.")
-    searchdomain: list[Hostname] | None = Field(
-        default=None, description="DNS search domains, in order."
+    nameserver: Resolvers | None = Field(
+        default=None, description="DNS servers, in order; at least one (vzctl cannot empty it)."
+    )
+    searchdomain: SearchDomains | None = Field(
+        default=None, description="DNS search domains, in order; at least one."
     )
     netif: list[NetIf] | None = Field(default=None, description="veth interfaces.")
     ram: MemorySize | None = Field(
@@ -122,6 +126,7 @@ class Settings(Frozen):
     quotaugidlimit: StrictInt | None = Field(
         default=None,
         ge=0,
+        le=9223372036854775807,
         description="Per-user/group quota entries; switching between 0 and non-zero needs a restart.",
     )
     cpus: StrictInt | None = Field(
@@ -146,8 +151,11 @@ class Settings(Frozen):
         default=None,
         description="I/O bandwidth limit per second with its unit: 10M, 512K; at most 2147483647B; 0 or unlimited = none.",
     )
-    iopslimit: StrictInt | None = Field(
-        default=None, ge=0, description="I/O operations per second; 0 = unlimited."
+    iopslimit: CInt | None = Field(
+        default=None,
+        ge=0,
+        le=2147483647,
+        description="I/O operations per second, at most 2147483647; 0 = unlimited.",
     )
     numproc: ItemCount | None = Field(
         default=None, description="UBC numproc: processes and threads, N or barrier:limit."

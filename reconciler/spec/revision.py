@@ -70,6 +70,8 @@ def build(entries: list[Entry], complete: bool) -> tuple[DesiredState, list[Prob
     problems += placing + _fleet_checks(placed)
     if complete:
         problems += [p for c in placed if (p := _needs_template(c)) is not None]
+    problems += [p for c in placed if (p := _disabled_running(c)) is not None]
+    problems += [p for c in placed if (p := _ram_without_swap(c)) is not None]
     problems += [p for n in nodes for p in _capacity(n, placed)]
     state = DesiredState(
         nodes=tuple(sorted((_node(n) for n in nodes), key=lambda n: n.metadata.name)),
@@ -247,6 +249,36 @@ def _needs_template(c: Placed) -> Problem | None:
         "is required for a running or stopped container; set it here or in a Defaults document"
     )
     return c.entry.problem(("spec", "ostemplate"), message, key=True)
+
+
+def _disabled_running(c: Placed) -> Problem | None:
+    """vzctl start refuses a disabled container (exit 105): such a spec could never converge."""
+    if c.spec.state != "running" or not c.spec.disabled:
+        return None
+    assert isinstance(c.entry.model, Container)
+    own = c.entry.model.spec.disabled is not None
+    where = "" if own else " (from a Defaults document)"
+    message = (
+        f"disabled: true{where} with state: running can never be reached, vzctl refuses to "
+        "start a disabled container (exit 105); write state: stopped, or disabled: false"
+    )
+    loc = ("spec", "disabled") if own else ("spec", "state")
+    return c.entry.problem(loc, message, key=not own)
+
+
+# vzctl 4.x's samples without SWAPPAGES (etc/conf): with them `--ram` alone exits 28.
+_NO_SWAP_SAMPLES = ("basic", "light")
+
+
+def _ram_without_swap(c: Placed) -> Problem | None:
+    """vzctl's check_set_opt: a vswap `--ram` needs SWAPPAGES, from the command line or config."""
+    if c.spec.ram is None or c.spec.swap is not None or c.spec.config not in _NO_SWAP_SAMPLES:
+        return None
+    message = (
+        f"config: {c.spec.config} sets no swap, and vzctl refuses --ram without one "
+        "(required UB parameter (swap) not set, exit 28); add swap, 0 for none"
+    )
+    return c.entry.problem(("spec", "ram"), message)
 
 
 _Measure = Callable[[ContainerSpec], int]

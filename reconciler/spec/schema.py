@@ -1,7 +1,7 @@
-"""JSON Schemas of the document kinds, for editors and other tools (pure, except `write_schemas`).
+"""JSON Schemas of the document kinds, for editors and other tools (pure).
 
-`vzgitops schema` calls `write_schemas`; the files it writes are committed in `schemas/` and a
-test fails when they are stale. The schemas come from the pydantic models, so every field's
+`vzgitops schema` (`cli/schemas.py`) writes them, with the report's, into `schemas/`, where they
+are committed and a test fails when they are stale. The schemas come from the pydantic models, so every field's
 description and every value type's pattern (see `spec.types`) is the one the loader uses. A YAML
 file opts in with a modeline such as
 `# yaml-language-server: $schema=../schemas/container.schema.json`.
@@ -10,7 +10,6 @@ file opts in with a modeline such as
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
@@ -38,11 +37,9 @@ def schema_file(kind: str) -> str:
     return f"{kind.lower()}.schema.json"
 
 
-def json_schemas() -> dict[str, dict[str, Any]]:
-    """One JSON Schema (2020-12) per document kind, keyed by file name; and the report's."""
-    from reconciler.report import SCHEMA_FILE, report_schema  # output, not a document kind
-
-    return {**{schema_file(kind): _schema(kind) for kind in MODELS}, SCHEMA_FILE: report_schema()}
+def document_schemas() -> dict[str, dict[str, Any]]:
+    """One JSON Schema (2020-12) per document kind, keyed by file name."""
+    return {schema_file(kind): _schema(kind) for kind in MODELS}
 
 
 def _schema(kind: str) -> dict[str, Any]:
@@ -69,14 +66,3 @@ def _standard(node: Any) -> Any:
 def render(schema: dict[str, Any]) -> str:
     """The exact text written for one schema: sorted keys, 2-space indent, trailing newline."""
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
-
-
-def write_schemas(out_dir: Path) -> list[Path]:
-    """Write every schema into `out_dir` (created if needed); the paths written, sorted."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, schema in sorted(json_schemas().items()):
-        path = out_dir / name
-        path.write_text(render(schema), encoding="utf-8")
-        written.append(path)
-    return written

@@ -4,7 +4,7 @@ Each type checks a value before it can reach vzctl or a config file: no quote, b
 control character in any string (vzlist prints strings into JSON unescaped, and some nodes pass
 values to a shell), RFC 1123 host names, addresses parsed with `ipaddress`, sizes with their unit
 (`spec.sizes`).
-Each type also carries the JSON Schema fragment that `spec.schema` writes into `schemas/`, as close
+Each type also carries the JSON Schema fragment that `spec.schema` builds for `schemas/`, as close
 to the check as JSON Schema can say it, so an editor flags the same values the loader refuses.
 """
 
@@ -20,6 +20,8 @@ from reconciler import units
 from reconciler.spec import sizes
 
 CTID_MIN = 101
+CPUMASK_BITS = 4096  # vzctl's CPUMASK_NBITS
+INT_MAX = 2147483647
 CTID_MAX = 2147483644
 # C1 controls, line/paragraph separators and bidi overrides are controls too: they break lines
 # or hide text in some readers of the config file, the report, or a terminal.
@@ -119,6 +121,59 @@ def _is_unspecified(canonical: str) -> bool:
     if _CANONICAL_IPV4.fullmatch(canonical):
         return canonical == "0.0.0.0"  # noqa: S104 - compared with, not bound to
     return ipaddress.ip_address(canonical).is_unspecified
+
+
+def cpu_bits(text: str) -> frozenset[int] | None:
+    """The CPUs of a mask `0-3,7` or `all`, as vzctl's bitmap_parse reads it; None if invalid."""
+    if text == "all":
+        return frozenset(range(CPUMASK_BITS))
+    bits: set[int] = set()
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            return None
+        first, last = int(low), int(high) if dash else int(low)
+        if first > last or last >= CPUMASK_BITS:
+            return None
+        bits.update(range(first, last + 1))
+    return frozenset(bits)
+
+
+def cpumask(value: str) -> str:
+    """A mask vzctl's bitmap_parse takes: each range low-high, every CPU below 4096."""
+    if not _CPUMASK.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a CPU mask; write CPUs and ranges such as 0-3,7, or all"
+        )
+    for part in value.split(",") if value != "all" else ():
+        low, _, high = part.partition("-")
+        if high and int(low) > int(high):
+            raise ValueError(
+                f"{value!r}: the range {part} goes down, which vzctl refuses; write {high}-{low}"
+            )
+        if int(high or low) >= CPUMASK_BITS:
+            raise ValueError(
+                f"{value!r}: CPU {int(high or low)} is beyond vzctl's mask of {CPUMASK_BITS} CPUs (0-{CPUMASK_BITS - 1}); write CPUs the node has, or all"
+            )
+    return value
+
+
+def c_int(value: int) -> int:
+    """vzctl reads --iopslimit with parse_int: a C int."""
+    if value > INT_MAX:
+        raise ValueError(
+            f"{value} is more than vzctl takes here ({INT_MAX}, a C int); write at most {INT_MAX}, or 0 for no limit"
+        )
+    return value
+
+
+def some_entries(value: list[str]) -> list[str]:
+    """vzctl cannot empty NAMESERVER/SEARCHDOMAIN (`--nameserver ''` adds nothing, keeps the rest)."""
+    if not value:
+        raise ValueError(
+            "an empty list cannot be set with vzctl, which keeps the entries it has; list at least one, or leave the field out"
+        )
+    return value
 
 
 def ostemplate(value: str) -> str:
@@ -240,11 +295,9 @@ ContainerName = Annotated[
     _string("^(?![0-9]+$)" + _NAME.pattern.removeprefix("^")),
 ]
 CpuMask = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_CPUMASK, "CPU mask (e.g. 0-3,7 or all)")),
-    _string(_CPUMASK.pattern),
+    str, AfterValidator(safe_text), AfterValidator(cpumask), _string(_CPUMASK.pattern)
 ]
+CInt = Annotated[int, BeforeValidator(strict_int), AfterValidator(c_int)]
 IfName = Annotated[
     str,
     AfterValidator(safe_text),
@@ -311,3 +364,5 @@ ItemCount = Annotated[
     AfterValidator(soft_hard(units.to_items)),
     _size_schema(_COUNT, True),
 ]
+Resolvers = Annotated[list[IpAddress], AfterValidator(some_entries)]
+SearchDomains = Annotated[list[Hostname], AfterValidator(some_entries)]

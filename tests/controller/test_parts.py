@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.daemon import watched_git_dir
 from reconciler.errors import UsageError
 from reconciler.events import EventLog, format_line
 from reconciler.httpd import Listen, parse_listen
@@ -23,7 +24,6 @@ from reconciler.triggers import (
     Schedule,
     TriggerQueue,
     duration,
-    git_dir_of,
     is_git_change,
     jittered,
     watch_roots,
@@ -169,15 +169,16 @@ def test_schedule_without_drift_checks() -> None:
     assert schedule.due(1000.0) == {"poll"}
 
 
-def test_git_dir_of_work_tree_and_bare(tmp_path: Path) -> None:
-    (tmp_path / "work" / ".git" / "objects").mkdir(parents=True)
-    assert git_dir_of(tmp_path / "work") == (tmp_path / "work" / ".git").resolve()
+def test_the_watched_git_dir_of_a_work_tree_a_bare_repository_and_a_url(tmp_path: Path) -> None:
+    GitRepo(tmp_path / "work")
+    assert watched_git_dir(str(tmp_path / "work")) == (tmp_path / "work" / ".git").resolve()
     bare = tmp_path / "bare.git"
-    (bare / "objects").mkdir(parents=True)
-    (bare / "HEAD").write_text("ref: refs/heads/main\n")
-    assert git_dir_of(bare) == bare.resolve()
-    with pytest.raises(UsageError, match="not a local git repository"):
-        git_dir_of(tmp_path)
+    subprocess.run(
+        ["git", "init", "-q", "--bare", str(bare)], env={**os.environ, **GIT_ENV}, check=True
+    )
+    assert watched_git_dir(bare.as_uri()) == bare.resolve()
+    with pytest.raises(UsageError, match=r"--watch: .* is not a local git repository"):
+        watched_git_dir(str(tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -202,7 +203,7 @@ def test_a_linked_worktree_is_watched_with_its_common_directory(tmp_path: Path) 
     main.write("a.yaml", "a: 1\n")
     main.commit("one")
     main.git("worktree", "add", "-q", "-b", "feature", str(tmp_path / "linked"))
-    git_dir = git_dir_of(tmp_path / "linked")
+    git_dir = watched_git_dir(str(tmp_path / "linked"))
     common = (tmp_path / "main" / ".git").resolve()
     assert watched_dirs(git_dir) == (git_dir, common)
     assert watch_roots(watched_dirs(git_dir)) == [common]
@@ -216,7 +217,7 @@ def test_a_commit_in_a_linked_worktree_wakes_the_watch(tmp_path: Path) -> None:
     main.git("worktree", "add", "-q", "-b", "feature", str(tmp_path / "linked"))
     linked = tmp_path / "linked"
     woken = threading.Event()
-    watch = GitWatch(git_dir_of(linked), woken.set, lambda *a, **k: None)
+    watch = GitWatch(watched_git_dir(str(linked)), woken.set, lambda *a, **k: None)
     watch.start()
     try:
         for attempt in range(10):  # until the watcher is surely set up: each commit moves a ref

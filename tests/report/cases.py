@@ -6,8 +6,8 @@ from typing import Any
 
 from reconciler.drift import Drift, compute_drift
 from reconciler.fields import desired_settings
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.report import CommitInfo
 from reconciler.spec.desired import DesiredContainer, Origin
 from reconciler.spec.models import ContainerSpec

@@ -12,9 +12,9 @@ import yaml
 from reconciler.adopt_drift import adopt, flow, set_spec_value
 from reconciler.drift import compute_drift
 from reconciler.errors import AdoptError, UsageError
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.offline import inventory_of
 from reconciler.plan import Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.source import read_revision
 from reconciler.spec.load import load_desired
 from tests.report.cases import on_node

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.drift import Drift, compute_drift
-from reconciler.observe import ObservedContainer
 from reconciler.offline import as_applied, inventory_of
 from reconciler.plan import Policy, plan
+from reconciler.plan.observed import ObservedContainer
 from tests.report.cases import container, node, on_node
 
 

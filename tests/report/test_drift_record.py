@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drift_record import applied_revision, history, record_drift
-from reconciler.errors import VzGitopsError
+from reconciler.drift_record import applied_revision, check_drift, history, record_drift
+from reconciler.errors import UsageError, VzGitopsError
+from reconciler.process import SubprocessRunner
+from reconciler.reconcile import NodeAccess
 from reconciler.report import build_drift_report
+from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
+from tests.conftest import SimNode
 from tests.report.cases import clean_drift, mixed_drift
 
 
@@ -34,3 +38,20 @@ def test_drift_is_measured_against_the_last_applied_revision(tmp_path: Path) -> 
         applied_revision(state)
     state.record_applied("c" * 40, True, 0.0)
     assert applied_revision(state) == "c" * 40
+
+
+def test_drift_names_the_node_the_plan_names(sim_node: SimNode, tmp_path: Path) -> None:
+    """One node-selection rule: a repository declaring one node is that node's, --node or not."""
+    desired = load_desired(
+        {"n.yaml": b"apiVersion: vzgitops/v1\nkind: Node\nmetadata:\n  name: office\n"}
+    )
+    access = NodeAccess(SubprocessRunner(env=sim_node.env), sim_node.dir / "conf")
+    assert check_drift(desired, None, access, StateDir(tmp_path / "state")).node == "office"
+    several = load_desired(
+        {
+            "a.yaml": b"apiVersion: vzgitops/v1\nkind: Node\nmetadata:\n  name: a\n",
+            "b.yaml": b"apiVersion: vzgitops/v1\nkind: Node\nmetadata:\n  name: b\n",
+        }
+    )
+    with pytest.raises(UsageError, match="pass --node NAME"):
+        check_drift(several, None, access, StateDir(tmp_path / "state"))

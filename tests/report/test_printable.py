@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory, Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.report import build_report, render
 from reconciler.report.text import printable
 from tests.report.cases import container, on_node

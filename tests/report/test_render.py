@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.apply import ApplyResult
-from reconciler.observe import ObservedContainer, ObservedState
 from reconciler.plan import Inventory, Policy, plan
+from reconciler.plan.observed import ObservedContainer, ObservedState
+from reconciler.plan.result import ApplyResult
 from reconciler.report import (
     COMMENT_LIMIT,
     MARKER,

@@ -14,8 +14,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.apply import ApplyResult, ChangeResult, CommandResult, classify
+from reconciler.apply import classify
 from reconciler.plan import Change, Plan
+from reconciler.plan.result import ApplyResult, ChangeResult, CommandResult
 from reconciler.report import Report, build_report, render, report_schema
 from tests.report.cases import HEAD, mixed_plan
 from tests.report.golden import assert_golden

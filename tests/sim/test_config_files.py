@@ -266,3 +266,25 @@ def test_getopt_errors_prefixes_and_extra_arguments(sim_node: SimNode) -> None:
     extra = sim_node.run("vzctl", "set", "101", "--onboot", "yes", "stray", "--save")
     assert (extra.returncode, extra.stderr) == (20, "Invalid extra arguments: stray \n")
     assert sim_node.run("vzctl", "start", "101", "--fast").returncode == 20
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        'HOSTNAME = "spaced.example.com"\n',  # sets the key "HOSTNAME ", which nobody reads
+        'HOSTNAME="unclosed.example.com\n',  # unmatched quotes: skipped
+        'HOSTNAME="crlf.example.com"\r\n',  # "\r" is a blank: this one is read
+    ],
+)
+def test_the_simulator_and_the_reconciler_read_a_config_alike(
+    sim_node: SimNode, lines: str
+) -> None:
+    """One parser (reconciler.vzconf): vzlist's hostname is the one observe reads."""
+    from reconciler.observe import read_configs
+
+    path = sim_node.dir / "conf" / "101.conf"
+    create(sim_node, 101, "--hostname", "ct101.example.com")
+    path.write_text(lines + path.read_text(encoding="utf-8"), encoding="utf-8", newline="")
+    listed = ok(sim_node.run("vzlist", "-H", "-o", "hostname", "101")).stdout.strip()
+    assert listed == read_configs(sim_node.dir / "conf")[101]["HOSTNAME"]
+    assert listed == ("crlf.example.com" if "\r" in lines else "ct101.example.com")

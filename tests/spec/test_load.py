@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, UsageError
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.spec.load import is_document_path, load_desired, validate_files
 
@@ -213,3 +213,35 @@ def test_the_defaults_example_relies_on_its_defaults() -> None:
     assert runner.spec.ostemplate == "debian-12.0-x86_64-minimal"
     assert (runner.spec.ram, runner.spec.cpus, runner.spec.swap) == ("1G", 1, "512M")
     assert runner.spec.nameserver == ["172.16.5.1", "172.16.5.2"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "chosen", "expected"),
+    [
+        ((), None, "default"),
+        ((), "hn9", "hn9"),
+        (("office",), None, "office"),
+        (("office",), "office", "office"),
+        (("hn1", "hn2"), "hn2", "hn2"),
+    ],
+)
+def test_the_node_a_command_works_on(
+    declared: tuple[str, ...], chosen: str | None, expected: str
+) -> None:
+    files = {f"{n}.yaml": node(n) for n in declared}
+    assert load_desired(files).choose_node(chosen) == expected
+
+
+@pytest.mark.parametrize(
+    ("declared", "chosen", "message"),
+    [
+        (("hn1", "hn2"), None, "several nodes .hn1, hn2.; pass --node NAME"),
+        (("hn1",), "hn2", "node 'hn2' is not declared in the repository .declared: hn1."),
+    ],
+)
+def test_an_unknown_or_missing_node_choice_is_refused(
+    declared: tuple[str, ...], chosen: str | None, message: str
+) -> None:
+    files = {f"{n}.yaml": node(n) for n in declared}
+    with pytest.raises(UsageError, match=message):
+        load_desired(files).choose_node(chosen)

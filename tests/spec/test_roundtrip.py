@@ -76,8 +76,10 @@ def _specs(ctid: int, octet: int) -> st.SearchStrategy[dict[str, Any]]:
         state=st.sampled_from(["running", "stopped", "absent"]),
         hostname=st.builds(".".join, st.lists(_LABEL, min_size=1, max_size=3)),
         ip=st.just([f"10.{octet // 250}.{octet % 250}.{1 + ctid % 250}"]),
-        nameserver=st.lists(st.sampled_from(["192.168.10.1", "10.0.0.53", "fd00::53"]), max_size=2),
-        searchdomain=st.lists(_LABEL, max_size=2),
+        nameserver=st.lists(  # vzctl cannot empty the list, so [] is refused
+            st.sampled_from(["192.168.10.1", "10.0.0.53", "fd00::53"]), min_size=1, max_size=2
+        ),
+        searchdomain=st.lists(_LABEL, min_size=1, max_size=2),
         netif=st.just(
             [
                 {
