@@ -22,13 +22,11 @@ from typing import Any
 import yaml
 
 from reconciler.drift import STATE_FIELD, Drift, live_value
-from reconciler.errors import UsageError, VzGitopsError
+from reconciler.errors import AdoptError, BranchTaken, GitWriteError, UsageError
 from reconciler.fields import desired_settings
 from reconciler.importer import spec_values
 from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.source import (
-    BranchTaken,
-    GitWriteError,
     Revision,
     commit_on_new_branch,
     find_git_dir,
@@ -40,10 +38,6 @@ from reconciler.spec.desired import DesiredContainer, DesiredState
 from reconciler.spec.load import load_desired
 
 _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,200}")
-
-
-class AdoptError(VzGitopsError):
-    """The drift could not be written back into git."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The executor: runs exactly the commands of a Plan with vzctl (shell).
 
-Exit codes are classified in one table (REFERENCE §5, §8 and the recordings): transient ones are
-retried with exponential backoff and jitter (tenacity, injectable sleep), permanent ones are
-tried once, and state mismatches stop the container's remaining commands so that the caller
+Exit codes (`vzexit.VzctlExit`, shared with the simulator) are classified in one table
+(REFERENCE §5, §8 and the recordings): transient ones are retried with exponential backoff and
+jitter (tenacity, injectable sleep), permanent ones are tried once, and state mismatches stop the container's remaining commands so that the caller
 observes again and re-plans instead of retrying blindly. "Already in that state" answers count
 as success. One failing container never stops the others. Before every mutating call an intent
 record is written durably (for a create, with the identity its private area had before, see
@@ -17,16 +17,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import VzGitopsError, vzctl_detail
+from reconciler.errors import CommandTimeout, vzctl_detail
 from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Plan
 from reconciler.plan.result import ChangeResult, CommandResult, Outcome, Status
-from reconciler.process import CommandTimeout, Completed, Runner
+from reconciler.process import Completed, Runner
 from reconciler.state import StateDir
+from reconciler.vzexit import VzctlExit
 
-TRANSIENT = frozenset({3, 6, 9, 15, 33, 50, 51, 52, 133, 139, 152, 153})
-MISMATCH = frozenset({14, 31, 32, 41, 44})
-ALREADY_DONE = {("start", 32), ("destroy", 14), ("umount", 40), ("mount", 41)}
+E = VzctlExit
+TRANSIENT = frozenset({
+    E.SYSTEM_ERROR, E.RESOURCE_ERROR, E.LOCKED, E.EXEC_TIMEOUT, E.STOP_ERROR, E.FS_CANTMOUNT,
+    E.FS_CANTUMOUNT, E.FS_DEL_PRVT, E.WAIT_FAILED, E.CONFIG_SAVE_ERROR, E.MOUNT_IMAGE,
+    E.UMOUNT_IMAGE,
+})  # fmt: skip
+MISMATCH = frozenset(
+    {E.NOVECONFIG, E.VE_NOT_RUNNING, E.VE_RUNNING, E.FS_MOUNTED, E.FS_PRVT_AREA_EXIST}
+)
+ALREADY_DONE = {
+    ("start", E.VE_RUNNING), ("destroy", E.NOVECONFIG), ("umount", E.FS_NOT_MOUNTED),
+    ("mount", E.FS_MOUNTED),
+}  # fmt: skip
 MUTATING = frozenset({"create", "set", "start", "stop", "restart", "destroy", "mount", "umount"})
 VZCTL_TIMEOUT = 900.0
 
@@ -182,7 +193,3 @@ def _error(change: Change, result: CommandResult) -> str:
     if result.code == -1:
         return f"container {change.ctid}: vzctl {verb} timed out{tries}"
     return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {detail}"
-
-
-class ApplyFailed(VzGitopsError):
-    """Some changes failed; the result says which."""

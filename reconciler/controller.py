@@ -9,8 +9,13 @@ objects and validate it (or take it from `revcache` when its tree validated befo
 for drift -> record (status.json, metrics, log lines).
 
 A revision that does not validate or is held is never applied; the live one keeps being
-enforced and the status says why the newer one is not. Errors back off (capped exponential)
-and never end the loop; SIGTERM/SIGINT end it between steps.
+enforced and the status says why the newer one is not. Errors never end the loop, and their
+class (`errors.disposition`) decides what comes next: retry-later backs off (capped
+exponential); needs-human (a --ref that does not exist, a state file to mend) schedules no
+retry and is not tried again at the same tip: polls go on at --interval to notice a new
+revision (fetch and resolve only), and SIGHUP tries at once; permanent
+(every failed vzctl call answered with a permanent code) is recorded and not re-applied until
+a new revision, SIGHUP or an hour (`triggers.Failures`). SIGTERM/SIGINT end the loop between steps.
 """
 
 from __future__ import annotations
@@ -25,8 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result, ShuttingDown
-from reconciler.errors import SpecError, StateUnusable, UsageError, VzGitopsError
+from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result
+from reconciler.errors import (
+    Disposition,
+    ShuttingDown,
+    SpecError,
+    StateUnusable,
+    UsageError,
+    VzGitopsError,
+    disposition,
+)
 from reconciler.events import Logger
 from reconciler.httpd import Listen
 from reconciler.metrics import Health, Metrics
@@ -48,7 +61,15 @@ from reconciler.status import (
     utc,
     write_status,
 )
-from reconciler.triggers import Backoff, ContainerBackoff, Reason, Schedule, TriggerQueue, jittered
+from reconciler.triggers import (
+    Backoff,
+    ContainerBackoff,
+    Failures,
+    Reason,
+    Schedule,
+    TriggerQueue,
+    jittered,
+)
 
 _SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DRIFT_BACKOFF_MAX = 3600.0
@@ -132,7 +153,7 @@ class Controller:
         now = seams.monotonic()
         first_drift = now if settings.drift_interval > 0 else None
         self.schedule = Schedule(now + settings.interval, first_drift, settings.drift_interval)
-        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self.failures = Failures(Backoff(settings.backoff_initial, settings.backoff_max))
         options = Options(
             node=settings.node,
             prune=settings.prune,
@@ -166,6 +187,7 @@ class Controller:
         self.unmanaged: tuple[int, ...] = ()
         self.held: tuple[Held, ...] = ()
         self.last_error: ErrorInfo | None = None
+        self.tip: str | None = None  # what the ref resolved to in this cycle
         self._sighup = False
         self.unreadable_applied: str | None = None  # last-applied.json exists but is unreadable
         self._recall_live()
@@ -200,23 +222,17 @@ class Controller:
             self.s.log("info", "reconcile.interrupted", reason="shutting down")
             return
         except VzGitopsError as error:
-            result = self._failed(str(error))
+            result = self._failed(str(error), disposition(error))
         except Exception as error:  # a bug must not end the daemon: log it, back off, go on
-            result = self._failed(f"internal error: {type(error).__name__}: {error}", bug=True)
+            message = f"internal error: {type(error).__name__}: {error}"
+            result = self._failed(message, "retry-later", bug=True)
         self._finish(result, started, drift_due, reasons)
 
     def _finish(
         self, result: Result, started: float, drift_due: bool, reasons: frozenset[Reason]
     ) -> None:
         now = self.s.monotonic()
-        retry_in = self.backoff.next_delay() if result == "failure" else None
-        if retry_in is None:
-            self.backoff.reset()
-            self.last_error = None if result == "success" else self.last_error
-        elif self.last_error is not None:
-            retry_at = utc(self.s.clock() + retry_in)
-            self.last_error = self.last_error.model_copy(update={"retry_at": retry_at})
-            self.s.log("info", "reconcile.retry", retry_in=round(retry_in, 3))
+        retry_in = self._retry_in(result)
         poll_in = jittered(self.settings.interval, self.s.random())
         self.schedule.done(now, poll_in, retry_in, drift_due)
         self.cycles += 1
@@ -226,18 +242,48 @@ class Controller:
             self.s.log("info", "reconcile.done", result=result, seconds=round(now - started, 3),
                        triggers=",".join(sorted(reasons)))  # fmt: skip
 
-    def _failed(self, message: str, bug: bool = False) -> Result:
-        self.last_error = ErrorInfo(at=utc(self.s.clock()), message=message)
+    def _retry_in(self, result: Result) -> float | None:
+        """The backoff delay after a retry-later failure; None otherwise (no retry timer)."""
+        if result != "failure":
+            self.failures.succeeded()
+            self.last_error = None if result == "success" else self.last_error
+            return None
+        retry_in = self.failures.retry_in()
+        kind = self.failures.kind
+        if retry_in is None:
+            until = "a new revision or SIGHUP" + (", or an hour" if kind == "permanent" else "")
+            self.s.log("warning", "reconcile.waiting", kind=kind, until=until)
+            return None
+        if self.last_error is not None:
+            retry_at = utc(self.s.clock() + retry_in)
+            self.last_error = self.last_error.model_copy(update={"retry_at": retry_at})
+        self.s.log("info", "reconcile.retry", retry_in=round(retry_in, 3))
+        return retry_in
+
+    def _failed(self, message: str, kind: Disposition, bug: bool = False) -> Result:
+        self._set_error(message, kind)
         extra = {"traceback": traceback.format_exc()} if bug else {}
-        self.s.log("error", "reconcile.failed", error=message, **extra)
+        self.s.log("error", "reconcile.failed", error=message, kind=kind, **extra)
         return "failure"
+
+    def _set_error(self, message: str, kind: Disposition) -> None:
+        """Record the last error and its class (`Failures` decides what that allows next)."""
+        self.failures.failed(kind, self.s.monotonic(), self.tip)
+        parked = kind == "permanent"
+        retry_at = utc(self.s.clock() + self.failures.park) if parked else None
+        self.last_error = ErrorInfo(
+            at=utc(self.s.clock()), message=message, kind=kind, retry_at=retry_at
+        )
 
     # ---- one cycle ---------------------------------------------------------------------------
 
     def cycle(self, drift_due: bool) -> Result:
         """fetch -> a new tip (gate, validate, apply) -> or retry / drift-check the live one."""
         self._step()
-        sha = self._fetch()
+        self.tip = None
+        sha = self.tip = self._fetch()
+        if self.failures.holding(sha, self._sighup):
+            return "failure"
         self._step()
         self._recheck_applied()
         result: Result = "success"
@@ -250,6 +296,8 @@ class Controller:
             if self.pending is None:  # applied (or failed to): this cycle's node work is done
                 return result
         self._step()
+        if self.converged is False and self.failures.parked(self.s.monotonic(), self._sighup):
+            return worst(result, "failure")
         if self.converged is False:
             return worst(result, self._enforce(retry=True))
         if drift_due:
@@ -353,7 +401,7 @@ class Controller:
         if outcome.converged is not None:
             self.converged = outcome.converged
         if outcome.error is not None:
-            self.last_error = ErrorInfo(at=utc(self.s.clock()), message=outcome.error)
+            self._set_error(outcome.error, outcome.kind)
         return outcome.result
 
     # ---- the live revision -------------------------------------------------------------------

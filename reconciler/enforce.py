@@ -21,17 +21,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from reconciler.apply import Executor, RetryPolicy
 from reconciler.drift import Drift, compute_drift
 from reconciler.drift_record import record_drift
-from reconciler.errors import VzGitopsError
+from reconciler.errors import Disposition, NotifyFailed, ShuttingDown
 from reconciler.events import Logger
 from reconciler.metrics import Metrics
-from reconciler.notify import NotifyFailed, notify
+from reconciler.notify import notify
 from reconciler.plan import Held, Plan
 from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
@@ -45,10 +45,6 @@ from reconciler.triggers import ContainerBackoff
 Result = Literal["success", "failure", "invalid", "held"]
 DriftMode = Literal["correct", "report"]
 LOCK_HOLDER = "vzgitops run"
-
-
-class ShuttingDown(VzGitopsError):
-    """The controller is stopping: no new vzctl, vzlist or git process is started."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +81,18 @@ class NodeOutcome:
     unmanaged: tuple[int, ...]
     error: str | None = None
     held: tuple[Held, ...] = ()  # the plan's held changes: the node does not match git
+    kind: Disposition = "retry-later"  # when not converged: back off, or wait for a change
+
+
+def _disposition(result: ApplyResult) -> Disposition:
+    """Permanent when every failed change ended on a permanent vzctl answer (a bad parameter,
+    a missing template): retrying it cannot help until something changes. Anything else
+    (transient codes past the executor's retries, timeouts, mismatches, a plan left over) is
+    retried later."""
+    last = [r.commands[-1] for r in result.failed if r.commands]
+    whole = bool(last) and len(last) == len(result.failed)
+    permanent = whole and all(c.outcome == "permanent" and c.code != -1 for c in last)
+    return "permanent" if permanent else "retry-later"
 
 
 @dataclass
@@ -174,7 +182,8 @@ class Enforcer:
         self.log("info" if converged else "warning", "revision.applied",
                  revision=result.revision, converged=converged, reason=reason)  # fmt: skip
         outcome: Result = "success" if converged else "failure"
-        return self._outcome(outcome, converged, desired, after, failed, deferred, None, reason)
+        found = self._outcome(outcome, converged, desired, after, failed, deferred, None, reason)
+        return replace(found, kind=_disposition(result)) if not converged else found
 
     def _report(self, drift: Drift) -> None:
         """Log the drift, keep its report in the state directory, send it to --notify-url."""

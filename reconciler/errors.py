@@ -6,9 +6,17 @@ which is what the CLI, the executor and the controller decide on:
 - `NeedsHuman`: bad input (spec, usage); nothing is retried until a new revision arrives.
 - `RetryLater`: transient (git unreachable, container locked, lock held); try again.
 - `Permanent`: this action cannot succeed as asked (bad parameter, missing template).
+
+`disposition` names the class of any exception; the controller schedules on it: it holds on
+needs-human (no retry loop until a new revision or SIGHUP), backs off on retry-later, and records
+permanent failures without retrying them until something changes.
 """
 
 from __future__ import annotations
+
+from typing import Literal
+
+Disposition = Literal["needs-human", "retry-later", "permanent"]
 
 
 class VzGitopsError(Exception):
@@ -70,12 +78,24 @@ class Problem:
 
 class StateUnusable(NeedsHuman):
     """A state file exists but cannot be read or parsed, or the state directory cannot be
-    written: nothing is applied (never treated as absent) until a person fixes it."""
+    written or locked: nothing is applied (never treated as absent) until a person fixes it."""
 
 
 class OwnershipImplausible(NeedsHuman):
     """Observation contradicts the inventory (owned containers vanished or were replaced
     without a destroy intent): the node gets no plan until a person acknowledges it."""
+
+
+class AdoptError(NeedsHuman):
+    """`adopt-drift`: the drift could not be written back into git as asked."""
+
+
+class BranchTaken(NeedsHuman):
+    """The new branch's name is already a branch or a tag; nothing was written."""
+
+
+class ToolMissing(NeedsHuman):
+    """vzctl or vzlist is not on PATH."""
 
 
 class RetryLater(VzGitopsError):
@@ -92,14 +112,6 @@ class LockHeld(RetryLater):
     exit_code = 75
 
 
-class Permanent(VzGitopsError):
-    """This action cannot succeed as asked; do not retry it."""
-
-
-class UnsafeRefused(Permanent):
-    """A destructive or unowned change was refused by policy."""
-
-
 class ObserveError(RetryLater):
     """The node's state could not be read or parsed."""
 
@@ -109,20 +121,37 @@ class ObservationIncomplete(ObserveError):
     planned for the node until they agree again (a person may have to mend the node)."""
 
 
-class VzctlFailed(VzGitopsError):
-    """A vzctl call failed; `retryable` is decided by the exit-code table."""
+class GitWriteError(RetryLater):
+    """A commit or branch could not be written."""
 
-    def __init__(
-        self, ctid: int, argv: list[str], code: int, output: str, stderr: str = ""
-    ) -> None:
-        self.ctid = ctid
-        self.argv = argv
-        self.code = code
-        self.output = output
-        self.stderr = stderr
-        verb = argv[1] if len(argv) > 1 else "?"
-        detail = vzctl_detail(output, stderr) or "no output"
-        super().__init__(f"container {ctid}: vzctl {verb} failed (exit {code}): {detail}")
+
+class CommandTimeout(RetryLater):
+    """A command ran past its timeout and was killed."""
+
+
+class NotifyFailed(RetryLater):
+    """The report could not be delivered; the next check sends a new one."""
+
+
+class ShuttingDown(RetryLater):
+    """The controller is stopping: no new vzctl, vzlist or git process is started."""
+
+
+class Permanent(VzGitopsError):
+    """This action cannot succeed as asked; do not retry it."""
+
+
+class NameRefused(Permanent):
+    """The container's name on the node is not one a Container document may have."""
+
+
+def disposition(error: BaseException) -> Disposition:
+    """What happens next after `error`: anything that is not ours (a bug) is retried later."""
+    if isinstance(error, NeedsHuman):
+        return "needs-human"
+    if isinstance(error, Permanent):
+        return "permanent"
+    return "retry-later"
 
 
 DETAIL_LINES = 4  # error lines kept from one vzctl call: the cause, then the consequences

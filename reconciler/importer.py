@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from reconciler import units
-from reconciler.errors import Permanent
+from reconciler.errors import NameRefused
 from reconciler.fields import UBC_COUNTERS
 from reconciler.plan.observed import ObservedContainer
 from reconciler.spec.models import API_VERSION, Container
@@ -65,10 +65,6 @@ _CONVERT: dict[str, Any] = {
 }
 _SKIP = {"name"}
 _NAME: TypeAdapter[str] = TypeAdapter(ContainerName)
-
-
-class NameRefused(Permanent):
-    """The container's name on the node is not one a Container document may have."""
 
 
 def document_name(container: ObservedContainer) -> str:

@@ -1,47 +1,50 @@
 """Prometheus metrics and liveness of the controller: `GET /metrics`, `GET /healthz` (shell).
 
-`Metrics` holds the counters and gauges the controller updates and renders them in the
-Prometheus text exposition format 0.0.4 (pure `render`). `CountingRunner` wraps the `Runner`
-seam so every vzctl call is counted by verb and exit code without touching the executor.
-`Health` answers "is the loop alive": it is not if one cycle has been busy longer than
-`stuck_after`, or if the loop has slept well past the time it meant to wake up.
+`Metrics` holds the counters and gauges the controller updates; `render` exposes them through
+prometheus_client (`generate_latest`, text format 0.0.4) on a private `CollectorRegistry`
+with one collector that reads them under the lock: no global registry, no process or platform
+collectors, no `_created` series. `CountingRunner` wraps the `Runner` seam so every vzctl call
+is counted by verb and exit code without touching the executor. `Health` answers "is the loop
+alive": it is not if one cycle has been busy longer than `stuck_after`, or if the loop has
+slept well past the time it meant to wake up.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from reconciler.errors import CommandTimeout
 from reconciler.events import Logger
 from reconciler.httpd import BoundedHTTPServer, Listen, QuietHandler
 from reconciler.plan.model import HELD_KINDS
-from reconciler.process import DEFAULT_TIMEOUT, CommandTimeout, Completed, Runner
+from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 RESULTS = ("success", "failure", "invalid", "held")
-CONTENT_TYPE = "text/plain; version=0.0.4"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 STUCK_AFTER = 3600.0
 LATE_AFTER = 60.0
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(pairs: Sequence[tuple[str, str]]) -> str:
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs) + "}"
-
-
-def _number(value: float) -> str:
+def _bound(value: float) -> str:
+    """A bucket's `le` label as before: `60`, `0.25`."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-@dataclass
+@dataclass(eq=False)  # hashable: the registry keys its collectors by identity
 class Metrics:
     """The controller's metrics; every method is safe to call from any thread."""
 
@@ -56,6 +59,11 @@ class Metrics:
     held: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HELD_KINDS, 0))
     last_applied: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _registry: CollectorRegistry = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self)
 
     def reconciled(self, result: str, seconds: float) -> None:
         with self._lock:
@@ -91,71 +99,64 @@ class Metrics:
             self.last_applied = at
 
     def render(self) -> str:
-        """The text exposition format, one family after another."""
+        """The text exposition format (prometheus_client), one family after another."""
+        return generate_latest(self._registry).decode("utf-8")
+
+    def collect(self) -> Iterator[Metric]:
+        """The families, read under the lock (prometheus_client's `Collector` protocol)."""
         with self._lock:
-            lines = self._reconcile_lines() + self._call_lines() + self._gauge_lines()
-            lines += self._held_lines()
-        return "\n".join(lines) + "\n"
+            families = [*self._reconcile_families(), *self._call_families()]
+            families += [*self._gauges(), self._held_family()]
+        yield from families
 
-    def _reconcile_lines(self) -> list[str]:
-        name = "vzgitops_reconcile_duration_seconds"
-        lines = [
-            "# HELP vzgitops_reconciles_total Reconcile cycles by result.",
-            "# TYPE vzgitops_reconciles_total counter",
-            *(
-                f"vzgitops_reconciles_total{_labels([('result', r)])} {n}"
-                for r, n in sorted(self.reconciles.items())
-            ),
-            f"# HELP {name} Duration of reconcile cycles.",
-            f"# TYPE {name} histogram",
+    def _reconcile_families(self) -> list[Metric]:
+        total = CounterMetricFamily(
+            "vzgitops_reconciles", "Reconcile cycles by result.", labels=["result"]
+        )
+        for result, count in sorted(self.reconciles.items()):
+            total.add_metric([result], count)
+        cumulative = [
+            (_bound(b), float(n)) for b, n in zip(BUCKETS, self.duration_buckets, strict=True)
         ]
-        for bound, count in zip(BUCKETS, self.duration_buckets, strict=True):
-            lines.append(f'{name}_bucket{{le="{_number(bound)}"}} {count}')
-        lines.append(f'{name}_bucket{{le="+Inf"}} {self.duration_count}')
-        lines.append(f"{name}_sum {_number(self.duration_sum)}")
-        lines.append(f"{name}_count {self.duration_count}")
-        return lines
+        duration = HistogramMetricFamily(
+            "vzgitops_reconcile_duration_seconds",
+            "Duration of reconcile cycles.",
+            buckets=[*cumulative, ("+Inf", float(self.duration_count))],
+            sum_value=self.duration_sum,
+        )
+        return [total, duration]
 
-    def _call_lines(self) -> list[str]:
-        lines = [
-            "# HELP vzgitops_vzctl_calls_total vzctl calls by verb and exit code.",
-            "# TYPE vzgitops_vzctl_calls_total counter",
-        ]
+    def _call_families(self) -> list[Metric]:
+        calls = CounterMetricFamily(
+            "vzgitops_vzctl_calls", "vzctl calls by verb and exit code.", labels=["verb", "code"]
+        )
         for (verb, code), count in sorted(self.vzctl_calls.items()):
-            lines.append(
-                f"vzgitops_vzctl_calls_total{_labels([('verb', verb), ('code', code)])} {count}"
-            )
-        lines += [
-            "# HELP vzgitops_webhook_requests_total Webhook requests by HTTP status.",
-            "# TYPE vzgitops_webhook_requests_total counter",
-        ]
+            calls.add_metric([verb, code], count)
+        hooks = CounterMetricFamily(
+            "vzgitops_webhook_requests", "Webhook requests by HTTP status.", labels=["code"]
+        )
         for code, count in sorted(self.webhooks.items()):
-            lines.append(f"vzgitops_webhook_requests_total{_labels([('code', code)])} {count}")
-        return lines
+            hooks.add_metric([code], count)
+        return [calls, hooks]
 
-    def _gauge_lines(self) -> list[str]:
+    def _gauges(self) -> list[Metric]:
         gauges = (
             ("vzgitops_drifted_containers", "Containers that differ from the live revision.", self.drifted),
             ("vzgitops_unmanaged_containers", "Containers on the node vzgitops does not own.", self.unmanaged),
             ("vzgitops_last_applied_timestamp_seconds", "When a revision was last applied (Unix time).", self.last_applied),
             ("vzgitops_up", "1 while the controller runs.", 1),
         )  # fmt: skip
-        lines: list[str] = []
-        for name, help_text, value in gauges:
-            lines += [
-                f"# HELP {name} {help_text}",
-                f"# TYPE {name} gauge",
-                f"{name} {_number(value)}",
-            ]
-        return lines
+        return [GaugeMetricFamily(name, text, value=value) for name, text, value in gauges]
 
-    def _held_lines(self) -> list[str]:
-        name = "vzgitops_held_changes"
-        return [
-            f"# HELP {name} Changes the latest plan holds back, by kind: the node does not match git.",
-            f"# TYPE {name} gauge",
-            *(f"{name}{_labels([('kind', k)])} {n}" for k, n in sorted(self.held.items())),
-        ]
+    def _held_family(self) -> Metric:
+        held = GaugeMetricFamily(
+            "vzgitops_held_changes",
+            "Changes the latest plan holds back, by kind: the node does not match git.",
+            labels=["kind"],
+        )
+        for kind, count in sorted(self.held.items()):
+            held.add_metric([kind], count)
+        return held
 
 
 @dataclass(frozen=True)

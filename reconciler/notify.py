@@ -18,16 +18,12 @@ from urllib.parse import urlsplit
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from reconciler import __version__
-from reconciler.errors import RetryLater, UsageError
+from reconciler.errors import NotifyFailed, UsageError
 from reconciler.report import Report
 
 ATTEMPTS = 5
 TIMEOUT = 10.0
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class NotifyFailed(RetryLater):
-    """The report could not be delivered; the next check sends a new one."""
 
 
 class _Transient(Exception):

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.errors import VzGitopsError
+from reconciler.errors import CommandTimeout, ToolMissing
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -39,14 +39,6 @@ class Completed:
 
 class Runner(Protocol):
     def __call__(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed: ...
-
-
-class ToolMissing(VzGitopsError):
-    """vzctl or vzlist is not on PATH."""
-
-
-class CommandTimeout(VzGitopsError):
-    """A command ran past its timeout and was killed."""
 
 
 def find_tool(name: str, env: Mapping[str, str] | None = None) -> str:

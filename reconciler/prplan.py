@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reconciler.errors import ObserveError, SpecError, VzGitopsError
+from reconciler.errors import ObserveError, SpecError, ToolMissing, VzGitopsError
 from reconciler.offline import as_applied, inventory_of
 from reconciler.plan import Plan, plan
-from reconciler.process import ToolMissing
 from reconciler.reconcile import NodeAccess, Options, make_plan, policy_for
 from reconciler.report import CommitInfo, Report, build_plan_report
 from reconciler.source import Revision, Source

@@ -50,10 +50,6 @@ DEFAULT_STATE_DIR = "/var/lib/vzgitops"
 INVENTORY_VERSION = 1
 
 
-class StateError(StateUnusable):
-    """The state directory cannot be used."""
-
-
 def write_durably(path: Path, data: bytes) -> None:
     """`replace_file` with fsync (temp file, fsync, rename, fsync the directory); on any failure
     the old file stays as it was and the error names the file."""
@@ -61,7 +57,7 @@ def write_durably(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_file(path, data, durable=True)
     except OSError as exc:
-        raise StateError(
+        raise StateUnusable(
             f"cannot write {path}: {exc.strerror or exc}; it was left as it was"
         ) from exc
 
@@ -110,7 +106,7 @@ class StateDir:
         try:
             self.intents_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StateError(
+            raise StateUnusable(
                 f"cannot create the state directory {self.root}: {exc.strerror}"
             ) from exc
 
@@ -291,7 +287,7 @@ def node_lock(state: StateDir, *, wait: bool = False, what: str = "vzgitops") ->
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise StateError(f"cannot open the node lock {path}: {exc.strerror or exc}") from exc
+        raise StateUnusable(f"cannot open the node lock {path}: {exc.strerror or exc}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.drift import Drift
-from reconciler.errors import VzGitopsError
+from reconciler.errors import Disposition, VzGitopsError
 from reconciler.plan import Held, Plan
 from reconciler.report.text import printable
 from reconciler.spec.desired import DesiredContainer
@@ -65,6 +65,12 @@ class ErrorInfo(Frozen):
     at: datetime = Field(description="When it happened.")
     message: str = Field(description="The error, one sentence.")
     retry_at: datetime | None = Field(default=None, description="When the next attempt runs.")
+    kind: Disposition = Field(
+        default="retry-later",
+        description="What happens next: retry-later (backed off), needs-human (nothing is "
+        "retried until a new revision or SIGHUP), permanent (tried again only on a new "
+        "revision, SIGHUP or after a long interval).",
+    )
 
 
 class NextAction(Frozen):
@@ -182,6 +188,16 @@ def _container_lines(status: Status) -> list[str]:
     return lines
 
 
+def _retry_text(error: ErrorInfo, now: datetime) -> str:
+    """What happens next after the last error, as the tail of its line."""
+    when = f"retry at {_when(error.retry_at, now)}" if error.retry_at else ""
+    if error.kind == "needs-human":
+        return "; needs a person: not retried until a new revision or SIGHUP"
+    if error.kind == "permanent":
+        return f"; permanent: {when or 'not retried'} unless a new revision or SIGHUP comes first"
+    return f"; {when}" if when else ""
+
+
 def render_text(status: Status, now: datetime) -> str:
     """The status for people, one fact per line."""
     converged = _converged(status)
@@ -196,11 +212,7 @@ def render_text(status: Status, now: datetime) -> str:
         *_held_lines(status),
     ]
     if status.last_error is not None:
-        retry = (
-            f"; retry at {_when(status.last_error.retry_at, now)}"
-            if status.last_error.retry_at
-            else ""
-        )
+        retry = _retry_text(status.last_error, now)
         lines.append(
             f"last error: {_when(status.last_error.at, now)}: {status.last_error.message}{retry}"
         )

@@ -6,6 +6,8 @@ time, and any number of triggers that arrive during a reconcile coalesce into ON
 
 - `jittered` spreads polls by +-10% so a fleet of nodes does not hit the git server together.
 - `Backoff` is the capped exponential delay after errors (1 s .. 5 min by default);
+  `Failures` decides from the last error's class whether to back off, hold a tip that needs a
+  person, or park a permanent failure;
   `ContainerBackoff` spaces out drift corrections of one container so fighting a human who keeps
   changing it by hand never loops hot.
 - `SignalTriggers` turns SIGHUP/SIGTERM/SIGINT into calls on a plain thread: the C-level handler
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from reconciler.errors import Disposition
 from reconciler.events import Logger
 
 Reason = str  # "startup", "poll", "webhook", "watch", "sighup", "drift", "retry"
@@ -98,6 +101,49 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+PERMANENT_RETRY = 3600.0  # a permanent apply failure is tried again after this long at most
+
+
+@dataclass
+class Failures:
+    """What the class of the last failure allows next (pure; monotonic seconds).
+
+    retry-later: back off. needs-human: no retry timer, and the tip it happened at is not
+    tried again until a new revision or SIGHUP. permanent: no retry timer, and the live
+    revision is not re-applied for `park` seconds unless SIGHUP comes first.
+    """
+
+    backoff: Backoff
+    park: float = PERMANENT_RETRY
+    kind: Disposition = "retry-later"
+    parked_until: float | None = None
+    held_tip: str | None = None
+
+    def failed(self, kind: Disposition, now: float, tip: str | None = None) -> None:
+        self.kind = kind
+        self.held_tip = tip if kind == "needs-human" else None
+        self.parked_until = now + self.park if kind == "permanent" else None
+
+    def retry_in(self) -> float | None:
+        """After a failed cycle: the backoff delay, or None when retrying cannot help."""
+        if self.kind == "retry-later":
+            return self.backoff.next_delay()
+        self.backoff.reset()
+        return None
+
+    def succeeded(self) -> None:
+        self.backoff.reset()
+        self.kind, self.parked_until, self.held_tip = "retry-later", None, None
+
+    def holding(self, tip: str, sighup: bool) -> bool:
+        """The tip needed a person and nothing has changed since."""
+        return self.kind == "needs-human" and self.held_tip == tip and not sighup
+
+    def parked(self, now: float, sighup: bool) -> bool:
+        """A permanent failure of the live revision, not yet due again."""
+        return self.parked_until is not None and now < self.parked_until and not sighup
 
 
 @dataclass

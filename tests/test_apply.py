@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.apply import Executor, RetryPolicy, classify
+from reconciler.errors import CommandTimeout
 from reconciler.plan import Action, Change, Command, Plan
-from reconciler.process import CommandTimeout, Completed
+from reconciler.process import Completed
 from reconciler.state import StateDir
 
 

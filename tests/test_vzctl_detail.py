@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import DETAIL_CHARS, VzctlFailed, vzctl_detail
+from reconciler.errors import DETAIL_CHARS, vzctl_detail
 
 CHATTER = (
     "Directory /proc/vz not found, assuming non-OpenVZ kernel\nUB limits were set successfully"
@@ -46,17 +46,3 @@ def test_detail_is_the_error_lines(stdout: str, stderr: str, expected: str) -> N
 def test_detail_is_bounded() -> None:
     detail = vzctl_detail("", "x" * 5000)
     assert len(detail) == DETAIL_CHARS and detail.endswith("...")
-
-
-def test_vzctl_failed_names_the_cause() -> None:
-    error = VzctlFailed(
-        101,
-        ["vzctl", "start", "101"],
-        78,
-        "Starting container...",
-        "Unable to add IP 10.0.0.5: Address already in use\nContainer start failed",
-    )
-    assert str(error) == (
-        "container 101: vzctl start failed (exit 78): "
-        "Unable to add IP 10.0.0.5: Address already in use; Container start failed"
-    )

@@ -186,7 +186,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     import yaml
 
-    from reconciler.importer import MODELINE, NameRefused, to_document
+    from reconciler.errors import NameRefused
+    from reconciler.importer import MODELINE, to_document
     from reconciler.observe import observe
     from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock

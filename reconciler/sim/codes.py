@@ -1,40 +1,9 @@
-"""vzctl 4.x exit codes (include/vzerror.h) used by the simulated vzctl.
+"""Numeric limits of vzctl 4.x's parameter parsing, used by the simulated vzctl and vzlist.
 
-Only the codes the simulator can produce are listed; REFERENCE.md §8.1 has the full table.
+The exit codes are `reconciler.vzexit.VzctlExit`, shared with the executor.
 """
 
 from __future__ import annotations
-
-OK = 0
-SETFSHD = 2
-SYSTEM = 3
-COMMAND_EXECUTION = 8
-LOCKED = 9
-NOCONFIG = 10
-NOVECONFIG = 14
-SYNTAX = 20
-VALUE = 21
-NOTENOUGHUBC = 28
-OSTEMPLATE_NOTSET = 29
-NOT_RUNNING = 31
-RUNNING = 32
-RESOURCE = 6
-FS_NOT_MOUNTED = 40
-FS_MOUNTED = 41
-FS_NOPRVT = 43
-FS_PRVT_EXIST = 44
-FS_NEW_VE_PRVT = 48
-DQ_SET = 62
-VETH = 130
-CP_CONFIG = 82
-OSTEMPLATE_NOT_FOUND = 91
-START_DISABLED = 105
-APPLY_CONFIG = 109
-SET_NAME = 131
-CONFIG_SAVE = 139
-SET_IO = 148
-SET_DEVICES = 86
-IP_INUSE = 78
 
 LONG_MAX = 9223372036854775807
 INT_MAX = 2147483647

@@ -7,7 +7,7 @@ implementation once the lock is held.
 
 from __future__ import annotations
 
-from reconciler.sim import codes, getopt, lifecycle
+from reconciler.sim import getopt, lifecycle
 from reconciler.sim.ctx import Ctx
 from reconciler.sim.output import Log
 from reconciler.sim.setparams import (
@@ -20,6 +20,7 @@ from reconciler.sim.setparams import (
     apply,
     longopts,
 )
+from reconciler.vzexit import VzctlExit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def _extra(operands: list[str]) -> int:
     if not operands:
         return 0
     Log.raw_err("Invalid extra arguments: " + "".join(a + " " for a in operands) + "\n")
-    return codes.SYNTAX
+    return VzctlExit.INVALID_PARAMETER_SYNTAX
 
 
 def _options(prog: str, args: list[str], parsers: dict[str, Parser], log: Log) -> Request | int:
@@ -46,20 +47,20 @@ def _options(prog: str, args: list[str], parsers: dict[str, Parser], log: Log) -
     for val, arg, name in parsed.opts:
         if len(val) == 1:
             log(-1, f"Invalid option -{val}")
-            return codes.SYNTAX
+            return VzctlExit.INVALID_PARAMETER_SYNTAX
         status = apply(parsers, req, val, arg, log)
         if status == INVAL:
             log(-1, f"Bad parameter for --{name}: {arg}")
-            return codes.VALUE
+            return VzctlExit.INVALID_PARAMETER_VALUE
         if status == OTHER:
             log(-1, "Error parsing options")
-            return codes.SYSTEM
+            return VzctlExit.SYSTEM_ERROR
         if status == UNSUPPORTED:
             log(-1, f"Option --{name} is not supported by the vzgitops simulator")
-            return codes.SYNTAX
+            return VzctlExit.INVALID_PARAMETER_SYNTAX
     if parsed.error:
         Log.raw_err(parsed.error)
-        return codes.VALUE
+        return VzctlExit.INVALID_PARAMETER_VALUE
     return _extra(parsed.operands) or req
 
 
@@ -71,11 +72,11 @@ def _startstop(prog: str, args: list[str], action: str) -> set[str] | int:
     for val, _, name in parsed.opts:
         if val not in allowed:
             Log.raw_err(f"Option --{name} is not applicable to {action} command\n")
-            return codes.SYNTAX
+            return VzctlExit.INVALID_PARAMETER_SYNTAX
         opts.add(val)
     if parsed.error:
         Log.raw_err(parsed.error)
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     return _extra(parsed.operands) or opts
 
 
@@ -84,10 +85,10 @@ def _enter(args: list[str]) -> Parsed | int:
         return None
     if args[0] != "--exec":
         Log.raw_err(f"Invalid option '{args[0]}'\n")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     if len(args) == 1 or args[1] == "":
         Log.raw_err("No command line given for --exec\n")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     return None
 
 
@@ -100,18 +101,18 @@ def parse(action: str, prog: str, args: list[str], veid: int, log: Log) -> Parse
     if action in ("exec", "exec2", "exec3"):
         if not args:
             Log.raw_err("No command line given for exec\n")
-            return codes.SYNTAX
+            return VzctlExit.INVALID_PARAMETER_SYNTAX
         return list(args)
     if action == "enter":
         return _enter(args)
     if action == "runscript" and not args:
         Log.raw_err("Script not specified\n")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     if action in ("console", "runscript", "suspend", "resume"):
         return None
     if args:
         Log.raw_err("Invalid options: " + "".join(a + " " for a in args) + "\n")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     return None
 
 
@@ -145,7 +146,11 @@ def run(ctx: Ctx, parsed: Parsed, args: list[str]) -> int:
 def _unsupported(ctx: Ctx) -> int:
     if ctx.action in ("enter", "console") and not ctx.running():
         ctx.log(-1, "Container is not running")
-        return codes.NOT_RUNNING
+        return VzctlExit.VE_NOT_RUNNING
     what = "has no terminal" if ctx.action in ("enter", "console") else "is not supported"
     ctx.log(-1, f"vzctl {ctx.action}: the vzgitops simulator {what}; use vzctl exec")
-    return codes.SYNTAX if ctx.action in _NOT_SUPPORTED else codes.SYSTEM
+    return (
+        VzctlExit.INVALID_PARAMETER_SYNTAX
+        if ctx.action in _NOT_SUPPORTED
+        else VzctlExit.SYSTEM_ERROR
+    )

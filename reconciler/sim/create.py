@@ -12,10 +12,11 @@ import contextlib
 import os
 import shutil
 
-from reconciler.sim import codes, conffile, ctconf, store
+from reconciler.sim import conffile, ctconf, store
 from reconciler.sim.ctx import Ctx
 from reconciler.sim.setcmd import set_name
 from reconciler.sim.setparams import Request
+from reconciler.vzexit import VzctlExit
 
 _EXTENSIONS = ("", ".gz", ".bz2", ".xz")
 
@@ -30,14 +31,14 @@ def _sample(ctx: Ctx, req: Request) -> tuple[int, str | None]:
                 -1,
                 f"Sample config {ctx.node.sample_path(name)} not found: No such file or directory",
             )
-            return codes.CP_CONFIG, None
+            return VzctlExit.CP_CONFIG, None
         if exists:
             ctx.log(
                 -1,
                 f"Error: container config file {ctx.conf_path()} already exists, "
                 "can not use --config option",
             )
-            return codes.CP_CONFIG, None
+            return VzctlExit.CP_CONFIG, None
         return 0, name
     name = ctx.node.setting("CONFIGFILE", "")
     if not name:
@@ -47,7 +48,7 @@ def _sample(ctx: Ctx, req: Request) -> tuple[int, str | None]:
             -1, f"Sample config {ctx.node.sample_path(name)} not found: No such file or directory"
         )
         ctx.log(-1, "Fix the value of CONFIGFILE in /etc/vz/vz.conf")
-        return codes.CP_CONFIG, None
+        return VzctlExit.CP_CONFIG, None
     if exists:
         ctx.log(0, "Warning: CT config file already exists, not applying a default config sample.")
         ctx.log(
@@ -110,7 +111,7 @@ def _checks(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
     private = cfg.path("VE_PRIVATE") or ""
     if os.path.isdir(private) and os.listdir(private):
         ctx.log(-1, f"Private area already exists in {private}")
-        return codes.FS_PRVT_EXIST
+        return VzctlExit.FS_PRVT_AREA_EXIST
     if (cfg.str("VE_LAYOUT") or "simfs").startswith("ploop"):
         ctx.log(-1, "Alternatively, if you can't or don't want to use ploop, please")
         ctx.log(-1, "add --layout simfs option, or set VE_LAYOUT=simfs in /etc/vz/vz.conf")
@@ -124,10 +125,10 @@ def _build(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
     ostemplate = cfg.str("OSTEMPLATE") or cfg.str("DEF_OSTEMPLATE")
     if not ostemplate:
         ctx.log(-1, "OS template is not specified")
-        return codes.OSTEMPLATE_NOTSET
+        return VzctlExit.VE_OSTEMPLATE_NOTSET
     tarball = _tarball(ctx, cfg.str("TEMPLATE") or "", ostemplate)
     if tarball is None:
-        return codes.OSTEMPLATE_NOT_FOUND
+        return VzctlExit.OSTEMPLATE_NOT_FOUND
     ctx.log(0, f"Creating container private area ({ostemplate})")
     private, root = cfg.path("VE_PRIVATE") or "", cfg.path("VE_ROOT") or ""
     _unpack(tarball, private)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
-from reconciler.sim import codes, guest, kernel
+from reconciler.sim import guest, kernel
 from reconciler.sim.ctconf import Config
 from reconciler.sim.ctx import Ctx, remove_names
 from reconciler.sim.values import c_int32
+from reconciler.vzexit import VzctlExit
 
 
 def do_mount(ctx: Ctx, cfg: Config) -> int:
@@ -28,10 +29,10 @@ def do_mount(ctx: Ctx, cfg: Config) -> int:
         return 23
     if ctx.mounted(cfg) == 1:
         ctx.log(-1, "Container is already mounted")
-        return codes.FS_MOUNTED
+        return VzctlExit.FS_MOUNTED
     if not os.path.isdir(private):
         ctx.log(-1, f"Container private area {private} does not exist")
-        return codes.FS_NOPRVT
+        return VzctlExit.FS_NOPRVT
     os.makedirs(root, exist_ok=True)
     kernel.save(ctx.node, ctx.veid, kernel.mounted_record(cfg, private))
     ctx.log(0, "Container is mounted")
@@ -42,10 +43,10 @@ def do_umount(ctx: Ctx, cfg: Config) -> int:
     """vps_umount()."""
     if ctx.mounted(cfg) != 1:
         ctx.log(-1, "CT is not mounted")
-        return codes.FS_NOT_MOUNTED
+        return VzctlExit.FS_NOT_MOUNTED
     if ctx.running():
         ctx.log(-1, "Container is running -- stop it first")
-        return codes.RUNNING
+        return VzctlExit.VE_RUNNING
     kernel.remove(ctx.node, ctx.veid)
     ctx.log(0, "Container is unmounted")
     return 0
@@ -60,7 +61,7 @@ def _add_ips(ctx: Ctx, ips: list[str]) -> int:
             ctx.log(-1, f"Unable to add IP {addr}: Address already in use")
             for done in taken:
                 kernel.release_ip(ctx.node, ctx.veid, done)
-            return codes.IP_INUSE
+            return VzctlExit.IP_INUSE
         taken.append(addr)
     return 0
 
@@ -140,17 +141,17 @@ def start(ctx: Ctx, opts: set[str], cfg: Config | None = None) -> int:
     cfg = cfg or ctx.cfg()
     if cfg.str("DISABLED") == "yes" and "force" not in opts:
         ctx.log(-1, "Container start disabled")
-        return codes.START_DISABLED
+        return VzctlExit.VE_START_DISABLED
     private = cfg.path("VE_PRIVATE")
     if private is None:
         ctx.log(-1, "VE_PRIVATE is not set")
         return 23
     if not os.path.isdir(private):
         ctx.log(-1, f"Container private area {private} does not exist")
-        return codes.FS_NOPRVT
+        return VzctlExit.FS_NOPRVT
     if ctx.running():
         ctx.log(-1, "Container is already running")
-        return codes.RUNNING
+        return VzctlExit.VE_RUNNING
     rc = start_env(ctx, cfg, "skip-remount" in opts, "wait" in opts)
     if rc == 0 and not (ctx.ct or {}).get("VE_LAYOUT"):
         _save_layout(ctx)
@@ -242,10 +243,10 @@ def destroy(ctx: Ctx) -> int:
         return 23 if private is None else 22
     if ctx.running():
         ctx.log(0, "Container is currently running. Stop it first.")
-        return codes.RUNNING
+        return VzctlExit.VE_RUNNING
     if ctx.mounted(cfg) == 1:
         ctx.log(0, "Container is currently mounted (umount first)")
-        return codes.FS_MOUNTED
+        return VzctlExit.FS_MOUNTED
     ctx.log(0, f"Destroying container private area: {private}")
     _remove_private(ctx, private)
     _move_config(ctx)
@@ -277,7 +278,9 @@ def execute(ctx: Ctx, args: list[str]) -> int:
     """`vzctl exec/exec2/exec3`: run the joined command line in the guest's shell."""
     if not ctx.running():
         ctx.log(-1, "Container is not running")
-        return codes.COMMAND_EXECUTION if ctx.action == "exec" else codes.NOT_RUNNING
+        return (
+            VzctlExit.COMMAND_EXECUTION_ERROR if ctx.action == "exec" else VzctlExit.VE_NOT_RUNNING
+        )
     line = "".join((a if a else "''") + " " for a in args)
     ctx.log(1, f"Executing command: {line}")
     private = ctx.cfg().path("VE_PRIVATE") or "/nonexistent"
@@ -288,5 +291,5 @@ def execute(ctx: Ctx, args: list[str]) -> int:
     rc = guestsh.run(script, sh)
     sys.stdout.flush()
     if ctx.action == "exec" and rc != 0:
-        return codes.COMMAND_EXECUTION
+        return VzctlExit.COMMAND_EXECUTION_ERROR
     return rc

@@ -8,12 +8,13 @@ container is stopped, which is what `set` without `--save` on a stopped containe
 
 from __future__ import annotations
 
-from reconciler.sim import codes, guest, kernel, netopts
+from reconciler.sim import guest, kernel, netopts
 from reconciler.sim.ctconf import Config
 from reconciler.sim.ctx import Ctx
 from reconciler.sim.lifecycle import _add_ips
 from reconciler.sim.setparams import Request
 from reconciler.sim.values import c_int32, strip_mask
+from reconciler.vzexit import VzctlExit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 def _not_running(ctx: Ctx, what: str) -> int:
     ctx.log(-1, f"Unable to apply {what}: container is not running")
-    return codes.NOT_RUNNING
+    return VzctlExit.VE_NOT_RUNNING
 
 
 def _ubc(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: bool) -> int:
@@ -76,7 +77,7 @@ def _netdev(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: bo
         return 0
     if not running:
         ctx.log(-1, "Unable to setup network devices: container is not running")
-        return codes.NOT_RUNNING
+        return VzctlExit.VE_NOT_RUNNING
     rec["netdev"] = [d for d in rec.get("netdev", []) if d not in gone] + add
     return 0
 
@@ -92,7 +93,7 @@ def _cpu(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: bool)
         ctx.log(0, f"Setting CPU limit: {limit}")
         if limit < 0:
             ctx.log(-1, "fairsched_rate: Invalid argument")
-            return codes.SETFSHD
+            return VzctlExit.SETFSHD_ERROR
         rec["cpulimit"] = limit
     if "CPUUNITS" in req.nums:
         ctx.log(0, f"Setting CPU units: {req.nums['CPUUNITS']}")
@@ -114,7 +115,7 @@ def _devices(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: b
         return 0
     if not running:
         ctx.log(-1, "Unable to apply devperm: container is not running")
-        return codes.NOT_RUNNING
+        return VzctlExit.VE_NOT_RUNNING
     ctx.log(0, "Setting devices")
     return 0
 
@@ -122,7 +123,7 @@ def _devices(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: b
 def _io(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: bool) -> int:
     if "IOPRIO" in req.nums and not running:
         ctx.log(-1, "Unable to set ioprio: No such process")
-        return codes.SET_IO
+        return VzctlExit.SET_IO
     for key, label, unit in (
         ("IOLIMIT", "iolimit", "bytes/sec"),
         ("IOPSLIMIT", "iopslimit", "iops"),
@@ -133,7 +134,7 @@ def _io(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: bool) 
         ctx.log(0, f"Setting {label}: {value} {unit if value else '(unlimited)'}")
         if not running:
             ctx.log(-1, "Container is not running")
-            return codes.NOT_RUNNING
+            return VzctlExit.VE_NOT_RUNNING
         rec[key.lower()] = value
     return 0
 
@@ -162,7 +163,7 @@ def _quota(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: boo
     quota = rec.get("quota") if cfg.str("DISK_QUOTA") != "no" else None
     if not quota:
         ctx.log(-1, "Error: Unable to apply new quota values: quota not running")
-        return codes.DQ_SET
+        return VzctlExit.DQ_SET
     ugid = req.nums.get("QUOTAUGIDLIMIT")
     if ugid == 0 and rec.get("ugidlimit"):
         ctx.log(
@@ -187,7 +188,7 @@ def _veth(ctx: Ctx, req: Request, cfg: Config, rec: kernel.Record, running: bool
             f"Unable to {'remove' if net.delete or net.delall else 'create'} veth: "
             "container is not running",
         )
-        return codes.NOT_RUNNING
+        return VzctlExit.VE_NOT_RUNNING
     old = netopts.parse_stored(cfg.str("NETIF") or "", ctx.veid)
     gone = [d.host_ifname for d in old if net.delall or d.ifname in net.delete]
     if gone:

@@ -16,6 +16,7 @@ from reconciler.sim.ctx import Ctx
 from reconciler.sim.livecfg import apply_live
 from reconciler.sim.setparams import Request
 from reconciler.sim.values import find_ip
+from reconciler.vzexit import VzctlExit
 
 
 def set_name(ctx: Ctx, new: str, old: str | None) -> int:
@@ -23,7 +24,7 @@ def set_name(ctx: Ctx, new: str, old: str | None) -> int:
     holder = ctx.node.veid_by_name(new)
     if holder >= 0 and holder != ctx.veid:
         ctx.log(-1, f"Conflict: name {new} already used by container {holder}")
-        return codes.SET_NAME
+        return VzctlExit.SET_NAME_ERROR
     if old == new and holder == ctx.veid:
         return 0
     if new:
@@ -46,38 +47,46 @@ def _check_opts(ctx: Ctx, req: Request, cfg: ctconf.Config, nargs: int) -> int:
     """check_set_opt()."""
     if "reset_ub" in req.flags and nargs > 1:
         ctx.log(-1, "Error: option --reset_ub is exclusive")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     swap = "SWAPPAGES" in req.ubc or cfg.has("SWAPPAGES")
     if (_vswap(req.ubc.get("PHYSPAGES")) or cfg.is_vswap()) and not swap:
         ctx.log(-1, "Error: required UB parameter (swap) not set")
-        return codes.NOTENOUGHUBC
+        return VzctlExit.NOTENOUGHUBCPARAMS
     if "NODEMASK" in req.strs and "CPUMASK" not in req.strs:
         ctx.log(-1, "Error: option --nodemask requires --cpumask")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     if req.strs.get("CPUMASK") == "auto" and "NODEMASK" not in req.strs:
         ctx.log(-1, "Error: --cpumask auto requires --nodemask")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     return 0 if "save" in req.flags else _needs_save(ctx, req)
 
 
 def _needs_save(ctx: Ctx, req: Request) -> int:
     checks = (
-        ("NAME" in req.strs, "Error: unable to use --name option without --save", codes.SET_NAME),
+        (
+            "NAME" in req.strs,
+            "Error: unable to use --name option without --save",
+            VzctlExit.SET_NAME_ERROR,
+        ),
         (
             "OSTEMPLATE" in req.strs,
             "Error: unable to use --ostemplate option without --save",
-            codes.SYNTAX,
+            VzctlExit.INVALID_PARAMETER_SYNTAX,
         ),
         (
             "STOP_TIMEOUT" in req.nums,
             "Error: unable to use --stop-timeout option without --save",
-            codes.SYNTAX,
+            VzctlExit.INVALID_PARAMETER_SYNTAX,
         ),
-        ("force" in req.flags, "Error: --force is useless without --save", codes.SYNTAX),
+        (
+            "force" in req.flags,
+            "Error: --force is useless without --save",
+            VzctlExit.INVALID_PARAMETER_SYNTAX,
+        ),
         (
             req.setmode == "restart",
             "Error: --setmode restart doesn't make sense without --save flag",
-            codes.SYNTAX,
+            VzctlExit.INVALID_PARAMETER_SYNTAX,
         ),
     )
     for hit, message, code in checks:
@@ -146,14 +155,14 @@ def _running_checks(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int | None:
     for key, what in (("VE_PRIVATE", "VE_PRIVATE"), ("VE_ROOT", "VE_ROOT")):
         if key in req.strs:
             ctx.log(-1, f"Unable to change {what} on a running container")
-            return codes.RUNNING
+            return VzctlExit.VE_RUNNING
     found = _restart_only(ctx, req, cfg, loud=req.setmode != "restart")
     if not found:
         return None
     if req.setmode == "restart":
         return lifecycle.restart(ctx, set(), _saved_config(ctx, req))
     if req.setmode == "ignore":
-        return codes.RUNNING
+        return VzctlExit.VE_RUNNING
     ctx.log(
         -1,
         "WARNING: Some of the parameters could not be applied to a running container."
@@ -172,7 +181,7 @@ def _set(ctx: Ctx, req: Request, nargs: int, quiet_save: list[bool]) -> int:
         old_devs = netopts.parse_stored(ctx.ct_cfg().str("NETIF") or "", ctx.veid)
         if not netopts.check(req.net, old_devs, ctx.log):
             quiet_save[0] = True
-            return codes.SYNTAX
+            return VzctlExit.INVALID_PARAMETER_SYNTAX
     rc = _check_opts(ctx, req, cfg, nargs)
     if rc:
         return rc
@@ -197,7 +206,7 @@ def _set(ctx: Ctx, req: Request, nargs: int, quiet_save: list[bool]) -> int:
 def _reset_ub(ctx: Ctx, cfg: ctconf.Config, running: bool) -> int:
     if not running:
         ctx.log(-1, "Container is not running")
-        return codes.NOT_RUNNING
+        return VzctlExit.VE_NOT_RUNNING
     record = ctx.record() or {}
     record["ubc"] = kernel.live_ubc(cfg)
     kernel.save(ctx.node, ctx.veid, record)
@@ -242,7 +251,7 @@ def _save(ctx: Ctx, req: Request) -> int:
         saved = conffile.save(path, _lines(ctx, req))
     except OSError as exc:
         ctx.log(-1, f"Unable to create configuration file {path}.tmp: {exc.strerror}")
-        return codes.CONFIG_SAVE
+        return VzctlExit.CONFIG_SAVE_ERROR
     ctx.log(
         0,
         f"CT configuration saved to {path}"

@@ -17,6 +17,7 @@ from reconciler.sim.ctx import Ctx
 from reconciler.sim.layout import Node
 from reconciler.sim.output import Log, raw_bytes_ok
 from reconciler.sim.values import parse_int
+from reconciler.vzexit import VzctlExit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def main(argv: list[str], state_dir: str) -> int:
     try:
         rc = _main(argv, state_dir, call)
     except BrokenPipeError:
-        rc = codes.SYSTEM
+        rc = VzctlExit.SYSTEM_ERROR
     if call.verb and call.verb not in NO_LOCK:
         oplog.append(
             os.path.join(state_dir, "oplog.jsonl"), "vzctl", call.verb, call.ctid, list(argv), rc
@@ -99,24 +100,24 @@ def _main(argv: list[str], state_dir: str, call: Call) -> int:
         return flags
     args, skiplock, verbose_given = flags
     if not args:
-        return _usage(codes.SYNTAX)
+        return _usage(VzctlExit.INVALID_PARAMETER_SYNTAX)
     if args[0] == "--help":
         return _usage(0)
     action = COMMANDS.get(args[0])
     if action is None:
         Log.raw_err(f"Bad command: {args[0]}\n")
-        return codes.SYNTAX
+        return VzctlExit.INVALID_PARAMETER_SYNTAX
     call.verb = action
     if len(args) < 2:
         Log.raw_err("CT ID missing\n")
-        return codes.VALUE
+        return VzctlExit.INVALID_PARAMETER_VALUE
     if action == "status":
         log.verbose, verbose_given = -1, True
     node = Node(state_dir, lambda message: log(-1, message))
     veid = _veid(node, args[1])
     if veid < 0 or veid > codes.VEID_MAX:
         Log.raw_err(f"Bad CT ID {args[1]}\n")
-        return codes.VALUE
+        return VzctlExit.INVALID_PARAMETER_VALUE
     call.ctid = veid
     if not verbose_given:
         log.verbose = parse_int(node.setting("VERBOSE", "0")) or 0
@@ -127,7 +128,7 @@ def _main(argv: list[str], state_dir: str, call: Call) -> int:
         return parsed
     if veid == 0 and action != "set":
         Log.raw_err("Only set actions are allowed for CT0\n")
-        return codes.VALUE
+        return VzctlExit.INVALID_PARAMETER_VALUE
     ctx = Ctx(node, log, veid, action, argv[0], None)
     ctx.reload()
     rc = _find(ctx, args[1])
@@ -142,11 +143,11 @@ def _find(ctx: Ctx, given: str) -> int:
         name = ctx.ct.get("NAME")
         if parse_int(given) is None and isinstance(name, str) and name != given:
             ctx.log(-1, f"Unable to find container by name {given}")
-            return codes.VALUE
+            return VzctlExit.INVALID_PARAMETER_VALUE
         return 0
     if ctx.action not in ("create", "status", "set"):
         ctx.log(-1, "Container config file does not exist")
-        return codes.NOVECONFIG
+        return VzctlExit.NOVECONFIG
     return 0
 
 
@@ -154,7 +155,7 @@ def _fault(ctx: Ctx) -> faults.Decision | int:
     decision = faults.decide(ctx.node.faults_path, ctx.action, ctx.veid)
     if decision is None or decision.fail is None:
         return decision or faults.Decision()
-    if decision.fail == codes.LOCKED:
+    if decision.fail == VzctlExit.LOCKED:
         holder = f"/usr/sbin/vzctl --skiplock {ctx.action} {ctx.veid}"
         ctx.log(-1, f"Locked by: pid {os.getpid() + 1}, cmdline {holder}")
         ctx.log(-1, "Container already locked")
@@ -177,7 +178,7 @@ def _locked(ctx: Ctx, skiplock: bool, run: Callable[[], int]) -> int:
             ctx.log(
                 -1, "Container already locked" if got == lock.LOCKED else "Unable to lock container"
             )
-            return codes.LOCKED if got == lock.LOCKED else codes.SYSTEM
+            return VzctlExit.LOCKED if got == lock.LOCKED else VzctlExit.SYSTEM_ERROR
     try:
         _delay(decision)
         return run()

@@ -30,16 +30,14 @@ from reconciler.source.names import (
     validate_url,
 )
 from reconciler.source.tree import DEFAULT_LIMITS, YAML_SUFFIXES, Limits, TreeProblem
-from reconciler.source.write import BranchTaken, GitWriteError, commit_on_new_branch
+from reconciler.source.write import commit_on_new_branch
 
 __all__ = [
     "DEFAULT_LIMITS",
     "GIT_ENV",
     "SHA_RE",
     "YAML_SUFFIXES",
-    "BranchTaken",
     "Commit",
-    "GitWriteError",
     "Limits",
     "LocalSource",
     "Mirror",

@@ -12,20 +12,12 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reconciler.errors import VzGitopsError
+from reconciler.errors import BranchTaken, GitWriteError
 from reconciler.source.gitcmd import git_error, run
 from reconciler.source.names import SHA_RE
 
 _ZERO = "0" * 40
 _IDENTITY = ("user.name=vzgitops", "user.email=vzgitops@localhost")
-
-
-class GitWriteError(VzGitopsError):
-    """A commit or branch could not be written."""
-
-
-class BranchTaken(GitWriteError):
-    """The new branch's name is already a branch or a tag; nothing was written."""
 
 
 def _git(git_dir: Path, args: Sequence[str], env: Mapping[str, str] | None = None) -> str:

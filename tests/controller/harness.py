@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.support import GIT_ENV, VZGITOPS, GitRepo
 
 T = TypeVar("T")
@@ -123,14 +125,14 @@ class Running:
             conn.close()
 
     def metrics(self) -> dict[str, float]:
-        """`name{labels}` -> value, from GET /metrics."""
+        """`name{labels}` (labels sorted by name) -> value, parsed from GET /metrics."""
         code, body = self.http("metrics", "GET", "/metrics")
         assert code == 200
         values = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                values[name] = float(value)
+        for family in text_string_to_metric_families(body.decode()):
+            for sample in family.samples:
+                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+                values[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
         return values
 
     def reconciles(self) -> int:

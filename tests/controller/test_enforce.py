@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import pytest
 
 from reconciler.apply import RetryPolicy
-from reconciler.enforce import Enforcer, ShuttingDown, StoppableRunner
+from reconciler.enforce import Enforcer, StoppableRunner
+from reconciler.errors import ShuttingDown
 from reconciler.events import EventLog
 from reconciler.metrics import Metrics
 from reconciler.process import SubprocessRunner

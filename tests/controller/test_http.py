@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.errors import UsageError, VzGitopsError
 from reconciler.events import EventLog
@@ -211,22 +212,47 @@ def test_metrics_render_in_the_text_format() -> None:
     metrics.reconciled("success", 0.2)
     metrics.reconciled("failure", 42.0)
     metrics.vzctl_call("set", "0")
+    metrics.webhook_answer(202)
     metrics.observed(drifted=2, unmanaged=1)
     metrics.applied_at(1700000000.5)
+    metrics.held_changes(["destroy"])
     text = metrics.render()
-    assert 'vzgitops_reconciles_total{result="success"} 1' in text
-    assert 'vzgitops_reconciles_total{result="held"} 0' in text
-    assert 'vzgitops_reconcile_duration_seconds_bucket{le="0.25"} 1' in text
-    assert 'vzgitops_reconcile_duration_seconds_bucket{le="60"} 2' in text
-    assert 'vzgitops_reconcile_duration_seconds_bucket{le="+Inf"} 2' in text
-    assert "vzgitops_reconcile_duration_seconds_count 2" in text
-    assert 'vzgitops_vzctl_calls_total{verb="set",code="0"} 1' in text
-    assert "vzgitops_drifted_containers 2" in text
-    assert "vzgitops_unmanaged_containers 1" in text
-    assert "vzgitops_last_applied_timestamp_seconds 1700000000.5" in text
-    assert "vzgitops_up 1" in text
-    for line in text.splitlines():
-        assert line.startswith(("#", "vzgitops_")), line
+    families = {f.name: f for f in text_string_to_metric_families(text)}  # a valid exposition
+    assert set(families) == {
+        "vzgitops_reconciles", "vzgitops_reconcile_duration_seconds", "vzgitops_vzctl_calls",
+        "vzgitops_webhook_requests", "vzgitops_drifted_containers",
+        "vzgitops_unmanaged_containers", "vzgitops_last_applied_timestamp_seconds",
+        "vzgitops_up", "vzgitops_held_changes",
+    }  # fmt: skip
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+    assert samples[("vzgitops_reconciles_total", (("result", "success"),))] == 1
+    assert samples[("vzgitops_reconciles_total", (("result", "held"),))] == 0
+    bucket = "vzgitops_reconcile_duration_seconds_bucket"
+    assert samples[(bucket, (("le", "0.25"),))] == 1
+    assert samples[(bucket, (("le", "60"),))] == 2
+    assert samples[(bucket, (("le", "+Inf"),))] == 2
+    assert samples[("vzgitops_reconcile_duration_seconds_count", ())] == 2
+    assert samples[("vzgitops_reconcile_duration_seconds_sum", ())] == 42.2
+    assert samples[("vzgitops_vzctl_calls_total", (("code", "0"), ("verb", "set")))] == 1
+    assert samples[("vzgitops_webhook_requests_total", (("code", "202"),))] == 1
+    assert samples[("vzgitops_drifted_containers", ())] == 2
+    assert samples[("vzgitops_unmanaged_containers", ())] == 1
+    assert samples[("vzgitops_last_applied_timestamp_seconds", ())] == 1700000000.5
+    assert samples[("vzgitops_up", ())] == 1
+    assert samples[("vzgitops_held_changes", (("kind", "destroy"),))] == 1
+    assert samples[("vzgitops_held_changes", (("kind", "unowned"),))] == 0
+    assert not [name for name, _ in samples if name.endswith("_created")]
+    assert not [name for name, _ in samples if not name.startswith("vzgitops_")]
+
+
+def test_two_metrics_do_not_share_a_registry() -> None:
+    first, second = Metrics(), Metrics()
+    first.reconciled("success", 0.1)
+    assert 'vzgitops_reconciles_total{result="success"} 0.0' in second.render()
 
 
 def test_counting_runner_counts_vzctl_calls_only() -> None:

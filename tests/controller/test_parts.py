@@ -19,6 +19,7 @@ from reconciler.httpd import Listen, parse_listen
 from reconciler.triggers import (
     Backoff,
     ContainerBackoff,
+    Failures,
     GitWatch,
     Schedule,
     TriggerQueue,
@@ -252,3 +253,24 @@ def test_event_log_writes_whole_lines() -> None:
     log = EventLog("json", stream, clock=lambda: 1.5)
     log("info", "controller.started", pid=1)
     assert json.loads(stream.getvalue())["ts"] == "1970-01-01T00:00:01.500Z"
+
+
+def test_failures_back_off_hold_or_park_by_the_class_of_the_error() -> None:
+    failures = Failures(Backoff(initial=1.0, maximum=300.0), park=3600.0)
+    failures.failed("retry-later", now=0.0)
+    assert [failures.retry_in(), failures.retry_in()] == [1.0, 2.0]
+    failures.failed("needs-human", now=10.0, tip="a" * 40)
+    assert failures.retry_in() is None
+    assert failures.holding("a" * 40, sighup=False)
+    assert not failures.holding("a" * 40, sighup=True), "SIGHUP tries again"
+    assert not failures.holding("b" * 40, sighup=False), "a new revision is tried"
+    failures.failed("permanent", now=20.0, tip="a" * 40)
+    assert failures.retry_in() is None and not failures.holding("a" * 40, sighup=False)
+    assert failures.parked(3619.0, sighup=False)
+    assert not failures.parked(3620.0, sighup=False), "tried again after the long interval"
+    assert not failures.parked(100.0, sighup=True)
+    failures.failed("retry-later", now=30.0)
+    assert not failures.parked(31.0, sighup=False), "another kind of failure: parked no more"
+    assert failures.retry_in() == 1.0, "the backoff started again after the wait"
+    failures.succeeded()
+    assert failures.retry_in() == 1.0 and not failures.parked(40.0, sighup=False)

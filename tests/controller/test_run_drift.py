@@ -86,9 +86,9 @@ def test_a_correction_that_fails_is_a_failure_not_a_correction(
     remote.commit({"web.yaml": container_doc("web", 101, cpus=1)})
     run = controllers.start(["--repo", remote.url, "--metrics-listen", "127.0.0.1:0", *DRIFT])
     run.wait(converged, "the commit applied")
-    # the rule is in place before the hand change, so the first two corrections fail (exit 2:
+    # the rule is in place before the hand change, so the first correction fails (exit 2:
     # permanent, tried once); the hand change itself edits CTID.conf and calls no vzctl
-    fault(sim_node, "--verb", "set", "--ctid", "101", "--fail", "2", "--exit", "2")
+    fault(sim_node, "--verb", "set", "--ctid", "101", "--fail", "1", "--exit", "2")
     edit_conf(conf_dir, 101, "CPUS", "3")
 
     def correction_failed() -> dict[str, Any]:
@@ -99,10 +99,17 @@ def test_a_correction_that_fails_is_a_failure_not_a_correction(
     assert "vzctl set failed (exit 2" in failed["error"]
     status = run.wait(lambda s: (s.get("last_error") or {}).get("message") and s, "the error shown")
     assert "vzctl set failed (exit 2" in status["last_error"]["message"]
+    assert status["last_error"]["kind"] == "permanent"
     assert run.metrics()['vzgitops_reconciles_total{result="failure"}'] >= 1
+    cycles = status["cycles"]
+    run.wait(lambda s: s.get("cycles", 0) >= cycles + 2, "two more drift checks")
+    assert conf_value(conf_dir, 101, "CPUS") == "3", "a permanent failure is not retried by itself"
+    run.signal(signal.SIGHUP)  # something changed: a person asks for a full reconcile
     run.wait(lambda s: s.get("converged") and conf_value(conf_dir, 101, "CPUS") == "1",
-             "the retry that puts the hand change back", 30)  # fmt: skip
+             "the SIGHUP that puts the hand change back", 30)  # fmt: skip
     assert run.stop() == 0
+    sets = [e for e in run.events() if e["event"] == "drift.correction_failed"]
+    assert len(sets) == 1, "tried once before the SIGHUP"
     assert not [e for e in run.events() if e["event"] == "drift.corrected"]
 
 

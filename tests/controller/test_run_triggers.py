@@ -86,7 +86,7 @@ def test_signed_webhook_applies_a_pushed_commit(
     assert conf_value(conf_dir, 101, "CPUS") == "2"
     metrics = run.metrics()
     assert metrics['vzgitops_webhook_requests_total{code="202"}'] == 1
-    assert metrics['vzgitops_vzctl_calls_total{verb="set",code="0"}'] >= 1
+    assert metrics['vzgitops_vzctl_calls_total{code="0",verb="set"}'] >= 1
     assert metrics["vzgitops_up"] == 1
     assert metrics["vzgitops_last_applied_timestamp_seconds"] > 0
     assert run.http("metrics", "GET", "/healthz")[0] == 200

@@ -127,3 +127,27 @@ def test_container_states_from_plan_failures_deferrals_and_drift() -> None:
 )  # fmt: skip
 def test_spans(seconds: float, shown: str) -> None:
     assert span(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("kind", "retry_at", "tail"),
+    [
+        ("retry-later", NOW + timedelta(seconds=3), "; retry at "),
+        ("needs-human", None, "; needs a person: not retried until a new revision or SIGHUP"),
+        ("permanent", NOW + timedelta(hours=1), "; permanent: retry at "),
+    ],
+)
+def test_the_last_error_says_what_happens_next(
+    kind: str, retry_at: datetime | None, tail: str
+) -> None:
+    error = ErrorInfo.model_validate(
+        {"at": ago(5), "message": "it failed", "kind": kind, "retry_at": retry_at}
+    )
+    line = next(
+        line
+        for line in render_text(
+            healthy().model_copy(update={"last_error": error}), NOW
+        ).splitlines()
+        if line.startswith("last error:")
+    )
+    assert tail in line

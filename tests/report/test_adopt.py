@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.adopt_drift import AdoptError, adopt, flow, set_spec_value
+from reconciler.adopt_drift import adopt, flow, set_spec_value
 from reconciler.drift import compute_drift
-from reconciler.errors import UsageError
+from reconciler.errors import AdoptError, UsageError
 from reconciler.offline import inventory_of
 from reconciler.plan import Policy, plan
 from reconciler.plan.observed import ObservedContainer, ObservedState

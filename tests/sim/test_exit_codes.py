@@ -1,0 +1,41 @@
+"""The one vzctl exit-code table: names from REFERENCE 8.1, shared by the executor and the
+simulator, and light enough for the simulator's per-call processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from reconciler.apply import classify
+from reconciler.vzexit import VzctlExit
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [(3, "SYSTEM_ERROR"), (9, "LOCKED"), (14, "NOVECONFIG"), (20, "INVALID_PARAMETER_SYNTAX"),
+     (21, "INVALID_PARAMETER_VALUE"), (31, "VE_NOT_RUNNING"), (32, "VE_RUNNING"),
+     (44, "FS_PRVT_AREA_EXIST"), (78, "IP_INUSE"), (91, "OSTEMPLATE_NOT_FOUND"),
+     (139, "CONFIG_SAVE_ERROR"), (152, "MOUNT_IMAGE")],
+)  # fmt: skip
+def test_codes_have_the_names_of_vzerror_h(code: int, name: str) -> None:
+    assert VzctlExit(code).name == name
+
+
+def test_the_table_classifies_by_name() -> None:
+    assert classify("set", VzctlExit.LOCKED) == "transient"
+    assert classify("start", VzctlExit.VE_RUNNING) == "ok"
+    assert classify("set", VzctlExit.INVALID_PARAMETER_VALUE) == "permanent"
+
+
+def test_the_simulated_vzctl_uses_it_without_pydantic() -> None:
+    probe = (
+        "import sys, reconciler.sim.vzctl, reconciler.sim.vzlist; "
+        "assert 'reconciler.vzexit' in sys.modules; "
+        "assert 'pydantic' not in sys.modules, 'the simulator must start light'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
