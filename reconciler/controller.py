@@ -297,6 +297,8 @@ class Controller:
                 return result
         self._step()
         if self.converged is False and self.failures.parked(self.s.monotonic(), self._sighup):
+            if drift_due:  # drift is still reported, but nothing is applied while parked
+                self._enforce(retry=False, correct=False)
             return worst(result, "failure")
         if self.converged is False:
             return worst(result, self._enforce(retry=True))
@@ -386,14 +388,16 @@ class Controller:
         self.s.log("warning", f"revision.{kind}", revision=sha, reason=why, problems=len(problems))
         return kind
 
-    def _enforce(self, retry: bool) -> Result:
-        """Re-apply the live revision after a failure, or check it for drift."""
+    def _enforce(self, retry: bool, correct: bool = True) -> Result:
+        """Re-apply the live revision after a failure, or check it for drift (and correct it,
+        unless `correct` is False)."""
         desired = self._live_desired()
         if desired is None or self.live is None:
             return "success"
         if retry:
             return self._record(self.node.apply(desired, self.live.sha))
-        return self._record(self.node.check(desired, self.live.sha, immediate=self._sighup))
+        check = self.node.check(desired, self.live.sha, immediate=self._sighup, correct=correct)
+        return self._record(check)
 
     def _record(self, outcome: NodeOutcome) -> Result:
         self.containers, self.unmanaged = outcome.containers, outcome.unmanaged

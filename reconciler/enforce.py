@@ -120,19 +120,24 @@ class Enforcer:
             )
         return self._applied(result, after, desired, {})
 
-    def check(self, desired: DesiredState, sha: str, immediate: bool = False) -> NodeOutcome:
+    def check(
+        self, desired: DesiredState, sha: str, immediate: bool = False, correct: bool = True
+    ) -> NodeOutcome:
         """A drift check of the live revision: report it, and correct it with --drift correct
-        (`immediate`, for SIGHUP: every container now, none deferred by its correction backoff).
+        (`immediate`, for SIGHUP: every container now, none deferred by its correction backoff;
+        `correct=False`: report only, as while a permanent failure keeps the revision parked).
 
         The report is sent to --notify-url after the node lock is released: a slow receiver
         must not keep a manual `vzgitops apply` waiting (or exiting 75).
         """
         try:
-            return self._check(desired, sha, immediate)
+            return self._check(desired, sha, immediate, correct)
         finally:
             self._send_reports()
 
-    def _check(self, desired: DesiredState, sha: str, immediate: bool) -> NodeOutcome:
+    def _check(
+        self, desired: DesiredState, sha: str, immediate: bool, correct: bool
+    ) -> NodeOutcome:
         with node_lock(self.state, what=LOCK_HOLDER):
             plan, observed = make_plan(desired, sha, self.access, self.state, self.options)
             mine = desired.for_node(plan.node)
@@ -149,7 +154,7 @@ class Enforcer:
             for d in mine:
                 if d.ctid not in changed:
                     self.backoff.settled(d.ctid)
-            if self.drift_mode == "report" or plan.empty:
+            if self.drift_mode == "report" or not correct or plan.empty:
                 return self._outcome("success", None, desired, plan, {}, {}, drift)
             return self._correct(desired, sha, plan, drift, immediate)
 

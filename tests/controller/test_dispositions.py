@@ -18,10 +18,10 @@ from reconciler.metrics import Health, Metrics
 from reconciler.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
 from reconciler.reconcile import NodeAccess
 from reconciler.state import StateDir
-from reconciler.triggers import TriggerQueue
+from reconciler.triggers import Schedule, TriggerQueue
 from tests.controller.harness import Controllers, Remote
 from tests.controller.test_controller import NODE, FakeSource, events, result
-from tests.support import container_doc, vzgitops
+from tests.support import container_doc, vz, vzgitops
 
 
 class Counting:
@@ -105,6 +105,34 @@ def test_a_permanent_vzctl_failure_is_recorded_and_not_reapplied_until_sighup(
     assert not any(e["event"] == "reconcile.retry" for e in events(log))
     made.run_cycle(frozenset({"sighup"}))
     assert runner.verbs.count("create") == 2 * tried, "SIGHUP tries again"
+
+
+def test_drift_is_still_reported_while_a_permanent_failure_parks_the_revision(
+    sim_node: Any, tmp_path: Path
+) -> None:
+    """web applies, db's create fails for good: the revision is parked, yet a hand change of web
+    is reported at the next drift check, and neither corrected nor db's create tried again."""
+    source = FakeSource()
+    files = {
+        "node.yaml": NODE,
+        "web.yaml": container_doc("web", 101, cpus=1).encode(),
+        "db.yaml": container_doc("db", 102).encode(),
+    }
+    source.add("a", files, None)
+    made, runner, log = controller(source, sim_node, tmp_path)
+    fault(sim_node, "--ctid", "102", "--fail", "100", "--exit", "21")
+    made.run_cycle(frozenset({"startup"}))
+    assert made.last_error is not None and made.last_error.kind == "permanent"
+    made.schedule = Schedule(0.0, 0.0, 0.001)  # a drift check due at the next cycle
+    changed = vz("vzctl", ["set", "101", "--cpus", "3", "--save"], sim_node.env)
+    assert changed.returncode == 0, changed.stderr
+    before = list(runner.verbs)
+    made.run_cycle(frozenset({"drift"}))
+    drifted = [e for e in events(log) if e["event"] == "drift.detected"]
+    assert [e["ctid"] for e in drifted] == [101]
+    assert runner.verbs == before, "nothing applied or corrected while parked"
+    assert result(made) == "failure"
+    assert made.last_error is not None and made.last_error.kind == "permanent"
 
 
 def test_a_ref_that_does_not_exist_schedules_no_retry(sim_node: Any, tmp_path: Path) -> None:
