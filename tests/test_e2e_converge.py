@@ -20,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from reconciler.sim.setparams import FEATURES
+from vzsim.setparams import FEATURES
 from reconciler.spec.load import validate_files
 from reconciler.spec.models import CAPABILITIES
 from tests.conftest import make_sim_node

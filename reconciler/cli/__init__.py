@@ -27,7 +27,7 @@ __all__ = ["BATCH_GC_THRESHOLD", "COMMANDS", "build_parser", "main", "run"]
 
 def run(argv: Sequence[str]) -> int:
     if argv[:1] == ["sim"]:
-        from reconciler.sim.cli import main as sim_main
+        from vzsim.cli import main as sim_main
 
         return sim_main(list(argv[1:]))
     args = build_parser().parse_args(argv)

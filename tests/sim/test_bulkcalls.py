@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sim import kernel
-from reconciler.sim.bulkcalls import CallFailed, run_calls
-from reconciler.sim.layout import Node
+from vzsim import kernel
+from vzsim.bulkcalls import CallFailed, run_calls
+from vzsim.layout import Node
 from tests.conftest import make_sim_node
 
 CALLS = [

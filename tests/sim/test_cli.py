@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sim.cli import main
+from vzsim.cli import main
 from tests.sim.support import REC
 
 

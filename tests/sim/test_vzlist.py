@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reconciler.sim.bulk import populate
+from vzsim.bulk import populate
 from tests.conftest import SimNode
 from tests.sim.support import REC, create, ok
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import builtins
 
-from reconciler.sim import conffile
-from reconciler.sim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
-from reconciler.sim.values import (
+from vzsim import conffile
+from vzsim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
+from vzsim.values import (
     NO_ADDRESS,
     canon_ip,
     parse_int,

@@ -99,7 +99,7 @@ ENTRY = '''#!{python} -IS
 import sys
 
 sys.path.insert(0, {src!r})
-from reconciler.sim.{tool} import main
+from vzsim.{tool} import main
 
 sys.exit(main(sys.argv, {d!r}))
 '''
