@@ -21,11 +21,11 @@ from typing import Any
 from reconciler.observe import observe
 from reconciler.plan import Inventory, Policy, plan
 from reconciler.process import SubprocessRunner
-from vzsim.bulkcalls import run_calls
-from vzsim.nodeinit import init_node
 from reconciler.source import DEFAULT_LIMITS, read_revision
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
+from vzsim.bulkcalls import run_calls
+from vzsim.nodeinit import init_node
 
 CTID_BASE = 1000
 GIT_ENV = {

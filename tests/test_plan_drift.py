@@ -20,9 +20,9 @@ from reconciler.fields import desired_settings
 from reconciler.offline import inventory_of
 from reconciler.plan import Plan, Policy, plan
 from reconciler.plan.observed import ObservedContainer, ObservedState
-from vzsim.kernel import fairsched_cpulimit, fairsched_cpuunits
 from reconciler.spec.desired import DesiredContainer
 from tests.report.cases import container
+from vzsim.kernel import fairsched_cpulimit, fairsched_cpuunits
 
 RAM = ("256M", "512M", "1G", "2.5G")
 IPS = ("10.0.0.1/24", "10.0.0.2", "10.0.1.7/16", "fd00::5/64")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 
+from reconciler.vzconf import parse_text
 from vzsim import conffile
 from vzsim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
 from vzsim.values import (
@@ -21,7 +22,6 @@ from vzsim.values import (
     strtoull,
     yesno,
 )
-from reconciler.vzconf import parse_text
 
 UBC_ORDER = [
     "KMEMSIZE",
