@@ -71,7 +71,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # ---- end of test order ------------------------------------------------------------------------
 
 
-# ---- the simulated OpenVZ node (reconciler/sim) -----------------------------------------------
+# ---- the simulated OpenVZ node (sim/vzsim, the vzgitops-sim distribution) ---------------------
 
 
 @dataclass(frozen=True)
