@@ -8,22 +8,24 @@ STAMP  := $(VENV)/.installed
 
 all: check
 
-$(STAMP): pyproject.toml
+# Both distributions of this repository: vzgitops with its dev tools, and the simulated node
+# (sim/, vzgitops-sim) that the tests, the benchmarks and the demo run against.
+$(STAMP): pyproject.toml sim/pyproject.toml
 	@sh scripts/bootstrap-venv.sh "$(PYTHON)" "$(VENV)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./sim
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests benchmarks
-	$(BIN)/ruff format --check reconciler tests benchmarks
+	$(BIN)/ruff check reconciler sim tests benchmarks
+	$(BIN)/ruff format --check reconciler sim tests benchmarks
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format reconciler tests benchmarks
-	$(BIN)/ruff check --fix reconciler tests benchmarks
+	$(BIN)/ruff format reconciler sim tests benchmarks
+	$(BIN)/ruff check --fix reconciler sim tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-from reconciler.sim.nodeinit import init_node
 from tests.controller.harness import Controllers, Remote, Running, children, wait_for
 from tests.controller.test_run_lifecycle import noop_node, resources
 from tests.support import VZGITOPS, container_doc
+from vzsim.nodeinit import init_node
 
 SECRET = "bench-secret"  # noqa: S105 (a throwaway webhook secret)
 

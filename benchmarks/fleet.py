@@ -3,7 +3,7 @@
 `build_fleet` writes what a user keeps in git (one YAML file per container, as long as the
 source's file limit allows; beyond it the fewest documents per file that fit), commits it, plans
 it against an empty simulated node with vzgitops's own planner, runs the plan's vzctl commands
-in-process (`reconciler.sim.bulkcalls`: the files real `create`, `set --save` and `start` calls
+in-process (`vzsim.bulkcalls`: the files real `create`, `set --save` and `start` calls
 leave) and records the containers as owned, as `vzgitops apply` would have. `change_cpus`
 edits one field of some containers and commits, as a user would.
 """
@@ -21,11 +21,11 @@ from typing import Any
 from reconciler.observe import observe
 from reconciler.plan import Inventory, Policy, plan
 from reconciler.process import SubprocessRunner
-from reconciler.sim.bulkcalls import run_calls
-from reconciler.sim.nodeinit import init_node
 from reconciler.source import DEFAULT_LIMITS, read_revision
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
+from vzsim.bulkcalls import run_calls
+from vzsim.nodeinit import init_node
 
 CTID_BASE = 1000
 GIT_ENV = {

@@ -130,7 +130,7 @@ METHOD = """\
 - Each size gets a converged fleet: a git work tree with one YAML file per container (the
   source reads at most 5,000 files, so at 10,000 containers two documents share a file), and a
   simulated node built by running vzgitops's own plan for it through the simulator's vzctl code
-  in-process (`reconciler/sim/bulkcalls.py`: the files real `vzctl create`, `set --save` and
+  in-process (`sim/vzsim/bulkcalls.py`: the files real `vzctl create`, `set --save` and
   `start` leave; `tests/sim/test_bulkcalls.py` compares them with real calls). The simulated
   nodes live on tmpfs ({nodes}) to make building them fast; repositories and vzgitops's state
   directory are on disk.

@@ -71,7 +71,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # ---- end of test order ------------------------------------------------------------------------
 
 
-# ---- the simulated OpenVZ node (reconciler/sim) -----------------------------------------------
+# ---- the simulated OpenVZ node (sim/vzsim, the vzgitops-sim distribution) ---------------------
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class SimNode:
 
 def make_sim_node(path: Path, templates: tuple[str, ...] = ()) -> SimNode:
     """Create a simulated node in `path` (used by `sim_node` and the replay test)."""
-    from reconciler.sim.nodeinit import init_node
+    from vzsim.nodeinit import init_node
 
     root = Path(init_node(str(path), list(templates)))
     _let_coverage_measure(root)

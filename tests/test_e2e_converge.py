@@ -20,11 +20,11 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from reconciler.sim.setparams import FEATURES
 from reconciler.spec.load import validate_files
 from reconciler.spec.models import CAPABILITIES
 from tests.conftest import make_sim_node
 from tests.support import GitRepo, container_doc, vzgitops
+from vzsim.setparams import FEATURES
 
 MAX = 9223372036854775807
 INT_MAX = 2147483647

@@ -2,7 +2,7 @@
 
 The observed states are what the simulated node shows for a container that was applied from
 git: the saved values as vzctl wrote them and the running values as vzlist reads them back
-through the kernel (cpuunits and cpulimit rounded as in `reconciler.sim.kernel`), optionally
+through the kernel (cpuunits and cpulimit rounded as in `vzsim.kernel`), optionally
 with hand changes on top (`vzctl set --save`, `vzctl set` without --save, a stop or start).
 If the planner has nothing to do, there is no drift; a hand change the planner would correct
 is drift.
@@ -20,9 +20,9 @@ from reconciler.fields import desired_settings
 from reconciler.offline import inventory_of
 from reconciler.plan import Plan, Policy, plan
 from reconciler.plan.observed import ObservedContainer, ObservedState
-from reconciler.sim.kernel import fairsched_cpulimit, fairsched_cpuunits
 from reconciler.spec.desired import DesiredContainer
 from tests.report.cases import container
+from vzsim.kernel import fairsched_cpulimit, fairsched_cpuunits
 
 RAM = ("256M", "512M", "1G", "2.5G")
 IPS = ("10.0.0.1/24", "10.0.0.2", "10.0.1.7/16", "fd00::5/64")

@@ -27,13 +27,29 @@ __all__ = ["BATCH_GC_THRESHOLD", "COMMANDS", "build_parser", "main", "run"]
 
 def run(argv: Sequence[str]) -> int:
     if argv[:1] == ["sim"]:
-        from reconciler.sim.cli import main as sim_main
-
-        return sim_main(list(argv[1:]))
+        return _sim(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
     return _batch(COMMANDS[args.command], args)
+
+
+SIM_MISSING = (
+    "vzgitops sim: the simulator is not installed: pip install ./sim (the vzgitops-sim "
+    "distribution in the vzgitops repository)\n"
+)
+
+
+def _sim(argv: Sequence[str]) -> int:
+    """`vzgitops sim ...`: the simulator is a separate distribution, imported only here."""
+    try:
+        from vzsim.cli import main as sim_main
+    except ModuleNotFoundError as exc:
+        if exc.name != "vzsim":
+            raise
+        sys.stderr.write(SIM_MISSING)
+        return EXIT_ERROR
+    return sim_main(list(argv))
 
 
 # A command that runs once and exits allocates millions of small objects for a big node (10,000

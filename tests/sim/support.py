@@ -61,6 +61,6 @@ def real_cmdline(text: str, node: SimNode) -> str:
 
 
 def fault(node: SimNode, *args: str) -> None:
-    from reconciler.sim.cli import main
+    from vzsim.cli import main
 
     assert main(["fault", str(node.dir), *args]) == 0

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sim import kernel
-from reconciler.sim.bulkcalls import CallFailed, run_calls
-from reconciler.sim.layout import Node
 from tests.conftest import make_sim_node
+from vzsim import kernel
+from vzsim.bulkcalls import CallFailed, run_calls
+from vzsim.layout import Node
 
 CALLS = [
     ["create", "101", "--ostemplate", "debian-12.0-x86_64-minimal", "--ipadd", "10.0.0.5",

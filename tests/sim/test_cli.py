@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sim.cli import main
 from tests.sim.support import REC
+from vzsim.cli import main
 
 
 def test_init_creates_a_4x_node_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,7 +31,7 @@ def test_the_table_classifies_by_name() -> None:
 
 def test_the_simulated_vzctl_uses_it_without_pydantic() -> None:
     probe = (
-        "import sys, reconciler.sim.vzctl, reconciler.sim.vzlist; "
+        "import sys, vzsim.vzctl, vzsim.vzlist; "
         "assert 'reconciler.vzexit' in sys.modules; "
         "assert 'pydantic' not in sys.modules, 'the simulator must start light'"
     )

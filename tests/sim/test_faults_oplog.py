@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sim.cli import main as sim_main
-from reconciler.sim.faults import uniform
-from reconciler.sim.oplog import read_oplog
 from tests.conftest import SimNode, make_sim_node
 from tests.sim.support import conf, create, fault, ok, popen, wait_for_lock
+from vzsim.cli import main as sim_main
+from vzsim.faults import uniform
+from vzsim.oplog import read_oplog
 
 
 def test_fail_n_then_succeed_with_the_lock_messages(sim_node: SimNode) -> None:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from reconciler.sim.bulk import populate
 from tests.conftest import SimNode
 from tests.sim.support import REC, create, ok
+from vzsim.bulk import populate
 
 HEADER = "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n"
 

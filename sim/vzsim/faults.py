@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from reconciler.atomicwrite import replace_file
-from reconciler.sim.lock import flocked
+from vzsim.lock import flocked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

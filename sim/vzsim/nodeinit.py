@@ -2,12 +2,13 @@
 
 Writes the state dir a real 4.x node would have under /etc/vz and /vz (vz.conf, sample
 configs, template caches with small real `.tar.gz` OS templates), the `bin/vzctl` and
-`bin/vzlist` entry points pinned to this interpreter and checkout, and an `env` file to
-source.
+`bin/vzlist` entry points pinned to this interpreter and to where vzsim and vzgitops are
+installed, and an `env` file to source.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import shutil
@@ -98,8 +99,8 @@ ENTRY = '''#!{python} -IS
 """Simulated OpenVZ `{tool}` of the node at {d} (written by `vzgitops sim init`)."""
 import sys
 
-sys.path.insert(0, {src!r})
-from reconciler.sim.{tool} import main
+sys.path[:0] = {paths!r}
+from vzsim.{tool} import main
 
 sys.exit(main(sys.argv, {d!r}))
 '''
@@ -172,10 +173,26 @@ def _write(path: str, text: str, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
+def _import_paths() -> list[str]:
+    """Where `python -IS` (no site-packages, no .pth files: editable installs do not apply)
+    finds vzsim and the reconciler modules it imports: the directories holding the two
+    packages, wherever pip put them (`sim/` and the checkout, or one site-packages)."""
+    packages = (os.path.dirname(os.path.abspath(__file__)), _package_dir("reconciler"))
+    return list(dict.fromkeys(os.path.dirname(package) for package in packages))
+
+
+def _package_dir(name: str) -> str:
+    """The directory of package `name`, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise InitError(f"package {name} is not installed (pip install -e .)")
+    return os.path.abspath(next(iter(spec.submodule_search_locations)))
+
+
 def _entry_points(root: str) -> None:
-    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    paths = _import_paths()
     for tool in ("vzctl", "vzlist"):
-        script = ENTRY.format(python=sys.executable, tool=tool, d=root, src=src)
+        script = ENTRY.format(python=sys.executable, tool=tool, d=root, paths=paths)
         _write(os.path.join(root, "bin", tool), script, 0o755)
 
 

@@ -12,12 +12,12 @@ import os
 import sys
 import time
 
-from reconciler.sim import codes, faults, lock, oplog
-from reconciler.sim.ctx import Ctx
-from reconciler.sim.layout import Node
-from reconciler.sim.output import Log, raw_bytes_ok
-from reconciler.sim.values import parse_int
 from reconciler.vzexit import VzctlExit
+from vzsim import codes, faults, lock, oplog
+from vzsim.ctx import Ctx
+from vzsim.layout import Node
+from vzsim.output import Log, raw_bytes_ok
+from vzsim.values import parse_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _main(argv: list[str], state_dir: str, call: Call) -> int:
     call.ctid = veid
     if not verbose_given:
         log.verbose = parse_int(node.setting("VERBOSE", "0")) or 0
-    from reconciler.sim import commands
+    from vzsim import commands
 
     parsed = commands.parse(action, argv[0], args[2:], veid, log)
     if isinstance(parsed, int):

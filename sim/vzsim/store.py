@@ -9,11 +9,11 @@ barrier == limit) and strings are written raw.
 
 from __future__ import annotations
 
-from reconciler.sim import netopts
-from reconciler.sim.conffile import quote
-from reconciler.sim.ctconf import UBC_ORDER, Config
-from reconciler.sim.setparams import CAP_NAMES, FEATURES, Request
-from reconciler.sim.values import find_ip, ubcstr
+from vzsim import netopts
+from vzsim.conffile import quote
+from vzsim.ctconf import UBC_ORDER, Config
+from vzsim.setparams import CAP_NAMES, FEATURES, Request
+from vzsim.values import find_ip, ubcstr
 
 TABLE_ORDER = [
     "IPTABLES",

@@ -8,13 +8,13 @@ container is stopped, which is what `set` without `--save` on a stopped containe
 
 from __future__ import annotations
 
-from reconciler.sim import guest, kernel, netopts
-from reconciler.sim.ctconf import Config
-from reconciler.sim.ctx import Ctx
-from reconciler.sim.lifecycle import _add_ips
-from reconciler.sim.setparams import Request
-from reconciler.sim.values import c_int32, strip_mask
 from reconciler.vzexit import VzctlExit
+from vzsim import guest, kernel, netopts
+from vzsim.ctconf import Config
+from vzsim.ctx import Ctx
+from vzsim.lifecycle import _add_ips
+from vzsim.setparams import Request
+from vzsim.values import c_int32, strip_mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

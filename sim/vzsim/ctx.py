@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from reconciler.sim import ctconf, kernel
-from reconciler.sim.layout import Node
-from reconciler.sim.output import Log
+from vzsim import ctconf, kernel
+from vzsim.layout import Node
+from vzsim.output import Log
 
 
 class Ctx:

@@ -7,7 +7,7 @@ that into `Bad parameter for --X: V` (exit 21) or a config warning.
 
 from __future__ import annotations
 
-from reconciler.sim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
+from vzsim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
 
 ULLONG_MAX = (1 << 64) - 1
 # Addresses vzctl silently skips in --ipadd/--ipdel and IP_ADDRESS.

@@ -13,9 +13,9 @@ import os
 import sys
 import time
 
-from reconciler.sim import faults, getopt, listdata, oplog, vzsort
-from reconciler.sim.layout import Node
-from reconciler.sim.listfields import (
+from vzsim import faults, getopt, listdata, oplog, vzsort
+from vzsim.layout import Node
+from vzsim.listfields import (
     BY_NAME,
     FIELDS,
     RUNNING,
@@ -25,7 +25,7 @@ from reconciler.sim.listfields import (
     json_object,
     text_row,
 )
-from reconciler.sim.output import raw_bytes_ok
+from vzsim.output import raw_bytes_ok
 
 DEFAULT_FIELDS = "ctid,numproc,status,ip,hostname"
 NAME_FIELDS = "smart_name,numproc,status,ip,hostname"

@@ -7,10 +7,11 @@ implementation once the lock is held.
 
 from __future__ import annotations
 
-from reconciler.sim import getopt, lifecycle
-from reconciler.sim.ctx import Ctx
-from reconciler.sim.output import Log
-from reconciler.sim.setparams import (
+from reconciler.vzexit import VzctlExit
+from vzsim import getopt, lifecycle
+from vzsim.ctx import Ctx
+from vzsim.output import Log
+from vzsim.setparams import (
     CREATE_PARSERS,
     INVAL,
     OTHER,
@@ -20,11 +21,10 @@ from reconciler.sim.setparams import (
     apply,
     longopts,
 )
-from reconciler.vzexit import VzctlExit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from reconciler.sim.setparams import Parser
+    from vzsim.setparams import Parser
 
 PARAM_LINE = "e:p:f:t:i:l:k:a:b:n:x:h"
 _START = ("force", "skip_ve_setup", "wait", "skip-fsck", "skip-remount")
@@ -121,10 +121,10 @@ def run(ctx: Ctx, parsed: Parsed, args: list[str]) -> int:
     action = ctx.action
     if isinstance(parsed, Request):
         if action == "create":
-            from reconciler.sim.create import create
+            from vzsim.create import create
 
             return create(ctx, parsed)
-        from reconciler.sim.setcmd import vps_set
+        from vzsim.setcmd import vps_set
 
         return vps_set(ctx, parsed, len(args))
     if isinstance(parsed, set):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from reconciler.sim import conffile, kernel
-from reconciler.sim.layout import Node
+from vzsim import conffile, kernel
+from vzsim.layout import Node
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 
-from reconciler.sim import codes, conffile, ctconf, kernel, lifecycle, netopts, store
-from reconciler.sim.ctx import Ctx
-from reconciler.sim.livecfg import apply_live
-from reconciler.sim.setparams import Request
-from reconciler.sim.values import find_ip
 from reconciler.vzexit import VzctlExit
+from vzsim import codes, conffile, ctconf, kernel, lifecycle, netopts, store
+from vzsim.ctx import Ctx
+from vzsim.livecfg import apply_live
+from vzsim.setparams import Request
+from vzsim.values import find_ip
 
 
 def set_name(ctx: Ctx, new: str, old: str | None) -> int:

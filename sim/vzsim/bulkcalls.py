@@ -14,8 +14,8 @@ import io
 import os
 import sys
 
-from reconciler.sim import vzctl
-from reconciler.sim.layout import Node
+from vzsim import vzctl
+from vzsim.layout import Node
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

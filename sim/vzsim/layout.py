@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from reconciler.sim import ctconf
+from vzsim import ctconf
 
 
 class Node:

@@ -11,15 +11,15 @@ import os
 import sys
 import time
 
-from reconciler.sim import ctconf, kernel
-from reconciler.sim.layout import Node
-from reconciler.sim.listfields import MOUNTED, RUNNING, SUSPENDED, Field, Ve
-from reconciler.sim.setparams import CAP_NAMES, FEATURES
-from reconciler.sim.values import float_prefix
+from vzsim import ctconf, kernel
+from vzsim.layout import Node
+from vzsim.listfields import MOUNTED, RUNNING, SUSPENDED, Field, Ve
+from vzsim.setparams import CAP_NAMES, FEATURES
+from vzsim.values import float_prefix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from reconciler.sim.vzlist import Options
+    from vzsim.vzlist import Options
 
 _FIELD_KEYS = {
     "hostname": ("HOSTNAME",), "name": ("NAME",), "smart_name": ("NAME",),

@@ -1,7 +1,7 @@
 """`vzgitops sim ...`: create a simulated OpenVZ node, inject faults, read its operation log.
 
 The main vzgitops CLI dispatches `vzgitops sim ARGS...` to `main(ARGS)`; it also runs as
-`python -m reconciler.sim.cli ARGS...`. Exit status: 0 ok, 1 a known error, 64 bad usage.
+`python -m vzsim.cli ARGS...`. Exit status: 0 ok, 1 a known error, 64 bad usage.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 import json
 import sys
 
-from reconciler.sim import faults, nodeinit
-from reconciler.sim.oplog import read_oplog
+from vzsim import faults, nodeinit
+from vzsim.oplog import read_oplog
 
 USAGE_EXIT = 64
 

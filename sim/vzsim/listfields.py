@@ -8,9 +8,9 @@ DESCRIPTION makes the document invalid, as the real tool does.
 
 from __future__ import annotations
 
-from reconciler.sim.codes import INT_MAX, LONG_MAX
-from reconciler.sim.kernel import LIST_UBC
-from reconciler.sim.setparams import CAP_NAMES, FEATURES
+from vzsim.codes import INT_MAX, LONG_MAX
+from vzsim.kernel import LIST_UBC
+from vzsim.setparams import CAP_NAMES, FEATURES
 
 STATUSES = ("running", "stopped", "mounted", "suspended")
 RUNNING, STOPPED, MOUNTED, SUSPENDED = range(4)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
-from reconciler.sim import guest, kernel
-from reconciler.sim.ctconf import Config
-from reconciler.sim.ctx import Ctx, remove_names
-from reconciler.sim.values import c_int32
 from reconciler.vzexit import VzctlExit
+from vzsim import guest, kernel
+from vzsim.ctconf import Config
+from vzsim.ctx import Ctx, remove_names
+from vzsim.values import c_int32
 
 
 def do_mount(ctx: Ctx, cfg: Config) -> int:
@@ -101,7 +101,7 @@ def _configure_guest(ctx: Ctx, cfg: Config, private: str) -> None:
 
 
 def _veth_message(ctx: Ctx, cfg: Config) -> None:
-    from reconciler.sim import netopts
+    from vzsim import netopts
 
     devs = netopts.parse_stored(cfg.str("NETIF") or "", ctx.veid)
     if devs:
@@ -159,7 +159,7 @@ def start(ctx: Ctx, opts: set[str], cfg: Config | None = None) -> int:
 
 
 def _save_layout(ctx: Ctx) -> None:
-    from reconciler.sim import conffile
+    from vzsim import conffile
 
     ctx.log(0, "Saving VE layout 'simfs' to the VE config file")
     if conffile.save(ctx.conf_path(), [conffile.quote("VE_LAYOUT", "simfs")]):
@@ -284,7 +284,7 @@ def execute(ctx: Ctx, args: list[str]) -> int:
     line = "".join((a if a else "''") + " " for a in args)
     ctx.log(1, f"Executing command: {line}")
     private = ctx.cfg().path("VE_PRIVATE") or "/nonexistent"
-    from reconciler.sim import guestsh
+    from vzsim import guestsh
 
     sh = guestsh.Guest(private, sys.stdout, sys.stderr, sys.stdin)
     script = sys.stdin.read() if args[:1] == ["-"] else line

@@ -12,11 +12,11 @@ import contextlib
 import os
 import shutil
 
-from reconciler.sim import conffile, ctconf, store
-from reconciler.sim.ctx import Ctx
-from reconciler.sim.setcmd import set_name
-from reconciler.sim.setparams import Request
 from reconciler.vzexit import VzctlExit
+from vzsim import conffile, ctconf, store
+from vzsim.ctx import Ctx
+from vzsim.setcmd import set_name
+from vzsim.setparams import Request
 
 _EXTENSIONS = ("", ".gz", ".bz2", ".xz")
 

@@ -9,10 +9,10 @@ accepts by name but does not implement; they fail with a clear message instead o
 
 from __future__ import annotations
 
-from reconciler.sim import getopt, netopts
-from reconciler.sim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
-from reconciler.sim.ctconf import UBC_ORDER, ubc_divisor
-from reconciler.sim.values import (
+from vzsim import getopt, netopts
+from vzsim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
+from vzsim.ctconf import UBC_ORDER, ubc_divisor
+from vzsim.values import (
     NO_ADDRESS,
     c_int32,
     canon_ip,
@@ -343,7 +343,7 @@ def _setmode(r: Request, v: str, s: Say) -> str:
 def _vm_overcommit(r: Request, v: str, s: Say) -> str:
     if r.vm_overcommit is not None:
         return DUP
-    from reconciler.sim.values import float_prefix
+    from vzsim.values import float_prefix
 
     value, rest = float_prefix(v)
     if rest == v:

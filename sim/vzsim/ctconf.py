@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import builtins
 
-from reconciler.sim import conffile
-from reconciler.sim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
-from reconciler.sim.values import (
+from reconciler.vzconf import parse_text
+from vzsim import conffile
+from vzsim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
+from vzsim.values import (
     NO_ADDRESS,
     canon_ip,
     parse_int,
@@ -21,7 +22,6 @@ from reconciler.sim.values import (
     strtoull,
     yesno,
 )
-from reconciler.vzconf import parse_text
 
 UBC_ORDER = [
     "KMEMSIZE",

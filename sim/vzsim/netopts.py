@@ -8,7 +8,7 @@ and NETIF is stored as `ifname=..,bridge=..,mac=..,host_ifname=..,host_mac=..` j
 
 from __future__ import annotations
 
-from reconciler.sim.values import generate_mac, parse_mac
+from vzsim.values import generate_mac, parse_mac
 
 IFNAMSIZE = 16
 # The simulated node's first NIC, which vzctl mixes into generated MACs.

@@ -7,7 +7,7 @@ the real tool prints, quirks included.
 
 from __future__ import annotations
 
-from reconciler.sim.listfields import Ve
+from vzsim.listfields import Ve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _uptime(a: Ve, b: Ve) -> int:
 def comparator(name: str) -> Cmp:
     """The sort function vzlist pairs with a field name."""
     base, _, suffix = name.partition(".")
-    from reconciler.sim.kernel import LIST_UBC
+    from vzsim.kernel import LIST_UBC
 
     if base.upper() in LIST_UBC:
         index = {"": 0, "m": 1, "l": 2, "b": 3, "f": 4}[suffix]

@@ -15,10 +15,10 @@ import os
 import time
 
 from reconciler.atomicwrite import replace_file
-from reconciler.sim.codes import INT_MAX, LONG_MAX
-from reconciler.sim.ctconf import Config
-from reconciler.sim.layout import Node
-from reconciler.sim.values import float_prefix, strip_mask
+from vzsim.codes import INT_MAX, LONG_MAX
+from vzsim.ctconf import Config
+from vzsim.layout import Node
+from vzsim.values import float_prefix, strip_mask
 
 LIST_UBC = [
     "KMEMSIZE",
