@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.daemon import watched_git_dir
-from reconciler.errors import UsageError
-from reconciler.events import EventLog, format_line
-from reconciler.httpd import Listen, parse_listen
-from reconciler.triggers import (
+from reconciler.controller.daemon import watched_git_dir
+from reconciler.controller.events import EventLog, format_line
+from reconciler.controller.httpd import Listen, parse_listen
+from reconciler.controller.triggers import (
     Backoff,
     ContainerBackoff,
     Failures,
@@ -29,6 +28,7 @@ from reconciler.triggers import (
     watch_roots,
     watched_dirs,
 )
+from reconciler.errors import UsageError
 from tests.support import GIT_ENV, GitRepo
 
 

@@ -6,10 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.drift import ContainerDrift, Drift, FieldDrift
-from reconciler.plan import Action, Change, Command, Held, Plan
-from reconciler.spec.load import load_desired
-from reconciler.status import (
+from reconciler.controller.status import (
     ContainerStatus,
     ErrorInfo,
     NextAction,
@@ -20,6 +17,9 @@ from reconciler.status import (
     render_text,
     span,
 )
+from reconciler.drift import ContainerDrift, Drift, FieldDrift
+from reconciler.plan import Action, Change, Command, Held, Plan
+from reconciler.spec.load import load_desired
 from tests.report.golden import assert_golden
 from tests.support import container_doc
 

@@ -16,18 +16,18 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from reconciler.cli.steps import conf_dir, state_dir
-from reconciler.controller import Controller, Seams, Settings
-from reconciler.enforce import StoppableRunner
+from reconciler.controller.enforce import StoppableRunner
+from reconciler.controller.events import EventLog, Logger
+from reconciler.controller.httpd import parse_listen
+from reconciler.controller.loop import Controller, Seams, Settings
+from reconciler.controller.metrics import CountingRunner, Health, Metrics, MetricsServer
+from reconciler.controller.triggers import GitWatch, SignalTriggers, TriggerQueue
+from reconciler.controller.webhook import WebhookServer, read_secret
 from reconciler.errors import UsageError
-from reconciler.events import EventLog, Logger
-from reconciler.httpd import parse_listen
-from reconciler.metrics import CountingRunner, Health, Metrics, MetricsServer
-from reconciler.process import SubprocessRunner
+from reconciler.node.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess
 from reconciler.source import find_git_dir, is_url, open_source, redact
 from reconciler.state import StateDir, controller_lock
-from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue
-from reconciler.webhook import WebhookServer, read_secret
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -30,27 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result
-from reconciler.errors import (
-    Disposition,
-    ShuttingDown,
-    SpecError,
-    StateUnusable,
-    UsageError,
-    VzGitopsError,
-    disposition,
-)
-from reconciler.events import Logger
-from reconciler.httpd import Listen
-from reconciler.metrics import Health, Metrics
-from reconciler.notify import check_url
-from reconciler.plan import Held
-from reconciler.reconcile import NodeAccess, Options
-from reconciler.revcache import DesiredCache, desired_at
-from reconciler.source import Commit, Source, redact
-from reconciler.spec.desired import DesiredState
-from reconciler.state import StateDir
-from reconciler.status import (
+from reconciler.controller.enforce import DriftMode, Enforcer, NodeOutcome, Result
+from reconciler.controller.events import Logger
+from reconciler.controller.httpd import Listen
+from reconciler.controller.metrics import Health, Metrics
+from reconciler.controller.notify import check_url
+from reconciler.controller.status import (
     ContainerStatus,
     ErrorInfo,
     NextAction,
@@ -61,7 +46,7 @@ from reconciler.status import (
     utc,
     write_status,
 )
-from reconciler.triggers import (
+from reconciler.controller.triggers import (
     Backoff,
     ContainerBackoff,
     Failures,
@@ -70,6 +55,21 @@ from reconciler.triggers import (
     TriggerQueue,
     jittered,
 )
+from reconciler.errors import (
+    Disposition,
+    ShuttingDown,
+    SpecError,
+    StateUnusable,
+    UsageError,
+    VzGitopsError,
+    disposition,
+)
+from reconciler.plan import Held
+from reconciler.reconcile import NodeAccess, Options
+from reconciler.revcache import DesiredCache, desired_at
+from reconciler.source import Commit, Source, redact
+from reconciler.spec.desired import DesiredState
+from reconciler.state import StateDir
 
 _SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DRIFT_BACKOFF_MAX = 3600.0

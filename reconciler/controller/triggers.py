@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from reconciler.controller.events import Logger
 from reconciler.errors import Disposition
-from reconciler.events import Logger
 
 Reason = str  # "startup", "poll", "webhook", "watch", "sighup", "drift", "retry"
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$")
