@@ -24,7 +24,8 @@ from reconciler.controller.events import EventLog, Logger
 from reconciler.controller.httpd import Listen, parse_listen
 from reconciler.controller.loop import Controller, Seams, Settings
 from reconciler.controller.metrics import CountingRunner, Health, Metrics, MetricsServer
-from reconciler.controller.triggers import GitWatch, SignalTriggers, TriggerQueue
+from reconciler.controller.sources import GitWatch, SignalTriggers
+from reconciler.controller.triggers import TriggerQueue
 from reconciler.controller.webhook import WebhookServer, read_secret
 from reconciler.errors import UsageError
 from reconciler.node.process import SubprocessRunner

@@ -26,12 +26,12 @@ from datetime import datetime
 from typing import Literal
 
 from reconciler.apply import Executor, RetryPolicy
+from reconciler.controller.backoff import ContainerBackoff
 from reconciler.controller.drift_record import record_drift
 from reconciler.controller.events import Logger
 from reconciler.controller.metrics import Metrics
 from reconciler.controller.notify import notify
 from reconciler.controller.status import ContainerStatus, container_states, utc
-from reconciler.controller.triggers import ContainerBackoff
 from reconciler.drift import Drift, compute_drift
 from reconciler.errors import Disposition, NotifyFailed, ShuttingDown
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner

@@ -30,11 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from reconciler.controller.backoff import Backoff, ContainerBackoff, Failures
 from reconciler.controller.enforce import DriftMode, Enforcer, NodeOutcome, Result
 from reconciler.controller.events import Logger
 from reconciler.controller.httpd import Listen
 from reconciler.controller.metrics import Health, Metrics
 from reconciler.controller.notify import check_url
+from reconciler.controller.schedule import Schedule, jittered
 from reconciler.controller.status import (
     ContainerStatus,
     ErrorInfo,
@@ -46,15 +48,7 @@ from reconciler.controller.status import (
     utc,
     write_status,
 )
-from reconciler.controller.triggers import (
-    Backoff,
-    ContainerBackoff,
-    Failures,
-    Reason,
-    Schedule,
-    TriggerQueue,
-    jittered,
-)
+from reconciler.controller.triggers import Reason, TriggerQueue
 from reconciler.errors import (
     Disposition,
     ShuttingDown,

@@ -14,7 +14,8 @@ from reconciler.apply import RetryPolicy
 from reconciler.controller.events import EventLog
 from reconciler.controller.loop import Controller, Seams, Settings
 from reconciler.controller.metrics import Health, Metrics
-from reconciler.controller.triggers import Schedule, TriggerQueue
+from reconciler.controller.schedule import Schedule
+from reconciler.controller.triggers import TriggerQueue
 from reconciler.errors import UsageError
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
 from reconciler.reconcile import NodeAccess

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 import pytest
 
 from reconciler.apply import RetryPolicy
+from reconciler.controller.backoff import ContainerBackoff
 from reconciler.controller.enforce import Enforcer, StoppableRunner
 from reconciler.controller.events import EventLog
 from reconciler.controller.metrics import Metrics
-from reconciler.controller.triggers import ContainerBackoff
 from reconciler.errors import ShuttingDown
 from reconciler.node.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess, Options
