@@ -252,7 +252,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from reconciler.controller.status import show_status
+    from reconciler.controller.status_file import show_status
 
     return show_status(state_dir(args.state_dir), args.format)
 

@@ -46,8 +46,8 @@ from reconciler.controller.status import (
     RunState,
     Status,
     utc,
-    write_status,
 )
+from reconciler.controller.status_file import write_status
 from reconciler.controller.triggers import Reason, TriggerQueue
 from reconciler.errors import (
     Disposition,

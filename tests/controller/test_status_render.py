@@ -14,9 +14,8 @@ from reconciler.controller.status import (
     RevisionInfo,
     Status,
     container_states,
-    render_text,
-    span,
 )
+from reconciler.controller.status_text import render_text, span
 from reconciler.drift import ContainerDrift, Drift, FieldDrift
 from reconciler.plan import Action, Change, Command, Held, Plan
 from reconciler.spec.load import load_desired
