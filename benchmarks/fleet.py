@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.observe import observe
+from reconciler.node.observe import observe
+from reconciler.node.process import SubprocessRunner
 from reconciler.plan import Inventory, Policy, plan
-from reconciler.process import SubprocessRunner
 from reconciler.source import DEFAULT_LIMITS, read_revision
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir

@@ -103,10 +103,10 @@ def _stages(repo: str, state: str) -> None:
 
     from reconciler import apply, cli, reconcile, report  # noqa: F401 - as apply does
     from reconciler.cli.steps import conf_dir
-    from reconciler.observe import VZLIST_ARGV, listed_values, read_saved
-    from reconciler.observe import _build as build_observed
+    from reconciler.node.observe import VZLIST_ARGV, listed_values, read_saved
+    from reconciler.node.observe import _build as build_observed
+    from reconciler.node.process import SubprocessRunner
     from reconciler.plan import Policy, plan
-    from reconciler.process import SubprocessRunner
     from reconciler.revcache import DesiredCache
     from reconciler.source import LocalSource
     from reconciler.state import StateDir
@@ -143,9 +143,9 @@ def _memory(repo: str) -> None:
     import tracemalloc
 
     from reconciler.cli.steps import conf_dir
-    from reconciler.observe import observe
+    from reconciler.node.observe import observe
+    from reconciler.node.process import SubprocessRunner
     from reconciler.plan import Inventory, Policy, plan
-    from reconciler.process import SubprocessRunner
     from reconciler.source import read_revision
     from reconciler.spec.load import load_desired
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.fleet import Fleet, ctids, make_repository
 from benchmarks.measure import Oplog, Sample, Summary, run_process, run_vzgitops, summarize
-from reconciler.observe import VZLIST_ARGV
+from reconciler.node.observe import VZLIST_ARGV
 from reconciler.revcache import DIRNAME
 
 ADMIN_SCRIPT = Path(__file__).with_name("admin_set_all.py")

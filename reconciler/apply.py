@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import CommandTimeout, vzctl_detail
+from reconciler.node.process import Completed, Runner
 from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Plan
 from reconciler.plan.result import ChangeResult, CommandResult, Outcome, Status
-from reconciler.process import Completed, Runner
 from reconciler.state import StateDir
 from reconciler.vzexit import VzctlExit
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.apply import Executor
-from reconciler.observe import observe
+from reconciler.node.observe import observe
+from reconciler.node.process import Runner
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.plan.observed import ObservedState
 from reconciler.plan.result import ApplyResult, ChangeResult
-from reconciler.process import Runner
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir
 

@@ -13,8 +13,8 @@ import pytest
 
 from reconciler.apply import Executor, RetryPolicy, classify
 from reconciler.errors import CommandTimeout
+from reconciler.node.process import Completed
 from reconciler.plan import Action, Change, Command, Plan
-from reconciler.process import Completed
 from reconciler.state import StateDir
 
 

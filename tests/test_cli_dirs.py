@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.steps import conf_dir, node_access, state_dir
-from reconciler.daemon import settings_from_args
-from reconciler.observe import CONF_DIR_ENV
+from reconciler.controller.daemon import settings_from_args
+from reconciler.node.observe import CONF_DIR_ENV
 from reconciler.state import STATE_DIR_ENV
 
 

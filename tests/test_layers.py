@@ -83,7 +83,7 @@ def test_the_contracts_hold(copy: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "line", "broken"),
     [
-        ("plan/model.py", "import reconciler.process", "reconciler.plan is not allowed to import reconciler.process"),
+        ("plan/model.py", "import reconciler.node.process", "reconciler.plan is not allowed to import reconciler.node"),
         ("report/text.py", "from reconciler.apply import Executor", "reconciler.report is not allowed to import reconciler.apply"),
         ("spec/models.py", "import subprocess", "reconciler.spec is not allowed to import subprocess"),
         ("spec/desired.py", "from reconciler.report import Report", "reconciler.spec is not allowed to import reconciler.report"),

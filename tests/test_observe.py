@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.observe import FALLBACK_ARGV, VZLIST_ARGV, listed_values, observe
-from reconciler.process import Completed
+from reconciler.node.observe import FALLBACK_ARGV, VZLIST_ARGV, listed_values, observe
+from reconciler.node.process import Completed
 from reconciler.vzconf import parse_conf
 
 RECORDED = Path(__file__).parent / "data" / "openvz-recorded"

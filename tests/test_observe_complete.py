@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import ObservationIncomplete
-from reconciler.observe import build_state
+from reconciler.node.observe import build_state
 from reconciler.plan import Inventory, Policy, plan
 from reconciler.plan.observed import check_complete, incomplete
 from tests.test_plan import container

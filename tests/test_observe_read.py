@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import saved_settings
-from reconciler.observe import _config_texts, read_configs, read_saved
+from reconciler.node.observe import _config_texts, read_configs, read_saved
 from reconciler.vzconf import parse_conf
 
 CONTENTS = [

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.fields import UBC_COUNTERS
-from reconciler.observe import running_settings
+from reconciler.node.observe import running_settings
 
 
 def _limit(obj: Any, key: str = "limit") -> int | None:

@@ -192,9 +192,9 @@ def duration(text: str) -> float:
     """argparse `type=` for the run intervals; named like the parser it defers to, for its errors.
 
     A value over `MAX_DURATION` is a usage error that argparse reports with the option's name.
-    Importing `reconciler.triggers` (threads, signals) is left to the commands that use it.
+    Importing `reconciler.controller` is left to the commands that use it.
     """
-    from reconciler.triggers import duration as parse
+    from reconciler.controller.schedule import duration as parse
 
     seconds = parse(text)
     if not seconds <= MAX_DURATION:  # also catches inf, from a 400-digit number

@@ -105,7 +105,7 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """`drift`: the node against the last applied revision (or --ref); exit 2 on drift."""
-    from reconciler.drift_record import applied_revision, observe_drift
+    from reconciler.controller.drift_record import applied_revision, observe_drift
     from reconciler.report import build_drift_report, render
     from reconciler.state import StateDir
 
@@ -188,7 +188,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from reconciler.errors import NameRefused
     from reconciler.importer import MODELINE, to_document
-    from reconciler.observe import observe
+    from reconciler.node.observe import observe
     from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock
 
@@ -217,7 +217,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
-    from reconciler.observe import observe
+    from reconciler.node.observe import observe
     from reconciler.ownership import identity, resolve
     from reconciler.state import StateDir, node_lock
 
@@ -246,13 +246,13 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`run`: the controller loop until SIGTERM/SIGINT (exit 0)."""
-    from reconciler.daemon import run_from_args
+    from reconciler.controller.daemon import run_from_args
 
     return run_from_args(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from reconciler.status import show_status
+    from reconciler.controller.status_file import show_status
 
     return show_status(state_dir(args.state_dir), args.format)
 

@@ -37,7 +37,7 @@ def state_dir(value: str | None) -> Path:
 def conf_dir(value: str | None) -> Path:
     """The node's container config directory: --vz-conf-dir, else $VZGITOPS_VZ_CONF_DIR, else
     /etc/vz/conf (an empty value counts as none). The one place it is decided."""
-    from reconciler.observe import CONF_DIR_ENV, DEFAULT_CONF_DIR
+    from reconciler.node.observe import CONF_DIR_ENV, DEFAULT_CONF_DIR
 
     return Path(value or os.environ.get(CONF_DIR_ENV) or DEFAULT_CONF_DIR)
 
@@ -54,7 +54,7 @@ def user_cache() -> Path:
 
 
 def node_access(args: argparse.Namespace) -> NodeAccess:
-    from reconciler.process import SubprocessRunner
+    from reconciler.node.process import SubprocessRunner
     from reconciler.reconcile import NodeAccess
 
     return NodeAccess(run=SubprocessRunner(), conf_dir=conf_dir(args.vz_conf_dir))

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.controller import Controller, Seams, Settings
-from reconciler.events import EventLog
-from reconciler.metrics import Health, Metrics
-from reconciler.process import DEFAULT_TIMEOUT, Completed
+from reconciler.controller.events import EventLog
+from reconciler.controller.loop import Controller, Seams, Settings
+from reconciler.controller.metrics import Health, Metrics
+from reconciler.controller.triggers import TriggerQueue
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed
 from reconciler.reconcile import NodeAccess
 from reconciler.source import DEFAULT_LIMITS, Commit, Limits, Revision
 from reconciler.state import StateDir
-from reconciler.triggers import TriggerQueue
 
 NODE = b"apiVersion: vzgitops/v1\nkind: Node\nmetadata:\n  name: n1\n"
 

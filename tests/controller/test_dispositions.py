@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import RetryPolicy
-from reconciler.controller import Controller, Seams, Settings
+from reconciler.controller.events import EventLog
+from reconciler.controller.loop import Controller, Seams, Settings
+from reconciler.controller.metrics import Health, Metrics
+from reconciler.controller.schedule import Schedule
+from reconciler.controller.triggers import TriggerQueue
 from reconciler.errors import UsageError
-from reconciler.events import EventLog
-from reconciler.metrics import Health, Metrics
-from reconciler.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
 from reconciler.reconcile import NodeAccess
 from reconciler.state import StateDir
-from reconciler.triggers import Schedule, TriggerQueue
 from tests.controller.harness import Controllers, Remote
 from tests.controller.test_controller import NODE, FakeSource, events, result
 from tests.support import container_doc, vz, vzgitops

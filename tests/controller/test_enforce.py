@@ -13,15 +13,15 @@ from typing import Any, ClassVar
 import pytest
 
 from reconciler.apply import RetryPolicy
-from reconciler.enforce import Enforcer, StoppableRunner
+from reconciler.controller.backoff import ContainerBackoff
+from reconciler.controller.enforce import Enforcer, StoppableRunner
+from reconciler.controller.events import EventLog
+from reconciler.controller.metrics import Metrics
 from reconciler.errors import ShuttingDown
-from reconciler.events import EventLog
-from reconciler.metrics import Metrics
-from reconciler.process import SubprocessRunner
+from reconciler.node.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess, Options
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
-from reconciler.triggers import ContainerBackoff
 from tests.controller.harness import conf_value
 from tests.support import container_doc, vz
 

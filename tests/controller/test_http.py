@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.controller.events import EventLog
+from reconciler.controller.httpd import Listen, parse_listen
+from reconciler.controller.metrics import CountingRunner, Health, Metrics, MetricsServer
+from reconciler.controller.webhook import MAX_BODY, WebhookServer, authenticate, read_secret
 from reconciler.errors import UsageError, VzGitopsError
-from reconciler.events import EventLog
-from reconciler.httpd import Listen, parse_listen
-from reconciler.metrics import CountingRunner, Health, Metrics, MetricsServer
-from reconciler.process import Completed
-from reconciler.webhook import MAX_BODY, WebhookServer, authenticate, read_secret
+from reconciler.node.process import Completed
 
 SECRET = b"s3cret-token"
 BODY = json.dumps({"ref": "refs/heads/main", "after": "0" * 40}).encode()

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.events import EventLog
-from reconciler.httpd import Listen
-from reconciler.webhook import MAX_BODY, WebhookServer
+from reconciler.controller.events import EventLog
+from reconciler.controller.httpd import Listen
+from reconciler.controller.webhook import MAX_BODY, WebhookServer
 
 
 class _Discard:

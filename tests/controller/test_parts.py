@@ -12,23 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.daemon import watched_git_dir
+from reconciler.controller.backoff import Backoff, ContainerBackoff, Failures
+from reconciler.controller.daemon import watched_git_dir
+from reconciler.controller.events import EventLog, format_line
+from reconciler.controller.httpd import Listen, parse_listen
+from reconciler.controller.schedule import Schedule, duration, jittered
+from reconciler.controller.sources import GitWatch, is_git_change, watch_roots, watched_dirs
+from reconciler.controller.triggers import TriggerQueue
 from reconciler.errors import UsageError
-from reconciler.events import EventLog, format_line
-from reconciler.httpd import Listen, parse_listen
-from reconciler.triggers import (
-    Backoff,
-    ContainerBackoff,
-    Failures,
-    GitWatch,
-    Schedule,
-    TriggerQueue,
-    duration,
-    is_git_change,
-    jittered,
-    watch_roots,
-    watched_dirs,
-)
 from tests.support import GIT_ENV, GitRepo
 
 

@@ -6,10 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.drift import ContainerDrift, Drift, FieldDrift
-from reconciler.plan import Action, Change, Command, Held, Plan
-from reconciler.spec.load import load_desired
-from reconciler.status import (
+from reconciler.controller.status import (
     ContainerStatus,
     ErrorInfo,
     NextAction,
@@ -17,9 +14,11 @@ from reconciler.status import (
     RevisionInfo,
     Status,
     container_states,
-    render_text,
-    span,
 )
+from reconciler.controller.status_text import render_text, span
+from reconciler.drift import ContainerDrift, Drift, FieldDrift
+from reconciler.plan import Action, Change, Command, Held, Plan
+from reconciler.spec.load import load_desired
 from tests.report.golden import assert_golden
 from tests.support import container_doc
 

@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from reconciler.cli import build_parser
-from reconciler.daemon import settings_from_args
+from reconciler.controller.daemon import settings_from_args
 
 UNIT = Path(__file__).resolve().parents[2] / "examples" / "systemd" / "vzgitops.service"
 

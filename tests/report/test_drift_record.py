@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.drift_record import applied_revision, check_drift, history, record_drift
+from reconciler.controller.drift_record import applied_revision, check_drift, history, record_drift
 from reconciler.errors import UsageError, VzGitopsError
-from reconciler.process import SubprocessRunner
+from reconciler.node.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess
 from reconciler.report import build_drift_report
 from reconciler.spec.load import load_desired

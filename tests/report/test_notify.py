@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.controller.notify import notify, shown
 from reconciler.errors import NotifyFailed, UsageError
-from reconciler.notify import notify, shown
 from reconciler.report import Report, build_drift_report
 from tests.report.cases import clean_drift, mixed_drift
 

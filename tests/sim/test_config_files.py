@@ -280,7 +280,7 @@ def test_the_simulator_and_the_reconciler_read_a_config_alike(
     sim_node: SimNode, lines: str
 ) -> None:
     """One parser (reconciler.vzconf): vzlist's hostname is the one observe reads."""
-    from reconciler.observe import read_configs
+    from reconciler.node.observe import read_configs
 
     path = sim_node.dir / "conf" / "101.conf"
     create(sim_node, 101, "--hostname", "ct101.example.com")

@@ -21,8 +21,8 @@ from typing import Any
 
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import UBC_COUNTERS, Canon, SavedMemo, saved_settings
+from reconciler.node.process import Runner
 from reconciler.plan.observed import ObservedContainer, ObservedState, check_complete
-from reconciler.process import Runner
 from reconciler.vzconf import parse_conf
 
 DEFAULT_CONF_DIR = "/etc/vz/conf"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reconciler.drift import Drift, compute_drift
 from reconciler.errors import VzGitopsError
-from reconciler.observe import observe
+from reconciler.node.observe import observe
 from reconciler.plan.observed import ObservedState
 from reconciler.reconcile import NodeAccess
 from reconciler.report import Report

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from reconciler.controller.events import Logger
 from reconciler.errors import UsageError, VzGitopsError
-from reconciler.events import Logger
 
 DEFAULT_HOST = "127.0.0.1"
 MAX_CONNECTIONS = 32

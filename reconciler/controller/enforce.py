@@ -26,21 +26,21 @@ from datetime import datetime
 from typing import Literal
 
 from reconciler.apply import Executor, RetryPolicy
+from reconciler.controller.backoff import ContainerBackoff
+from reconciler.controller.drift_record import record_drift
+from reconciler.controller.events import Logger
+from reconciler.controller.metrics import Metrics
+from reconciler.controller.notify import notify
+from reconciler.controller.status import ContainerStatus, container_states, utc
 from reconciler.drift import Drift, compute_drift
-from reconciler.drift_record import record_drift
 from reconciler.errors import Disposition, NotifyFailed, ShuttingDown
-from reconciler.events import Logger
-from reconciler.metrics import Metrics
-from reconciler.notify import notify
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.plan import Held, Plan
 from reconciler.plan.result import ApplyResult, ChangeResult
-from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
 from reconciler.report import Report, build_drift_report
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, node_lock
-from reconciler.status import ContainerStatus, container_states, utc
-from reconciler.triggers import ContainerBackoff
 
 Result = Literal["success", "failure", "invalid", "held"]
 DriftMode = Literal["correct", "report"]

@@ -10,51 +10,59 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from reconciler.cli.steps import conf_dir, state_dir
-from reconciler.controller import Controller, Seams, Settings
-from reconciler.enforce import StoppableRunner
+from reconciler.controller.enforce import StoppableRunner
+from reconciler.controller.events import EventLog, Logger
+from reconciler.controller.httpd import Listen, parse_listen
+from reconciler.controller.loop import Controller, Seams, Settings
+from reconciler.controller.metrics import CountingRunner, Health, Metrics, MetricsServer
+from reconciler.controller.sources import GitWatch, SignalTriggers
+from reconciler.controller.triggers import TriggerQueue
+from reconciler.controller.webhook import WebhookServer, read_secret
 from reconciler.errors import UsageError
-from reconciler.events import EventLog, Logger
-from reconciler.httpd import parse_listen
-from reconciler.metrics import CountingRunner, Health, Metrics, MetricsServer
-from reconciler.process import SubprocessRunner
+from reconciler.node.process import SubprocessRunner
 from reconciler.reconcile import NodeAccess
 from reconciler.source import find_git_dir, is_url, open_source, redact
 from reconciler.state import StateDir, controller_lock
-from reconciler.triggers import GitWatch, SignalTriggers, TriggerQueue
-from reconciler.webhook import WebhookServer, read_secret
+
+# The `Settings` fields that no `vzgitops run` option sets: tests tune them, the defaults serve.
+NOT_OPTIONS = frozenset({"backoff_initial", "backoff_max"})
+
+
+def _listen(value: str | None) -> Listen | None:
+    return parse_listen(value) if value else None
+
+
+# The fields that are not their option's value as argparse parsed it: the option's dest and the
+# conversion. Every other field is the option of the same name, copied as it is.
+CONVERTED: dict[str, tuple[str, Callable[[Any], object]]] = {
+    "state_dir": ("state_dir", state_dir),
+    "conf_dir": ("vz_conf_dir", conf_dir),
+    "webhook_listen": ("webhook_listen", _listen),
+    "metrics_listen": ("metrics_listen", _listen),
+}
+
+
+def _same(value: object) -> object:
+    return value
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = Settings(
-        repo=args.repo,
-        ref=args.ref,
-        path=args.path,
-        state_dir=state_dir(args.state_dir),
-        conf_dir=conf_dir(args.vz_conf_dir),
-        node=args.node,
-        prune=args.prune,
-        allow_mass_destroy=args.allow_mass_destroy,
-        interval=args.interval,
-        fetch_timeout=args.fetch_timeout,
-        watch=args.watch,
-        webhook_listen=parse_listen(args.webhook_listen) if args.webhook_listen else None,
-        webhook_secret_file=args.webhook_secret_file,
-        metrics_listen=parse_listen(args.metrics_listen) if args.metrics_listen else None,
-        drift=args.drift,
-        drift_interval=args.drift_interval,
-        allow_rewrite=args.allow_rewrite,
-        verify_signatures=args.verify_signatures,
-        allowed_signers=args.allowed_signers,
-        gpg_home=args.gpg_home,
-        log_format=args.log_format,
-        notify_url=args.notify_url,
-    )
+    """The one place `vzgitops run`'s parsed options become `Settings`, field by field of it."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Settings):
+        if field.name not in NOT_OPTIONS:
+            dest, convert = CONVERTED.get(field.name, (field.name, _same))
+            values[field.name] = convert(getattr(args, dest))
+    settings = Settings(**values)
     settings.check()
     return settings
 

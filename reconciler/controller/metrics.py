@@ -26,11 +26,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from reconciler.controller.events import Logger
+from reconciler.controller.httpd import BoundedHTTPServer, Listen, QuietHandler
 from reconciler.errors import CommandTimeout
-from reconciler.events import Logger
-from reconciler.httpd import BoundedHTTPServer, Listen, QuietHandler
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.plan.model import HELD_KINDS
-from reconciler.process import DEFAULT_TIMEOUT, Completed, Runner
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 RESULTS = ("success", "failure", "invalid", "held")

@@ -30,7 +30,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reconciler.enforce import DriftMode, Enforcer, NodeOutcome, Result
+from reconciler.controller.backoff import Backoff, ContainerBackoff, Failures
+from reconciler.controller.enforce import DriftMode, Enforcer, NodeOutcome, Result
+from reconciler.controller.events import Logger
+from reconciler.controller.httpd import Listen
+from reconciler.controller.metrics import Health, Metrics
+from reconciler.controller.notify import check_url
+from reconciler.controller.schedule import Schedule, jittered
+from reconciler.controller.status import (
+    ContainerStatus,
+    ErrorInfo,
+    NextAction,
+    Pending,
+    RevisionInfo,
+    RunState,
+    Status,
+    utc,
+)
+from reconciler.controller.status_file import write_status
+from reconciler.controller.triggers import Reason, TriggerQueue
 from reconciler.errors import (
     Disposition,
     ShuttingDown,
@@ -40,36 +58,12 @@ from reconciler.errors import (
     VzGitopsError,
     disposition,
 )
-from reconciler.events import Logger
-from reconciler.httpd import Listen
-from reconciler.metrics import Health, Metrics
-from reconciler.notify import check_url
 from reconciler.plan import Held
 from reconciler.reconcile import NodeAccess, Options
 from reconciler.revcache import DesiredCache, desired_at
 from reconciler.source import Commit, Source, redact
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir
-from reconciler.status import (
-    ContainerStatus,
-    ErrorInfo,
-    NextAction,
-    Pending,
-    RevisionInfo,
-    RunState,
-    Status,
-    utc,
-    write_status,
-)
-from reconciler.triggers import (
-    Backoff,
-    ContainerBackoff,
-    Failures,
-    Reason,
-    Schedule,
-    TriggerQueue,
-    jittered,
-)
 
 _SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DRIFT_BACKOFF_MAX = 3600.0

@@ -27,9 +27,9 @@ from email.message import Message
 from pathlib import Path
 from typing import Literal, cast
 
+from reconciler.controller.events import Level, Logger
+from reconciler.controller.httpd import BoundedHTTPServer, Listen, QuietHandler
 from reconciler.errors import UsageError
-from reconciler.events import Level, Logger
-from reconciler.httpd import BoundedHTTPServer, Listen, QuietHandler
 
 PATH = "/webhook"
 MAX_BODY = 1 << 20

@@ -1,0 +1,1 @@
+"""`vzgitops run`: the controller loop and its parts (triggers, enforcement, HTTP, metrics, status)."""
