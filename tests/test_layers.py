@@ -87,7 +87,7 @@ def test_the_contracts_hold(copy: Path) -> None:
         ("report/text.py", "from reconciler.apply import Executor", "reconciler.report is not allowed to import reconciler.apply"),
         ("spec/models.py", "import subprocess", "reconciler.spec is not allowed to import subprocess"),
         ("spec/desired.py", "from reconciler.report import Report", "reconciler.spec is not allowed to import reconciler.report"),
-        ("observe.py", "from vzsim.nodeinit import init_node", "reconciler.observe -> vzsim"),
+        ("node/observe.py", "from vzsim.nodeinit import init_node", "reconciler.node.observe -> vzsim"),
     ],
 )  # fmt: skip
 def test_a_shell_import_in_the_core_fails_the_lint(
