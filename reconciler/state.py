@@ -282,47 +282,49 @@ class StateDir:
 @contextlib.contextmanager
 def node_lock(state: StateDir, *, wait: bool = False, what: str = "vzgitops") -> Iterator[None]:
     """The single-writer lock: flock on `node.lock`; the holder is written into the file."""
-    state.ensure()
-    path = state.root / "node.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StateUnusable(f"cannot open the node lock {path}: {exc.strerror or exc}") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
-            raise LockHeld(
-                f"the node lock {path} is held by {holder}; wait for it or pass --wait-lock"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(
-            fd,
-            f"pid {os.getpid()} ({what}, since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})\n".encode(),
-            0,
-        )
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with _file_lock(
+        state,
+        "node.lock",
+        wait=wait,
+        holder=f"pid {os.getpid()} ({what}, since {since})",
+        held="the node lock {path} is held by {holder}; wait for it or pass --wait-lock",
+    ):
         yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
 def controller_lock(state: StateDir) -> Iterator[None]:
     """Held by `vzgitops run` while it runs; a second controller gets `LockHeld` (exit 75)."""
+    with _file_lock(
+        state,
+        "controller.lock",
+        wait=False,
+        holder=f"pid {os.getpid()} (vzgitops run)",
+        held="another vzgitops run controls {root}: {path} is held by {holder}; stop it first",
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _file_lock(state: StateDir, name: str, *, wait: bool, holder: str, held: str) -> Iterator[None]:
+    """flock on `name` in the state directory, with `holder` written into the file for whoever
+    finds it held (`held` is their message, with {path}, {root} and {holder} filled in)."""
     state.ensure()
-    path = state.root / "controller.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path = state.root / name
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        what = name.removesuffix(".lock")
+        raise StateUnusable(f"cannot open the {what} lock {path}: {exc.strerror or exc}") from exc
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
-            raise LockHeld(
-                f"another vzgitops run controls {state.root}: {path} is held by {holder}; stop it first"
-            ) from None
+            found = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+            raise LockHeld(held.format(path=path, root=state.root, holder=found)) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} (vzgitops run)\n".encode(), 0)
+        os.pwrite(fd, f"{holder}\n".encode(), 0)
         yield
     finally:
         os.close(fd)
