@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,6 +127,52 @@ def _let_coverage_measure(root: Path) -> None:
 def sim_node(tmp_path: Path) -> SimNode:
     """A fresh simulated OpenVZ 4.x node in tmp_path/node (vzctl/vzlist as real processes)."""
     return make_sim_node(tmp_path / "node")
+
+
+@dataclass(frozen=True)
+class SshNode:
+    """A simulated node behind its own real sshd on 127.0.0.1 (one port, one node)."""
+
+    node: SimNode
+    sshd: Any  # vzsim.sshd.Sshd
+    keys: Any  # vzsim.sshd.ClientKeys
+
+    def ssh_argv(self, known_hosts: Path) -> list[str]:
+        """The OpenSSH client command that reaches this node, host key pinned."""
+        return [
+            "ssh", "-F", str(self.keys.config), "-o", f"UserKnownHostsFile={known_hosts}",
+            "-o", "StrictHostKeyChecking=yes", "-p", str(self.sshd.port),
+            f"{self.sshd.user}@{self.sshd.host}",
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The client key pair and ssh_config shared by every sshd of the session."""
+    from vzsim import sshd
+
+    why = sshd.available()
+    if why is not None:  # never a silent skip: CI installs openssh-server (.ci/run)
+        pytest.fail(f"the tests over ssh need a real sshd: {why}")
+    return sshd.ClientKeys.create(tmp_path_factory.mktemp("ssh-client"))
+
+
+def make_ssh_node(path: Path, keys: Any) -> SshNode:
+    """A simulated node in `path` served by a new sshd; stop it with `.sshd.stop()`."""
+    from vzsim import sshd
+
+    node = make_sim_node(path)
+    return SshNode(node, sshd.start(node.dir, keys), keys)
+
+
+@pytest.fixture
+def ssh_node(tmp_path: Path, ssh_keys: Any) -> Iterator[SshNode]:
+    """A fresh simulated node in tmp_path/node behind a real sshd on a free loopback port."""
+    served = make_ssh_node(tmp_path / "node", ssh_keys)
+    try:
+        yield served
+    finally:
+        served.sshd.stop()
 
 
 # ---- end of the simulated node ----------------------------------------------------------------
