@@ -89,7 +89,8 @@ def scenario(
         repo.write(name, text)
     repo.commit("next")
     killed = vzgitops(
-        ["apply", "--repo", str(repo.path), "--prune", "--yes"], {**env, "KILL_AFTER": str(kill_after)}
+        ["apply", "--repo", str(repo.path), "--prune", "--yes"],
+        {**env, "KILL_AFTER": str(kill_after)},
     )
     return node, env, killed
 

@@ -143,7 +143,9 @@ def test_hand_made_containers_are_never_touched(
         == 0
     )
     commit_files(repo, THREE)
-    done = vzgitops(["apply", "--repo", str(repo.path), "--yes", "--prune", "--allow-mass-destroy"], env)
+    done = vzgitops(
+        ["apply", "--repo", str(repo.path), "--yes", "--prune", "--allow-mass-destroy"], env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "150" in done.stdout and "unmanaged" in done.stdout
     assert not [
