@@ -299,3 +299,28 @@ def test_a_target_neither_in_git_nor_on_the_node_is_an_error(
         in done.stderr
     )
     assert mutating_calls(sim_node.dir) == []
+
+
+# ---- suspend holds a manual apply too ----------------------------------------------------------
+
+
+def test_a_manual_apply_holds_suspended_containers_and_exits_4(
+    tmp_path: Path, env: dict[str, str], repo: GitRepo
+) -> None:
+    state = ["--state-dir", str(tmp_path / "state")]
+    said = vzgitops(["suspend", *state, "101"], env)
+    assert said.returncode == 0, said.stderr
+    assert "suspended container 101" in said.stdout
+    assert (tmp_path / "state" / "suspended.json").exists()
+    done = apply(repo, env)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "! container 101 (web): suspended: container 101 is suspended" in done.stdout
+    assert (
+        done.stdout.splitlines()[-1]
+        == "Apply: 1 applied, 0 failed; 1 held, the node does not match git."
+    )
+    assert set(listing(env)) == {102}
+    assert vzgitops(["resume", *state], env).returncode == 0
+    again = apply(repo, env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert set(listing(env)) == {101, 102}
