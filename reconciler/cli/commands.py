@@ -161,8 +161,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
         _check_saved(args.plan_file, before)
         speak.write(render(build_report(before), "text") + "\n")
         speak.flush()
-        confirm(before, approved, sys.stdin if sys.stdin.isatty() else None, speak)
-        confirmed = None if approved else frozenset((c.ctid, c.action) for c in destructive(before))
+        terminal = sys.stdin if sys.stdin is not None and sys.stdin.isatty() else None
+        confirm(before, approved, terminal, speak)
+        # what later rounds may destroy or recreate: what this plan showed (all, with --yes)
+        confirmed = None if args.yes else frozenset((c.ctid, c.action) for c in destructive(before))
         retry = RetryPolicy(
             attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
         )
@@ -293,7 +295,7 @@ def _suspension(args: argparse.Namespace, suspend: bool) -> int:
     where = f"node {args.node}" if args.node else "the node"
     what = ", ".join(f"container {c}" for c in args.ctids) or where
     if suspend:
-        print(f"suspended {what}: its changes are held until 'vzgitops resume'")
+        print(f"suspended {what}: changes are held until 'vzgitops resume'")
     elif after == before:
         print(f"{what} was not suspended")
     else:
