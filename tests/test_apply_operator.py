@@ -324,3 +324,10 @@ def test_a_manual_apply_holds_suspended_containers_and_exits_4(
     again = apply(repo, env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert set(listing(env)) == {101, 102}
+
+
+def test_target_is_refused_with_an_offline_plan(env: dict[str, str], repo: GitRepo) -> None:
+    args = ["plan", "--repo", str(repo.path), "--base", "main", "--offline", "--target", "web"]
+    done = vzgitops(args, env)
+    assert done.returncode == 64, done.stdout + done.stderr
+    assert "--target picks containers of a node; it cannot be used with --offline" in done.stderr

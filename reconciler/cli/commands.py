@@ -89,6 +89,10 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
         raise UsageError("plan: --offline needs --base (the revision that stands in for the node)")
     if args.out is not None:
         raise UsageError("plan: --out saves a plan of one revision; it cannot be used with --base")
+    if args.offline and args.target:
+        raise UsageError(
+            "plan: --target picks containers of a node; it cannot be used with --offline"
+        )
     state = StateDir(state_dir(args.state_dir))
     cache = user_cache() if args.offline else state.root / "cache"
     source = open_source(args.repo, cache)
