@@ -94,6 +94,10 @@ class BranchTaken(NeedsHuman):
     """The new branch's name is already a branch or a tag; nothing was written."""
 
 
+class ApplyCancelled(NeedsHuman):
+    """`apply` asked at the terminal and the answer was not "yes": nothing was applied."""
+
+
 class ToolMissing(NeedsHuman):
     """vzctl or vzlist is not on PATH."""
 

@@ -20,6 +20,7 @@ from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.plan.observed import ObservedState
 from reconciler.plan.result import ApplyResult, ChangeResult
+from reconciler.plan.scope import hold_suspended, resolve_targets, restrict
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir
 
@@ -43,6 +44,11 @@ class Options:
     # Told each warning of an observation as it is planned from (the controller logs them;
     # the CLI prints the ones `make_plan` returns).
     warn: Callable[[str], None] = field(default=lambda _: None)
+    # --target: CTIDs or names; the plan covers only those containers (empty: all of them).
+    targets: tuple[str, ...] = ()
+    # The destroys and recreates a person confirmed, as (ctid, action); None: not asked (the
+    # controller, --yes). A later round that plans any other is not applied.
+    confirmed: frozenset[tuple[int, str]] | None = None
 
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
@@ -87,7 +93,30 @@ def make_plan(
         revision=revision,
         node=node,
     )
-    return result, observed
+    return scoped(result, desired, observed, state, options), observed
+
+
+def scoped(
+    result: Plan, desired: DesiredState, observed: ObservedState, state: StateDir, options: Options
+) -> Plan:
+    """`vzgitops suspend` holds its changes (read at every plan: the controller sees a change at
+    its next cycle); `--target` keeps only the targeted containers."""
+    result = hold_suspended(result, state.load_suspension())
+    if not options.targets:
+        return result
+    mine = desired.for_node(result.node)
+    return restrict(result, resolve_targets(options.targets, mine, observed, result.node))
+
+
+def unconfirmed(current: Plan, options: Options) -> tuple[int, ...]:
+    """Containers this plan destroys or recreates without a person having confirmed it."""
+    if options.confirmed is None:
+        return ()
+    return tuple(
+        c.ctid
+        for c in current.changes
+        if c.destructive and (c.ctid, c.action) not in options.confirmed
+    )
 
 
 def _mismatched(results: list[ChangeResult]) -> bool:
@@ -122,7 +151,11 @@ def apply_revision(
     if sync_protect(state, desired) or planned is None:
         planned, _ = make_plan(desired, revision, access, state, options)
     current = planned
+    surprise: tuple[int, ...] = ()
     while not current.empty and rounds < options.max_rounds:
+        surprise = unconfirmed(current, options)
+        if surprise:  # a re-plan found a destroy or recreate nobody confirmed: stop here
+            break
         rounds += 1
         inventory = state.load_inventory()
         results = executor.apply(current, inventory.protected | _protected(desired))
@@ -134,8 +167,9 @@ def apply_revision(
             break
     stopped = executor.should_stop() and bool(by_ctid)
     converged = current.empty and not stopped
-    reason = None if converged else _why_not(current, list(by_ctid.values()), stopped)
-    state.record_applied(revision, converged, options.clock())
+    reason = None if converged else _why_not(current, list(by_ctid.values()), stopped, surprise)
+    # a partial (--target) apply never says the whole revision converged
+    state.record_applied(revision, converged and not options.targets, options.clock())
     result = ApplyResult(
         revision=revision,
         results=tuple(by_ctid.values()),
@@ -166,7 +200,15 @@ def _protected(desired: DesiredState) -> frozenset[int]:
     return frozenset(d.ctid for d in desired.containers if d.spec.protect)
 
 
-def _why_not(remaining: Plan, results: list[ChangeResult], stopped: bool = False) -> str:
+def _why_not(
+    remaining: Plan,
+    results: list[ChangeResult],
+    stopped: bool = False,
+    surprise: tuple[int, ...] = (),
+) -> str:
+    if surprise:
+        shown = ", ".join(str(c) for c in surprise)
+        return f"planning again found a destroy or recreate that was not confirmed (container {shown}); run 'vzgitops apply' again to review it"
     failed = [r.error for r in results if r.status == "failed" and r.error]
     if failed:
         return failed[0] + (f" (and {len(failed) - 1} more failures)" if len(failed) > 1 else "")

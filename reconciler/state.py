@@ -10,6 +10,7 @@ Layout under `--state-dir` (default /var/lib/vzgitops):
 - `controller.lock`: a flock `vzgitops run` holds for its whole life: one controller per state
   directory (manual applies take only `node.lock`, between the controller's cycles);
 - `last-applied.json`: the revision last applied and when;
+- `suspended.json`: what `vzgitops suspend` holds (nodes, containers), until `vzgitops resume`;
 - `desired/`: validated desired states by git tree, a cache owned by `revcache`.
 
 Ownership is exact (`ownership` resolves it against observation on every plan): a create intent
@@ -44,6 +45,7 @@ from typing import Any
 from reconciler.atomicwrite import replace_file
 from reconciler.errors import LockHeld, StateUnusable
 from reconciler.plan import Inventory
+from reconciler.plan.scope import Suspension
 
 STATE_DIR_ENV = "VZGITOPS_STATE_DIR"
 DEFAULT_STATE_DIR = "/var/lib/vzgitops"
@@ -85,6 +87,7 @@ INVENTORY_FIX = "fix it, or move it away to have it rebuilt from the node (pruni
 INTENT_FIX = (
     "it records a vzctl call that was interrupted; check that container, then remove the file"
 )
+SUSPENDED_FIX = "fix it, or remove it (that resumes everything 'vzgitops suspend' held)"
 APPLIED_FIX = (
     "fix it, or remove it (the next revision is then applied without the history-rewrite check)"
 )
@@ -278,6 +281,25 @@ class StateDir:
             raise unusable(path, APPLIED_FIX)
         return data
 
+    # ---- suspension --------------------------------------------------------------------------
+
+    @property
+    def suspension_path(self) -> Path:
+        return self.root / "suspended.json"
+
+    def load_suspension(self) -> Suspension:
+        """What `vzgitops suspend` holds; none when the file does not exist."""
+        data = read_json(self.suspension_path, SUSPENDED_FIX)
+        if data is None and not self.suspension_path.exists():
+            return Suspension()
+        try:
+            return Suspension.model_validate(data)
+        except ValueError as exc:
+            raise unusable(self.suspension_path, SUSPENDED_FIX) from exc
+
+    def write_suspension(self, suspension: Suspension) -> None:
+        write_durably(self.suspension_path, (suspension.model_dump_json(indent=2) + "\n").encode())
+
 
 @contextlib.contextmanager
 def node_lock(state: StateDir, *, wait: bool = False, what: str = "vzgitops") -> Iterator[None]:
@@ -302,6 +324,20 @@ def controller_lock(state: StateDir) -> Iterator[None]:
         wait=False,
         holder=f"pid {os.getpid()} (vzgitops run)",
         held="another vzgitops run controls {root}: {path} is held by {holder}; stop it first",
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def suspension_lock(state: StateDir) -> Iterator[None]:
+    """Serialises `suspend`/`resume` (read, change, write `suspended.json`); not the node lock,
+    so suspending works while the controller applies."""
+    with _file_lock(
+        state,
+        "suspended.lock",
+        wait=True,
+        holder=f"pid {os.getpid()} (vzgitops suspend/resume)",
+        held="{path} is held by {holder}",
     ):
         yield
 

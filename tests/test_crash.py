@@ -89,7 +89,8 @@ def scenario(
         repo.write(name, text)
     repo.commit("next")
     killed = vzgitops(
-        ["apply", "--repo", str(repo.path), "--prune"], {**env, "KILL_AFTER": str(kill_after)}
+        ["apply", "--repo", str(repo.path), "--prune", "--yes"],
+        {**env, "KILL_AFTER": str(kill_after)},
     )
     return node, env, killed
 
@@ -104,7 +105,7 @@ def test_kill_after_every_mutating_call_then_rerun_converges(tmp_path: Path) -> 
         root = tmp_path / f"k{k}"
         node, env, killed = scenario(root, k)
         assert killed.returncode == -9, f"k={k}: {killed.stdout}{killed.stderr}"
-        rerun = vzgitops(["apply", "--repo", str(root / "repo"), "--prune"], env)
+        rerun = vzgitops(["apply", "--repo", str(root / "repo"), "--prune", "--yes"], env)
         assert rerun.returncode == 0, f"k={k}: {rerun.stdout}{rerun.stderr}"
         planned = vzgitops(["plan", "--repo", str(root / "repo"), "--detailed-exitcode"], env)
         assert planned.returncode == 0, f"k={k}: {planned.stdout}"

@@ -143,7 +143,9 @@ def test_hand_made_containers_are_never_touched(
         == 0
     )
     commit_files(repo, THREE)
-    done = vzgitops(["apply", "--repo", str(repo.path), "--prune", "--allow-mass-destroy"], env)
+    done = vzgitops(
+        ["apply", "--repo", str(repo.path), "--yes", "--prune", "--allow-mass-destroy"], env
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "150" in done.stdout and "unmanaged" in done.stdout
     assert not [
@@ -162,7 +164,7 @@ def test_removing_most_containers_is_refused(
     repo.remove("web.yaml")
     repo.remove("db.yaml")
     repo.commit("remove two")
-    done = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    done = vzgitops(["apply", "--repo", str(repo.path), "--yes", "--prune"], env)
     assert "refusing to destroy 2 of 3" in done.stdout
     assert set(listing(env)) == {101, 102, 103}
 
@@ -183,7 +185,7 @@ def test_absent_container_is_destroyed_with_prune(
     )
     held = vzgitops(["apply", "--repo", str(repo.path)], env)
     assert "destroying needs pruning" in held.stdout and 101 in listing(env)
-    done = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    done = vzgitops(["apply", "--repo", str(repo.path), "--yes", "--prune"], env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert 101 not in listing(env)
     assert (sim_node.dir / "conf" / "101.conf.destroyed").exists()
@@ -349,12 +351,12 @@ def test_corrupt_inventory_stops_until_moved_away_then_is_rebuilt_and_never_prun
     commit_files(
         repo, {"web.yaml": THREE["web.yaml"].replace("cpus: 2", "cpus: 1")}, "drop spare, web 1 cpu"
     )
-    refused = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    refused = vzgitops(["apply", "--repo", str(repo.path), "--yes", "--prune"], env)
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert f"{inventory} cannot be read" in refused.stderr and "move it away" in refused.stderr
     assert listing(env)[101]["cpus"] == 2
     inventory.rename(inventory.with_name("inventory.broken"))
-    done = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    done = vzgitops(["apply", "--repo", str(repo.path), "--yes", "--prune"], env)
     assert done.returncode == 4, done.stdout + done.stderr  # the destroy of 103 is held
     assert "rebuilt" in done.stdout
     nodes = listing(env)
@@ -362,6 +364,6 @@ def test_corrupt_inventory_stops_until_moved_away_then_is_rebuilt_and_never_prun
     assert nodes[101]["cpus"] == 1
     confirmed = vzgitops(["adopt", "--confirm"], env)
     assert confirmed.returncode == 0, confirmed.stderr
-    pruned = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    pruned = vzgitops(["apply", "--repo", str(repo.path), "--yes", "--prune"], env)
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert 103 not in listing(env)

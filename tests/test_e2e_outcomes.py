@@ -116,10 +116,10 @@ def test_mass_delete_refused_exits_4(env: dict[str, str], repo: GitRepo) -> None
     repo.remove("web.yaml")
     repo.remove("db.yaml")
     repo.commit("drop two")
-    done = apply(repo, env, "--prune")
+    done = apply(repo, env, "--yes", "--prune")
     assert done.returncode == 4, done.stdout + done.stderr
     assert "refusing to destroy 2 of 3" in done.stdout and "converged" not in done.stdout
-    pruned = apply(repo, env, "--prune", "--allow-mass-destroy")
+    pruned = apply(repo, env, "--yes", "--prune", "--allow-mass-destroy")
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert "converged" in pruned.stdout and set(listing(env)) == {103}
 

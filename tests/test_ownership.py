@@ -66,7 +66,8 @@ def owned(env: dict[str, str]) -> set[int]:
 
 
 def apply(repo: GitRepo, env: dict[str, str], *extra: str, **more: str) -> Any:
-    return vzgitops(["apply", "--repo", str(repo.path), *extra], {**env, **more})
+    """`apply --yes`: destroys and recreates here are what the tests are about, unasked."""
+    return vzgitops(["apply", "--yes", "--repo", str(repo.path), *extra], {**env, **more})
 
 
 def hand_create(env: dict[str, str], ctid: int, name: str) -> None:

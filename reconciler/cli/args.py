@@ -65,6 +65,13 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 2 when changes or held changes are present, 0 when none",
     )
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="CTID",
+        help="plan only this container, by CTID or name (repeatable): a partial plan",
+    )
 
 
 def _pr_options(p: argparse.ArgumentParser) -> None:
@@ -121,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait-lock", action="store_true", help="wait for the node lock instead of exiting 75"
     )
     p.add_argument(
+        "--yes",
+        "--auto-approve",
+        dest="yes",
+        action="store_true",
+        help="destroy or recreate without asking (needed for such a plan when stdin is no terminal)",
+    )
+    p.add_argument(
         "--retry-attempts",
         type=int,
         default=6,
@@ -171,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     _source_options(p)
     _node_options(p)
     _run_options(p)
+
+    for verb, what in (("suspend", "hold"), ("resume", "release")):
+        p = sub.add_parser(verb, help=f"{what} the controller's changes, per node or container")
+        p.add_argument("--state-dir", default=None, help="state directory of 'vzgitops run'")
+        p.add_argument(
+            "--node", default=None, help="only this node (default: the state directory's)"
+        )
+        p.add_argument("ctids", type=int, nargs="*", metavar="CTID", help="only these containers")
 
     p = sub.add_parser("status", help="show what 'vzgitops run' is doing")
     p.add_argument("--state-dir", default=None, help="state directory of 'vzgitops run'")

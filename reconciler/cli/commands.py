@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.cli.steps import (
     EXIT_CHANGES,
@@ -29,6 +30,9 @@ from reconciler.cli.steps import (
     warn,
 )
 from reconciler.errors import SpecError, UsageError, VzGitopsError
+
+if TYPE_CHECKING:
+    from reconciler.plan import Plan
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -85,6 +89,10 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
         raise UsageError("plan: --offline needs --base (the revision that stands in for the node)")
     if args.out is not None:
         raise UsageError("plan: --out saves a plan of one revision; it cannot be used with --base")
+    if args.offline and args.target:
+        raise UsageError(
+            "plan: --target picks containers of a node; it cannot be used with --offline"
+        )
     state = StateDir(state_dir(args.state_dir))
     cache = user_cache() if args.offline else state.root / "cache"
     source = open_source(args.repo, cache)
@@ -133,7 +141,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     from reconciler.apply import Executor, RetryPolicy
-    from reconciler.plan import Plan
+    from reconciler.cli.progress import Narrator, confirm, destructive
     from reconciler.reconcile import apply_revision, make_plan
     from reconciler.report import build_report, render
     from reconciler.state import StateDir, node_lock
@@ -148,31 +156,49 @@ def cmd_apply(args: argparse.Namespace) -> int:
     desired, sha = loaded.desired, loaded.commit.sha
     access = node_access(args)
     options = reconcile_options(args)
+    speak = sys.stderr if args.format == "json" else sys.stdout  # stdout: one JSON document
+    approved = args.yes or args.plan_file is not None  # a saved plan was reviewed when made
     with node_lock(state, wait=args.wait_lock, what="vzgitops apply"):
         before, observed = make_plan(desired, sha, access, state, options)
         warn(observed.warnings)
         del observed  # ~36 MiB at 10,000 containers; apply observes the node again after changes
-        if args.plan_file is not None:
-            saved = Plan.model_validate_json(args.plan_file.read_text(encoding="utf-8"))
-            if saved != before:
-                raise VzGitopsError(
-                    f"the saved plan {args.plan_file} is stale: the revision or the node changed since it was made; run 'vzgitops plan --out' again"
-                )
+        _check_saved(args.plan_file, before)
+        speak.write(render(build_report(before), "text") + "\n")
+        speak.flush()
+        terminal = sys.stdin if sys.stdin is not None and sys.stdin.isatty() else None
+        confirm(before, approved, terminal, speak)
+        # what later rounds may destroy or recreate: what this plan showed (all, with --yes)
+        confirmed = None if args.yes else frozenset((c.ctid, c.action) for c in destructive(before))
         retry = RetryPolicy(
             attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
         )
         executor = Executor(
-            run=access.run, state=state, sleep=time.sleep, retry=retry, conf_dir=access.conf_dir
-        )
+            run=Narrator(access.run, speak), state=state, sleep=time.sleep, retry=retry,
+            conf_dir=access.conf_dir,
+        )  # fmt: skip
         result, after = apply_revision(
-            desired, sha, access, state, executor, options, planned=before
-        )
+            desired, sha, access, state, executor,
+            dataclasses.replace(options, confirmed=confirmed), planned=before,
+        )  # fmt: skip
     sys.stdout.write(render(build_report(before, result, after), args.format))
     if not result.converged:
         return EXIT_ERROR
     if result.held:
         return EXIT_HELD
     return plan_exit(args, not before.empty)
+
+
+def _check_saved(path: Path | None, before: Plan) -> None:
+    """`--plan-file`: apply only a saved plan that is still what planning now gives."""
+    from reconciler.plan import Plan
+
+    if path is None:
+        return
+    saved = Plan.model_validate_json(path.read_text(encoding="utf-8"))
+    if saved != before:
+        raise VzGitopsError(
+            f"the saved plan {path} is stale: the revision or the node changed since it was made; run 'vzgitops plan --out' again"
+        )
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -251,6 +277,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def cmd_suspend(args: argparse.Namespace) -> int:
+    """`suspend [--node N] [CTID...]`: the controller (and apply) hold those changes."""
+    return _suspension(args, suspend=True)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """`resume [--node N] [CTID...]`: lift what `suspend` held; the next cycle applies it."""
+    return _suspension(args, suspend=False)
+
+
+def _suspension(args: argparse.Namespace, suspend: bool) -> int:
+    from reconciler.state import StateDir, suspension_lock
+
+    state = StateDir(state_dir(args.state_dir))
+    with suspension_lock(state):
+        before = state.load_suspension()
+        change = before.suspend if suspend else before.resume
+        after = change(args.node, tuple(args.ctids))
+        state.write_suspension(after)
+    where = f"node {args.node}" if args.node else "the node"
+    what = ", ".join(f"container {c}" for c in args.ctids) or where
+    if suspend:
+        print(f"suspended {what}: changes are held until 'vzgitops resume'")
+    elif after == before:
+        print(f"{what} was not suspended")
+    else:
+        print(f"resumed {what}: the controller applies held changes at its next cycle")
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from reconciler.controller.status_file import show_status
 
@@ -267,4 +323,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "adopt": cmd_adopt,
     "run": cmd_run,
     "status": cmd_status,
+    "suspend": cmd_suspend,
+    "resume": cmd_resume,
 }

@@ -59,10 +59,11 @@ from reconciler.errors import (
     disposition,
 )
 from reconciler.plan import Held
+from reconciler.plan.scope import Suspension
 from reconciler.reconcile import NodeAccess, Options
 from reconciler.revcache import DesiredCache, desired_at
 from reconciler.source import Commit, Source, redact
-from reconciler.spec.desired import DesiredState
+from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.state import StateDir
 
 _SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
@@ -184,6 +185,7 @@ class Controller:
         self.tip: str | None = None  # what the ref resolved to in this cycle
         self._sighup = False
         self.unreadable_applied: str | None = None  # last-applied.json exists but is unreadable
+        self.suspension: Suspension | None = None  # as read at the last cycle
         self._recall_live()
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -280,6 +282,7 @@ class Controller:
             return "failure"
         self._step()
         self._recheck_applied()
+        resumed_or_suspended = self._read_suspension()
         result: Result = "success"
         if self.live is not None and sha == self.live.sha:
             self.pending = None
@@ -298,7 +301,32 @@ class Controller:
             return worst(result, self._enforce(retry=True))
         if drift_due:
             return worst(result, self._enforce(retry=False))
+        if resumed_or_suspended:  # apply what resume released (or hold what suspend holds) now
+            return worst(result, self._enforce(retry=True))
         return result
+
+    def _node_name(self) -> str:
+        """The node the plans are for (a wrong --node is reported by the cycle, not here)."""
+        if self.live_desired is not None:
+            try:
+                return self.live_desired.choose_node(self.settings.node)
+            except UsageError:
+                pass
+        return self.settings.node or DEFAULT_NODE
+
+    def _read_suspension(self) -> bool:
+        """Read `suspended.json` (every cycle: no restart needed); log a change, show it in the
+        metrics; whether it changed since the last cycle."""
+        found = self.s.state.load_suspension()
+        before, self.suspension = self.suspension, found
+        node = found.node_suspended(self._node_name())
+        self.s.metrics.suspension(node, len(found.ctids(self._node_name())))
+        if found == (before or Suspension()):
+            return False
+        ctids = ",".join(str(c) for c in sorted(found.ctids(self._node_name())))
+        event = "controller.suspended" if node or ctids else "controller.resumed"
+        self.s.log("info", event, node=node, ctids=ctids)
+        return before is not None
 
     def _recheck_applied(self) -> None:
         """An unreadable last-applied.json fixed or removed by a person: consider the tip again."""
@@ -461,6 +489,11 @@ class Controller:
             unmanaged=self.unmanaged,
             held=self.held,
             last_error=self.last_error,
+            suspended=self.suspension is not None
+            and self.suspension.node_suspended(self._node_name()),
+            suspended_containers=tuple(
+                sorted(self.suspension.ctids(self._node_name())) if self.suspension else ()
+            ),
             next=None if stopped else NextAction(action=_action(action), at=at),
         )
 

@@ -58,6 +58,8 @@ class Metrics:
     unmanaged: int = 0
     held: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HELD_KINDS, 0))
     last_applied: float = 0.0
+    suspended_node: int = 0
+    suspended_containers: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _registry: CollectorRegistry = field(init=False, repr=False)
 
@@ -94,6 +96,10 @@ class Metrics:
             for kind in kinds:
                 self.held[kind] = self.held.get(kind, 0) + 1
 
+    def suspension(self, node: bool, containers: int) -> None:
+        with self._lock:
+            self.suspended_node, self.suspended_containers = int(node), containers
+
     def applied_at(self, at: float) -> None:
         with self._lock:
             self.last_applied = at
@@ -106,7 +112,7 @@ class Metrics:
         """The families, read under the lock (prometheus_client's `Collector` protocol)."""
         with self._lock:
             families = [*self._reconcile_families(), *self._call_families()]
-            families += [*self._gauges(), self._held_family()]
+            families += [*self._gauges(), self._held_family(), self._suspended_family()]
         yield from families
 
     def _reconcile_families(self) -> list[Metric]:
@@ -157,6 +163,16 @@ class Metrics:
         for kind, count in sorted(self.held.items()):
             held.add_metric([kind], count)
         return held
+
+    def _suspended_family(self) -> Metric:
+        family = GaugeMetricFamily(
+            "vzgitops_suspended",
+            "What 'vzgitops suspend' holds: node (1 or 0) and containers (how many).",
+            labels=["scope"],
+        )
+        family.add_metric(["containers"], self.suspended_containers)
+        family.add_metric(["node"], self.suspended_node)
+        return family
 
 
 @dataclass(frozen=True)

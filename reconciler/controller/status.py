@@ -109,6 +109,13 @@ class Status(Frozen):
         "recreates, restarts): while any remain the node does not match git.",
     )
     last_error: ErrorInfo | None = Field(default=None, description="The last error, if any.")
+    suspended: bool = Field(
+        default=False,
+        description="'vzgitops suspend' holds the whole node: every change is held until 'vzgitops resume'.",
+    )
+    suspended_containers: tuple[int, ...] = Field(
+        default=(), description="Containers 'vzgitops suspend CTID' holds."
+    )
     next: NextAction | None = Field(default=None, description="The next scheduled action.")
 
 

@@ -89,6 +89,18 @@ def _retry_text(error: ErrorInfo, now: datetime) -> str:
     return f"; {when}" if when else ""
 
 
+def _suspended_lines(status: Status) -> list[str]:
+    lines = (
+        ["suspended:  the node: nothing is applied until 'vzgitops resume'"]
+        if status.suspended
+        else []
+    )
+    if status.suspended_containers:
+        shown = ", ".join(str(c) for c in status.suspended_containers)
+        lines.append(f"suspended:  containers {shown} (until 'vzgitops resume CTID')")
+    return lines
+
+
 def render_text(status: Status, now: datetime) -> str:
     """The status for people, one fact per line."""
     converged = _converged(status)
@@ -101,6 +113,7 @@ def render_text(status: Status, now: datetime) -> str:
         *_pending_lines(status.pending),
         *_container_lines(status),
         *_held_lines(status),
+        *_suspended_lines(status),
     ]
     if status.last_error is not None:
         retry = _retry_text(status.last_error, now)

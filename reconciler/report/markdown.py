@@ -90,6 +90,8 @@ def _flags(report: Report) -> list[str]:
 
 def _plan_head(report: Report) -> str:
     lines = [MARKER, f"### vzgitops {report.kind}", "", f"**{html.escape(report.summary)}**", ""]
+    if report.partial_warning is not None:
+        lines += [f"> {html.escape(report.partial_warning)}", ""]
     lines += [*_commits(report), "", *_count_table(report.nodes), "", *_flags(report)]
     return "\n".join(lines).rstrip() + "\n\n"
 

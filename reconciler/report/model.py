@@ -82,6 +82,18 @@ class Report(Frozen):
     generated_at: str | None = Field(
         default=None, description="When the report was made (RFC 3339), if the caller says."
     )
+    targets: tuple[int, ...] = Field(
+        default=(),
+        description="A partial plan (--target): the only containers planned; empty: all of them.",
+    )
+
+    @property
+    def partial_warning(self) -> str | None:
+        """Said first in text and markdown: a partial plan may hide other differences."""
+        if not self.targets:
+            return None
+        shown = ", ".join(str(c) for c in self.targets)
+        return f"Warning: partial plan (--target): only container{'s' if len(self.targets) > 1 else ''} {shown}; other differences between git and the node are not shown or applied."
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -146,6 +158,7 @@ def build_plan_report(
         summary=total.summary(),
         counts=plan_counts(total),
         nodes=tuple(section(p) for p in plans),
+        targets=tuple(sorted({t for p in plans for t in p.targets})),
     )
 
 

@@ -158,6 +158,8 @@ def drift_lines(drift: Drift) -> list[str]:
 
 def render_text(report: Report) -> str:
     lines = _heading(report)
+    if report.partial_warning is not None:
+        lines.append(report.partial_warning)
     if report.drift is not None:
         lines += drift_lines(report.drift)
     several = len(report.nodes) > 1

@@ -216,13 +216,14 @@ def test_metrics_render_in_the_text_format() -> None:
     metrics.observed(drifted=2, unmanaged=1)
     metrics.applied_at(1700000000.5)
     metrics.held_changes(["destroy"])
+    metrics.suspension(node=False, containers=3)
     text = metrics.render()
     families = {f.name: f for f in text_string_to_metric_families(text)}  # a valid exposition
     assert set(families) == {
         "vzgitops_reconciles", "vzgitops_reconcile_duration_seconds", "vzgitops_vzctl_calls",
         "vzgitops_webhook_requests", "vzgitops_drifted_containers",
         "vzgitops_unmanaged_containers", "vzgitops_last_applied_timestamp_seconds",
-        "vzgitops_up", "vzgitops_held_changes",
+        "vzgitops_up", "vzgitops_held_changes", "vzgitops_suspended",
     }  # fmt: skip
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -245,6 +246,8 @@ def test_metrics_render_in_the_text_format() -> None:
     assert samples[("vzgitops_up", ())] == 1
     assert samples[("vzgitops_held_changes", (("kind", "destroy"),))] == 1
     assert samples[("vzgitops_held_changes", (("kind", "unowned"),))] == 0
+    assert samples[("vzgitops_suspended", (("scope", "containers"),))] == 3
+    assert samples[("vzgitops_suspended", (("scope", "node"),))] == 0
     assert not [name for name, _ in samples if name.endswith("_created")]
     assert not [name for name, _ in samples if not name.startswith("vzgitops_")]
 
