@@ -11,16 +11,18 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from reconciler.apply import Executor
+from reconciler.node.facts import gather
 from reconciler.node.observe import observe
 from reconciler.node.process import Runner
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.plan.observed import ObservedState
+from reconciler.plan.preflight import needs_facts, preflight
 from reconciler.plan.result import ApplyResult, ChangeResult
-from reconciler.spec.desired import DesiredState
+from reconciler.spec.desired import DesiredContainer, DesiredState
 from reconciler.state import StateDir
 
 
@@ -79,15 +81,31 @@ def make_plan(
     inventory, observed = inventory_for(state, desired, observed, access, options)
     for warning in observed.warnings:
         options.warn(warning)
+    mine = desired.for_node(node)
     result = plan(
-        desired.for_node(node),
-        observed,
-        inventory,
-        policy_for(desired, options),
-        revision=revision,
-        node=node,
+        mine, observed, inventory, policy_for(desired, options), revision=revision, node=node
     )
-    return result, observed
+    return checked(result, mine, observed, access, cpu_overcommit(desired, node)), observed
+
+
+def checked(
+    planned: Plan,
+    mine: tuple[DesiredContainer, ...],
+    observed: ObservedState,
+    access: NodeAccess,
+    overcommit: float | None,
+) -> Plan:
+    """Pre-flight: the node is asked for its facts only when a change needs them."""
+    needed = needs_facts(planned, mine, observed)
+    facts = gather(access.run, PurePosixPath(access.conf_dir)) if needed else None
+    return preflight(planned, mine, observed, facts, overcommit)
+
+
+def cpu_overcommit(desired: DesiredState, node: str) -> float | None:
+    for declared in desired.nodes:
+        if declared.metadata.name == node and declared.spec.capacity is not None:
+            return declared.spec.capacity.cpuOvercommit
+    return None
 
 
 def _mismatched(results: list[ChangeResult]) -> bool:

@@ -12,7 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy"]
 ChangeClass = Literal["live", "restart", "recreate"]
 HeldKind = Literal[
-    "pending-restart", "needs-recreate", "destroy-held", "unowned", "refused", "conflict"
+    "pending-restart",
+    "needs-recreate",
+    "destroy-held",
+    "unowned",
+    "refused",
+    "conflict",
+    "preflight",
 ]
 HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
 PLAN_FORMAT = 1
@@ -74,7 +80,7 @@ class Held(Frozen):
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
     kind: HeldKind = Field(
-        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running)."
+        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs)."
     )
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
@@ -96,6 +102,10 @@ class Plan(Frozen):
     held: tuple[Held, ...] = Field(default=(), description="Differences not acted on.")
     unmanaged: tuple[Unmanaged, ...] = Field(
         default=(), description="Containers on the node vzgitops does not own."
+    )
+    warnings: tuple[str, ...] = Field(
+        default=(),
+        description="Pre-flight warnings that hold nothing, e.g. a hostname two containers share.",
     )
 
     @property

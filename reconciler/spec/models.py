@@ -261,6 +261,12 @@ class Capacity(Frozen):
     cpus: StrictInt | None = Field(
         default=None, ge=1, description="CPUs the containers' cpus may sum up to."
     )
+    cpuOvercommit: float | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Pre-flight: the running containers' cpus may sum up to the node's CPUs (nproc) times this ratio, e.g. 4; unset: not checked.",
+    )
 
 
 class NodeSpec(Frozen):
