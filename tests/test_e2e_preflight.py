@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vzsim.hardware import Hardware
 
 from tests.conftest import SimNode, make_sim_node
 from tests.report.test_pr_plan import no_node  # noqa: F401 - a fixture
 from tests.support import GitRepo, container_doc, mutating_calls, vzgitops
+from vzsim.hardware import Hardware
 
 SMALL = Hardware(arch="i686", cpus=2, ram=1 << 30, swap=512 << 20, disk=20 << 30)
 X86 = "centos-6-x86"

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import pytest
-from vzsim.hardware import Hardware
 
 from reconciler.node.facts import ProbeFailed, gather, node_path, parse_df, parse_free
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
 from reconciler.plan.facts import FactsUnknown, NodeFacts
 from tests.conftest import make_sim_node
+from vzsim.hardware import Hardware
 
 # recorded on a CentOS 7 host (procps-ng 3.3.10, coreutils 8.22)
 FREE_B = """              total        used        free      shared  buff/cache   available

@@ -48,10 +48,8 @@ def test_free_prints_procps_columns(small: Path) -> None:
 def test_df_prints_posix_format_for_an_existing_path(small: Path) -> None:
     done = tool(small, "df", "-P", "-k", str(small / "private"))
     head, row = done.stdout.splitlines()
-    assert head.split() == ["Filesystem", "1024-blocks", "Used", "Available", "Capacity"] + [
-        "Mounted",
-        "on",
-    ]
+    columns = "Filesystem 1024-blocks Used Available Capacity Mounted on"
+    assert head.split() == columns.split()
     assert row.split()[1] == str(20 << 20)
     missing = tool(small, "df", "-P", "-k", str(small / "nope"))
     assert missing.returncode == 1
