@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.spec.windows import WEEKDAYS
 from tests.conftest import SimNode, make_sim_node
 from tests.report.test_pr_plan import no_node  # noqa: F401 - a fixture
 from tests.support import GitRepo, container_doc, mutating_calls, vzgitops
@@ -130,3 +132,32 @@ def test_an_offline_plan_warns_about_hostnames_without_a_node(
     assert done.returncode == 2, done.stderr
     assert "warning: hostname www.lan is used by containers 101 (a), 102 (b)" in done.stdout
     assert "+ container 102 (b): create" in done.stdout  # the node's CPUs are not known offline
+
+
+def test_a_closed_window_holds_the_restart_and_ignore_windows_runs_it(
+    sim_node: SimNode, tmp_path: Path
+) -> None:
+    env = {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
+    git = GitRepo(tmp_path / "windows")
+    git.write("web.yaml", container_doc("web", 101, cpus=1))
+    git.commit("web")
+    assert vzgitops(["apply", "--repo", str(git.path)], env).returncode == 0
+    # a window that opens three days from now: closed whenever this test runs
+    later = WEEKDAYS[(datetime.now(UTC).weekday() + 3) % 7]
+    window = {"days": [later], "start": "00:00", "duration": "1h"}
+    spec = {"cpus": 2, "features": {"nfs": True}, "maintenance": [window]}
+    git.write("web.yaml", container_doc("web", 101, **spec))
+    git.commit("nfs needs a restart, cpus do not")
+    before = len(mutating_calls(sim_node.dir))
+
+    held = vzgitops(["apply", "--repo", str(git.path)], env)
+    assert held.returncode == 4, held.stdout + held.stderr
+    assert (
+        "! container 101 (web): window: features need a restart, outside its maintenance "
+        "window; next window at " in held.stdout
+    )
+    assert [e["verb"] for e in mutating_calls(sim_node.dir)[before:]] == ["set"]  # cpus only
+
+    forced = vzgitops(["apply", "--repo", str(git.path), "--ignore-windows"], env)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert [e["verb"] for e in mutating_calls(sim_node.dir)[before:]] == ["set", "set", "restart"]
