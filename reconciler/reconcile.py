@@ -11,6 +11,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from reconciler.apply import Executor
@@ -23,6 +24,7 @@ from reconciler.plan.observed import ObservedState
 from reconciler.plan.preflight import needs_facts, preflight
 from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.spec.desired import DesiredContainer, DesiredState
+from reconciler.spec.windows import closed
 from reconciler.state import StateDir
 
 
@@ -41,6 +43,7 @@ class Options:
     allow_mass_destroy: bool = False
     max_rounds: int = 3
     record: bool = True  # whether planning may write the state directory (not for `plan`)
+    ignore_windows: bool = False  # run disruptive changes outside maintenance windows too
     clock: Callable[[], float] = field(default=time.time)
     # Told each warning of an observation as it is planned from (the controller logs them;
     # the CLI prints the ones `make_plan` returns).
@@ -49,7 +52,15 @@ class Options:
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
     prune = options.prune or desired.prune_enabled(options.node)
-    return Policy(prune=prune, allow_mass_destroy=options.allow_mass_destroy)
+    policy = Policy(prune=prune, allow_mass_destroy=options.allow_mass_destroy)
+    if options.ignore_windows:
+        return policy
+    now = datetime.fromtimestamp(options.clock(), UTC)
+    node = desired.node_windows(options.node)
+    mine = {d.ctid: d.spec.maintenance or node for d in desired.for_node(options.node)}
+    return dataclasses.replace(
+        policy, closed=closed(mine, now), node_closed=closed({0: node}, now).get(0)
+    )
 
 
 def inventory_for(

@@ -113,7 +113,7 @@ def free(args: list[str], hw: Hardware) -> int:
     print(f"{'total':>20}" + "".join(f"{h:>12}" for h in heads))
     for label, values in (("Mem:", mem), ("Swap:", (hw.swap, 0, hw.swap))):
         first, *rest = (v // scale for v in values)
-        print(f"{label:<5}{first:>15}" + "".join(f"{v:>12}" for v in rest))
+        print(f"{label:<5} {first:>14}" + "".join(f" {v:>11}" for v in rest))
     return 0
 
 
