@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from reconciler.errors import ObserveError, SpecError, ToolMissing, VzGitopsError
 from reconciler.offline import as_applied, inventory_of
 from reconciler.plan import Plan, plan
+from reconciler.plan.preflight import preflight
 from reconciler.reconcile import NodeAccess, Options, make_plan, policy_for
 from reconciler.report import CommitInfo, Report, build_plan_report
 from reconciler.source import Revision, Source
@@ -69,17 +70,17 @@ def offline_plans(head: Loaded, base: Loaded, options: Options) -> list[Plan]:
     several = len(names) > 1 or options.node is not None
     plans = []
     for name in names:
-        before = _on(base.desired, name, several)
-        plans.append(
-            plan(
-                _on(head.desired, name, several),
-                as_applied(before),
-                inventory_of(before),
-                policy_for(head.desired, options),
-                revision=head.revision.sha,
-                node=name,
-            )
+        before, after = _on(base.desired, name, several), _on(head.desired, name, several)
+        node = as_applied(before)
+        planned = plan(
+            after,
+            node,
+            inventory_of(before),
+            policy_for(head.desired, options),
+            revision=head.revision.sha,
+            node=name,
         )
+        plans.append(preflight(planned, after, node, None))  # the checks that need no node
     return plans
 
 

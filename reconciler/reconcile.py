@@ -11,17 +11,21 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 
 from reconciler.apply import Executor
+from reconciler.node.facts import gather
 from reconciler.node.observe import observe
 from reconciler.node.process import Runner
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.plan.observed import ObservedState
+from reconciler.plan.preflight import needs_facts, preflight
 from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.plan.scope import hold_suspended, resolve_targets, restrict
-from reconciler.spec.desired import DesiredState
+from reconciler.spec.desired import DesiredContainer, DesiredState
+from reconciler.spec.windows import closed
 from reconciler.state import StateDir
 
 
@@ -40,6 +44,7 @@ class Options:
     allow_mass_destroy: bool = False
     max_rounds: int = 3
     record: bool = True  # whether planning may write the state directory (not for `plan`)
+    ignore_windows: bool = False  # run disruptive changes outside maintenance windows too
     clock: Callable[[], float] = field(default=time.time)
     # Told each warning of an observation as it is planned from (the controller logs them;
     # the CLI prints the ones `make_plan` returns).
@@ -53,7 +58,15 @@ class Options:
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
     prune = options.prune or desired.prune_enabled(options.node)
-    return Policy(prune=prune, allow_mass_destroy=options.allow_mass_destroy)
+    policy = Policy(prune=prune, allow_mass_destroy=options.allow_mass_destroy)
+    if options.ignore_windows:
+        return policy
+    now = datetime.fromtimestamp(options.clock(), UTC)
+    node = desired.node_windows(options.node)
+    mine = {d.ctid: d.spec.maintenance or node for d in desired.for_node(options.node)}
+    return dataclasses.replace(
+        policy, closed=closed(mine, now), node_closed=closed({0: node}, now).get(0)
+    )
 
 
 def inventory_for(
@@ -85,14 +98,11 @@ def make_plan(
     inventory, observed = inventory_for(state, desired, observed, access, options)
     for warning in observed.warnings:
         options.warn(warning)
+    mine = desired.for_node(node)
     result = plan(
-        desired.for_node(node),
-        observed,
-        inventory,
-        policy_for(desired, options),
-        revision=revision,
-        node=node,
+        mine, observed, inventory, policy_for(desired, options), revision=revision, node=node
     )
+    result = checked(result, mine, observed, access, cpu_overcommit(desired, node))
     return scoped(result, desired, observed, state, options), observed
 
 
@@ -117,6 +127,26 @@ def unconfirmed(current: Plan, options: Options) -> tuple[int, ...]:
         for c in current.changes
         if c.destructive and (c.ctid, c.action) not in options.confirmed
     )
+
+
+def checked(
+    planned: Plan,
+    mine: tuple[DesiredContainer, ...],
+    observed: ObservedState,
+    access: NodeAccess,
+    overcommit: float | None,
+) -> Plan:
+    """Pre-flight: the node is asked for its facts only when a change needs them."""
+    needed = needs_facts(planned, mine, observed)
+    facts = gather(access.run, PurePosixPath(access.conf_dir)) if needed else None
+    return preflight(planned, mine, observed, facts, overcommit)
+
+
+def cpu_overcommit(desired: DesiredState, node: str) -> float | None:
+    for declared in desired.nodes:
+        if declared.metadata.name == node and declared.spec.capacity is not None:
+            return declared.spec.capacity.cpuOvercommit
+    return None
 
 
 def _mismatched(results: list[ChangeResult]) -> bool:

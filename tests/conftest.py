@@ -8,9 +8,12 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from vzsim.hardware import Hardware
 
 # ---- golden files (tests/golden/): refreshed only by `pytest --update-golden` -----------------
 
@@ -98,11 +101,13 @@ class SimNode:
         )
 
 
-def make_sim_node(path: Path, templates: tuple[str, ...] = ()) -> SimNode:
+def make_sim_node(
+    path: Path, templates: tuple[str, ...] = (), machine: Hardware | None = None
+) -> SimNode:
     """Create a simulated node in `path` (used by `sim_node` and the replay test)."""
     from vzsim.nodeinit import init_node
 
-    root = Path(init_node(str(path), list(templates)))
+    root = Path(init_node(str(path), list(templates), machine=machine))
     _let_coverage_measure(root)
     env = dict(os.environ)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
@@ -116,7 +121,7 @@ def _let_coverage_measure(root: Path) -> None:
     `-IS`: coverage starts in a subprocess from a .pth file, which `-S` (no `site`) skips."""
     if "COVERAGE_PROCESS_CONFIG" not in os.environ:
         return
-    for tool in ("vzctl", "vzlist"):
+    for tool in ("vzctl", "vzlist", "uname", "nproc", "free", "df"):
         entry = root / "bin" / tool
         shebang, rest = entry.read_text(encoding="utf-8").split("\n", 1)
         assert shebang.endswith(" -IS"), f"{entry}: unexpected entry point {shebang!r}"

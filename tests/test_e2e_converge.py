@@ -24,8 +24,12 @@ from reconciler.spec.load import validate_files
 from reconciler.spec.models import CAPABILITIES
 from tests.conftest import make_sim_node
 from tests.support import GitRepo, container_doc, vzgitops
+from vzsim.hardware import Hardware
 from vzsim.setparams import FEATURES
 
+# every value that validates (cpus up to 4096, cpumask to CPU 4095, terabytes) must fit: the
+# node is as large as vzctl allows, so pre-flight holds nothing and convergence is what is tested
+BIG = Hardware(cpus=4096, ram=1 << 62, swap=1 << 62, disk=1 << 62)
 MAX = 9223372036854775807
 INT_MAX = 2147483647
 BASE: dict[str, Any] = {"config": "vswap-256m"}
@@ -146,7 +150,7 @@ def _accepted(ctid: int, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _node(root: Path) -> tuple[dict[str, str], GitRepo]:
-    node = make_sim_node(root / "node")
+    node = make_sim_node(root / "node", machine=BIG)
     return {**node.env, "VZGITOPS_STATE_DIR": str(root / "state")}, GitRepo(root / "repo")
 
 

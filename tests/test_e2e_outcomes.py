@@ -31,18 +31,23 @@ def apply(repo: GitRepo, env: dict[str, str], *extra: str) -> Any:
 
 
 def test_missing_os_template_names_the_template(env: dict[str, str], repo: GitRepo) -> None:
+    """Pre-flight finds it before vzctl create would exit 91 (vzctl's own words for exit 91
+    are tests/test_vzctl_detail.py's)."""
     repo.write("web.yaml", container_doc("web", 101, ostemplate="nosuch-1.0-x86_64"))
     repo.commit()
     done = apply(repo, env)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "container 101: vzctl create failed (exit 91)" in done.stdout
-    assert "Cached OS template" in done.stdout and "nosuch-1.0-x86_64" in done.stdout
-    assert "Creation of container private area failed" in done.stdout
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "! container 101 (web): preflight: OS template cache nosuch-1.0-x86_64 is not in " in (
+        done.stdout
+    )
+    assert "(vzctl create would exit 91)" in done.stdout
 
 
-def test_address_in_use_is_the_reason_a_start_failed(env: dict[str, str], repo: GitRepo) -> None:
-    """150 holds the address and is vzgitops's own (adopted, not in git, its destroy held), so
-    the plan has no conflict with a stranger to hold 101 for: vzctl's start is what fails."""
+def test_an_address_an_adopted_container_git_dropped_has_is_held_by_the_plan(
+    env: dict[str, str], repo: GitRepo
+) -> None:
+    """150 holds the address and is vzgitops's own (adopted, not in git, its destroy held):
+    it keeps the address, so 101 is held as a conflict instead of failing vzctl start (78)."""
     for argv in (
         ["create", "150", "--ostemplate", "debian-12.0-x86_64-minimal", "--ipadd", "10.0.0.5"],
         ["start", "150"],
@@ -53,13 +58,13 @@ def test_address_in_use_is_the_reason_a_start_failed(env: dict[str, str], repo: 
     repo.write("web.yaml", container_doc("web", 101, ip=["10.0.0.5"], state="running"))
     repo.commit()
     done = apply(repo, env, "--format", "json")
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    (failed,) = [r for r in report["apply"]["results"] if r["status"] == "failed"]
-    assert "Unable to add IP 10.0.0.5: Address already in use" in failed["error"]
-    assert "Container start failed" in failed["error"]
-    assert "Starting container" not in failed["error"]  # progress chatter is left out
-    assert listing(env)[101]["status"] == "stopped"
+    assert report["apply"]["results"] == []
+    held = {h["ctid"]: h for h in report["nodes"][0]["held"]}
+    assert held[101]["kind"] == "conflict"
+    assert "already has the IP address 10.0.0.5" in held[101]["reason"]
+    assert 101 not in listing(env)
 
 
 # ---- held work is not success ----------------------------------------------------------------

@@ -61,6 +61,11 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
         help="allow destroying more than max(1, 10%%) of the owned containers",
     )
     p.add_argument(
+        "--ignore-windows",
+        action="store_true",
+        help="run restarts, recreates, stops and destroys outside maintenance windows (emergencies)",
+    )
+    p.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 2 when changes or held changes are present, 0 when none",
@@ -230,6 +235,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     add = p.add_argument
     add("--prune", action="store_true", help="destroy owned containers git removed")
     add("--allow-mass-destroy", action="store_true", help="allow destroying >max(1, 10%%)")
+    add("--ignore-windows", action="store_true", help="disrupt outside maintenance windows")
     add("--interval", type=duration, default=60.0, metavar="DURATION", help="poll (60s, +-10%%)")
     add("--fetch-timeout", type=duration, default=60.0, metavar="DURATION", help="(60s)")
     add("--watch", action="store_true", help="reconcile when a local repository's refs change")

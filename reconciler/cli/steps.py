@@ -92,6 +92,7 @@ def reconcile_options(args: argparse.Namespace) -> Options:
         prune=args.prune,
         allow_mass_destroy=args.allow_mass_destroy,
         targets=tuple(getattr(args, "target", None) or ()),
+        ignore_windows=getattr(args, "ignore_windows", False),
     )
 
 

@@ -82,6 +82,7 @@ class Settings:
     node: str | None = None
     prune: bool = False
     allow_mass_destroy: bool = False
+    ignore_windows: bool = False
     interval: float = 60.0
     fetch_timeout: float = 60.0
     watch: bool = False
@@ -153,6 +154,7 @@ class Controller:
             node=settings.node,
             prune=settings.prune,
             allow_mass_destroy=settings.allow_mass_destroy,
+            ignore_windows=settings.ignore_windows,
             clock=seams.clock,
             warn=lambda warning: seams.log("warning", "observe.warning", message=warning),
         )

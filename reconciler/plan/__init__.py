@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.fields import Canon, desired_settings
-from reconciler.plan.conflicts import conflict, strangers
+from reconciler.plan.conflicts import conflict, leftovers, strangers
 from reconciler.plan.container import Acc, plan_create, plan_destroy, plan_update, unowned
 from reconciler.plan.model import (
     PLAN_FORMAT,
@@ -116,6 +116,54 @@ def _gate_destroys(doomed: list[Change], inventory: Inventory, policy: Policy, a
             )
 
 
+_LEFT = "which git no longer lists and this plan does not destroy"
+
+
+def _gate_leftovers(
+    desired: tuple[DesiredContainer, ...], observed: ObservedState, inventory: Inventory, acc: Acc
+) -> None:
+    """A change colliding with an owned container git dropped but that stays (no pruning, or
+    its destroy held) is held like one colliding with an unowned container."""
+    destroyed = {c.ctid for c in acc.changes if c.action == "destroy"}
+    wanted = {d.ctid for d in desired}
+    others = leftovers(observed.containers, wanted, inventory.owned, destroyed)
+    if not others:
+        return
+    by_ctid = {d.ctid: d for d in desired}
+    kept = []
+    for change in acc.changes:
+        d = by_ctid.get(change.ctid)
+        held = conflict(d, others, _LEFT) if d is not None else None
+        if held is None:
+            kept.append(change)
+        else:
+            acc.held.append(held)
+    acc.changes[:] = kept
+
+
+def _disruptive(change: Change) -> bool:
+    return change.action in ("destroy", "recreate") or any(
+        c.verb in ("stop", "restart") for c in change.commands
+    )
+
+
+def _gate_windows(acc: Acc, policy: Policy, wanted: set[int]) -> None:
+    """Outside its maintenance window a destroy, recreate or stop waits (restarts were already
+    left out of updates by `plan_update`, their live fields kept)."""
+    kept = []
+    for change in acc.changes:
+        window = policy.window(change.ctid, change.ctid in wanted)
+        if window is None or not _disruptive(change):
+            kept.append(change)
+            continue
+        reason = f"{change.action}: {window}"
+        acc.held.append(
+            Held(ctid=change.ctid, name=change.name, kind="window", fields=change.fields,
+                 reason=reason)
+        )  # fmt: skip
+    acc.changes[:] = kept
+
+
 def _order(changes: list[Change], bootorder: Mapping[int, int | None]) -> tuple[Change, ...]:
     """Destroys first (they free names and IPs), then by bootorder (higher first), then ctid."""
 
@@ -167,6 +215,8 @@ def plan(
         else:
             unmanaged.append(Unmanaged(ctid=ctid, name=have.name, status=have.status))
     _gate_destroys(doomed, inventory, policy, acc)
+    _gate_windows(acc, policy, wanted)
+    _gate_leftovers(desired, observed, inventory, acc)
     bootorder = {d.ctid: d.spec.bootorder for d in desired}
     return Plan(
         revision=revision,

@@ -27,7 +27,27 @@ def strangers(
     ]
 
 
-def conflict(d: DesiredContainer, others: list[ObservedContainer]) -> Held | None:
+def leftovers(
+    containers: Mapping[int, ObservedContainer],
+    wanted: set[int],
+    owned: Iterable[int],
+    destroyed: set[int],
+) -> list[ObservedContainer]:
+    """Owned containers git no longer lists that this plan does not destroy (pruning off, or
+    the destroy held): they keep their names and addresses too."""
+    mine = set(owned)
+    return [
+        have
+        for ctid, have in sorted(containers.items())
+        if have.listed and ctid in mine and ctid not in wanted and ctid not in destroyed
+    ]
+
+
+def conflict(
+    d: DesiredContainer,
+    others: list[ObservedContainer],
+    whose: str = "which vzgitops does not own",
+) -> Held | None:
     """A `conflict` hold when another container already has this one's name or an address."""
     if d.spec.state == "absent":
         return None
@@ -38,7 +58,7 @@ def conflict(d: DesiredContainer, others: list[ObservedContainer]) -> Held | Non
         what += [f"the IP address {ip}" for ip in taken]
         if what:
             reason = (
-                f"container {other.ctid} on the node, which vzgitops does not own, already has "
+                f"container {other.ctid} on the node, {whose}, already has "
                 f"{' and '.join(what)}; rename or remove container {other.ctid}, or change "
                 f"{d.origin.render()}; nothing is done to container {d.ctid} until then"
             )

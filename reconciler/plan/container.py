@@ -116,7 +116,9 @@ def plan_update(
     if any(f.change_class == "recreate" for f in diffs):
         plan_recreate(d, want, have, diffs, acc)
         return
-    diffs = _hold_restarts(d, have, diffs, d.spec.restart or policy.restart, acc)
+    window = policy.window(d.ctid, True)
+    restart = "never" if window else (d.spec.restart or policy.restart)
+    diffs = _hold_restarts(d, have, diffs, restart, acc, window)
     commands = _update_commands(d, want, have, diffs)
     if commands:
         acc.changes.append(
@@ -154,6 +156,7 @@ def _hold_restarts(
     diffs: list[FieldChange],
     restart_policy: str,
     acc: Acc,
+    window: str | None = None,
 ) -> list[FieldChange]:
     """Under `restart: never`, fields that need a running container restarted are held (listed
     as pending) and left out of the update; the diffs that remain."""
@@ -162,13 +165,14 @@ def _hold_restarts(
     if not (restart_fields and keep_running and restart_policy == "never"):
         return diffs
     names = ", ".join(f.field for f in restart_fields)
+    reason = f"{names} need a restart and the restart policy is never; restart the container or set restart: auto"
     acc.held.append(
         Held(
             ctid=d.ctid,
             name=d.name,
-            kind="pending-restart",
+            kind="window" if window else "pending-restart",
             fields=tuple(restart_fields),
-            reason=f"{names} need a restart and the restart policy is never; restart the container or set restart: auto",
+            reason=f"{names} need a restart, {window}" if window else reason,
         )
     )
     return [f for f in diffs if f.change_class != "restart"]

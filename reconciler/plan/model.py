@@ -19,6 +19,8 @@ HeldKind = Literal[
     "refused",
     "conflict",
     "suspended",
+    "preflight",
+    "window",
 ]
 HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
 PLAN_FORMAT = 1
@@ -80,7 +82,7 @@ class Held(Frozen):
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
     kind: HeldKind = Field(
-        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'."
+        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'; preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs); window: a restart, recreate, stop or destroy waits for a maintenance window."
     )
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
@@ -106,6 +108,10 @@ class Plan(Frozen):
     targets: tuple[int, ...] = Field(
         default=(),
         description="A partial plan (--target): the only containers planned; empty: all of them.",
+    )
+    warnings: tuple[str, ...] = Field(
+        default=(),
+        description="Pre-flight warnings that hold nothing, e.g. a hostname two containers share.",
     )
 
     @property
@@ -143,6 +149,13 @@ class Policy:
     prune: bool = False
     allow_mass_destroy: bool = False
     restart: Literal["auto", "never"] = "auto"
+    # Maintenance windows (spec/windows.py): ctid -> why its disruptive changes wait now, and
+    # the same for containers git does not list (the node's windows), None when open.
+    closed: Mapping[int, str] = field(default_factory=dict)
+    node_closed: str | None = None
+
+    def window(self, ctid: int, listed_in_git: bool) -> str | None:
+        return self.closed.get(ctid) if listed_in_git else self.node_closed
 
 
 # ---- one container ---------------------------------------------------------------------------

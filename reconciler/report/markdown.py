@@ -129,6 +129,7 @@ def _plan_blocks(report: Report) -> list[str]:
             f"- :pause_button: {h.ctid} ({html.escape(h.name)}) {h.kind}: {html.escape(h.reason)}\n"
             for h in s.held
         ]
+        blocks += [f"- :warning: {html.escape(w)}\n" for w in s.warnings]
     return blocks
 
 

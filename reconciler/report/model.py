@@ -50,6 +50,9 @@ class NodeSection(Frozen):
     unmanaged: tuple[Unmanaged, ...] = Field(
         default=(), description="Containers vzgitops does not own."
     )
+    warnings: tuple[str, ...] = Field(
+        default=(), description="Pre-flight warnings that hold nothing (e.g. shared hostnames)."
+    )
 
 
 class Report(Frozen):
@@ -126,6 +129,7 @@ def section(plan: Plan) -> NodeSection:
         changes=plan.changes,
         held=plan.held,
         unmanaged=plan.unmanaged,
+        warnings=plan.warnings,
     )
 
 

@@ -92,6 +92,7 @@ def _section(section: NodeSection, several: bool, is_plan: bool) -> list[str]:
         f"  ? container {u.ctid} ({u.name or '-'}, {u.status}): unmanaged"
         for u in section.unmanaged
     ]
+    lines += [f"  warning: {w}" for w in section.warnings]
     if several:
         lines.append(section.summary)
     return lines

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.errors import UsageError
 from reconciler.spec.models import ContainerSpec, Node
+from reconciler.spec.windows import MaintenanceWindow
 
 DEFAULT_NODE = "default"
 
@@ -66,6 +67,13 @@ class DesiredState(BaseModel):
         if node is None or not self.nodes:
             return self.containers
         return tuple(c for c in self.containers if c.node == node)
+
+    def node_windows(self, node: str | None) -> tuple[MaintenanceWindow, ...]:
+        """The maintenance windows the node declares (none: always open)."""
+        for declared in self.nodes:
+            if declared.metadata.name == node and declared.spec.maintenance:
+                return tuple(declared.spec.maintenance)
+        return ()
 
     def prune_enabled(self, node: str | None) -> bool:
         for declared in self.nodes:

@@ -39,6 +39,7 @@ from reconciler.spec.types import (
     TotalMemory,
     YesNo,
 )
+from reconciler.spec.windows import MaintenanceWindow
 
 API_VERSION = "vzgitops/v1"
 KINDS = ("Container", "Node", "Defaults")
@@ -215,6 +216,10 @@ class Settings(Frozen):
     protect: YesNo | None = Field(
         default=None, description="Never destroy this container, whatever git says."
     )
+    maintenance: list[MaintenanceWindow] | None = Field(
+        default=None,
+        description="Maintenance windows: restarts, recreates, stops and destroys wait for one (live changes do not); replaces the node's windows; omitted: the node's.",
+    )
 
 
 class ContainerSpec(Settings):
@@ -261,6 +266,12 @@ class Capacity(Frozen):
     cpus: StrictInt | None = Field(
         default=None, ge=1, description="CPUs the containers' cpus may sum up to."
     )
+    cpuOvercommit: float | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Pre-flight: the running containers' cpus may sum up to the node's CPUs (nproc) times this ratio, e.g. 4; unset: not checked.",
+    )
 
 
 class NodeSpec(Frozen):
@@ -275,6 +286,10 @@ class NodeSpec(Frozen):
     prune: YesNo | None = Field(
         default=None,
         description="Destroy owned containers that git no longer lists (or marks absent).",
+    )
+    maintenance: list[MaintenanceWindow] | None = Field(
+        default=None,
+        description="Maintenance windows of the node's containers (unless a container or Defaults sets its own); omitted: always open.",
     )
 
 

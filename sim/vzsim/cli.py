@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from vzsim import faults, nodeinit
+from vzsim import faults, hardware, nodeinit
 from vzsim.oplog import read_oplog
 
 USAGE_EXIT = 64
@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         help="add an OS template cache (repeatable)",
     )
     init.add_argument("--force", action="store_true", help="recreate a non-empty DIR")
+    init.add_argument("--arch", choices=hardware.ARCHES, help="machine (uname -m); x86_64")
+    init.add_argument("--cpus", type=int, metavar="N", help="CPUs (nproc); 16")
+    init.add_argument("--ram", metavar="SIZE", help="RAM (free), e.g. 4G; 64G")
+    init.add_argument("--swap", metavar="SIZE", help="swap (free), e.g. 1G; 16G")
+    init.add_argument("--disk", metavar="SIZE", help="size of /vz (df), e.g. 100G; 1T")
     fault = sub.add_parser("fault", help="inject failures, latency or hangs")
     fault.add_argument("dir")
     fault.add_argument("--verb", choices=faults.VERBS)
@@ -56,8 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     return top
 
 
+def _hardware(args: argparse.Namespace) -> hardware.Hardware:
+    default = hardware.Hardware()
+    try:
+        sizes = {
+            name: default.__dict__[name] if text is None else hardware.parse_size(text)
+            for name, text in (("ram", args.ram), ("swap", args.swap), ("disk", args.disk))
+        }
+    except ValueError as exc:
+        raise nodeinit.InitError(str(exc)) from exc
+    cpus = default.cpus if args.cpus is None else args.cpus
+    if not 1 <= cpus <= 4096 or sizes["ram"] <= 0 or sizes["disk"] <= 0:
+        raise nodeinit.InitError("--cpus must be 1..4096, --ram and --disk more than 0")
+    return hardware.Hardware(arch=args.arch or default.arch, cpus=cpus, **sizes)
+
+
 def _init(args: argparse.Namespace) -> int:
-    root = nodeinit.init_node(args.dir, args.template, args.force)
+    machine = _hardware(args)
+    root = nodeinit.init_node(args.dir, args.template, args.force, machine)
     print(f"Simulated OpenVZ 4.x node ready in {root}")
     print(f"  . {root}/env      # puts vzctl/vzlist on PATH, sets VZGITOPS_VZ_CONF_DIR")
     print("  vzctl create 101 --ostemplate debian-12.0-x86_64-minimal")

@@ -1,7 +1,8 @@
 """Creating a simulated node: `vzgitops sim init DIR` (see `cli`).
 
 Writes the state dir a real 4.x node would have under /etc/vz and /vz (vz.conf, sample
-configs, template caches with small real `.tar.gz` OS templates), the `bin/vzctl` and
+configs, template caches with small real `.tar.gz` OS templates), the machine's hardware
+(`hardware.json`, reported by `bin/uname`, `nproc`, `free` and `df`), the `bin/vzctl` and
 `bin/vzlist` entry points pinned to this interpreter and to where vzsim and vzgitops are
 installed, and an `env` file to source.
 """
@@ -14,6 +15,8 @@ import os
 import shutil
 import sys
 import tarfile
+
+from vzsim import hardware
 
 DEFAULT_TEMPLATES = (
     "debian-12.0-x86_64-minimal",
@@ -44,7 +47,7 @@ MANAGED: tuple[str, ...] = (
     "dump",
     "etc",
 )
-MANAGED += ("vz.conf", "env", "faults.json", "faults.json.lock", "oplog.jsonl")
+MANAGED += ("vz.conf", "env", "faults.json", "faults.json.lock", "oplog.jsonl", "hardware.json")
 # The simulated host's resolver, inherited by containers with NAMESERVER=inherit.
 HOST_RESOLV = "nameserver 10.255.255.53\n"
 
@@ -104,6 +107,17 @@ from vzsim.{tool} import main
 
 sys.exit(main(sys.argv, {d!r}))
 '''
+
+HOST_ENTRY = '''#!{python} -IS
+"""Simulated `{tool}` of the node at {d}: answers from hardware.json (`vzgitops sim init`)."""
+import sys
+
+sys.path[:0] = {paths!r}
+from vzsim.hardware import main
+
+sys.exit(main({tool!r}, sys.argv, {d!r}))
+'''
+HOST_TOOLS = ("uname", "nproc", "free", "df")
 
 
 class InitError(Exception):
@@ -194,6 +208,9 @@ def _entry_points(root: str) -> None:
     for tool in ("vzctl", "vzlist"):
         script = ENTRY.format(python=sys.executable, tool=tool, d=root, paths=paths)
         _write(os.path.join(root, "bin", tool), script, 0o755)
+    for tool in HOST_TOOLS:
+        script = HOST_ENTRY.format(python=sys.executable, tool=tool, d=root, paths=paths)
+        _write(os.path.join(root, "bin", tool), script, 0o755)
 
 
 def _configs(root: str) -> None:
@@ -206,8 +223,13 @@ def _configs(root: str) -> None:
     _write(os.path.join(root, "etc", "resolv.conf"), HOST_RESOLV)
 
 
-def init_node(directory: str, templates: list[str], force: bool = False) -> str:
-    """Create the node; returns its absolute state dir."""
+def init_node(
+    directory: str,
+    templates: list[str],
+    force: bool = False,
+    machine: hardware.Hardware | None = None,
+) -> str:
+    """Create the node (with `machine`'s hardware, or the default); returns its state dir."""
     for name in templates:
         check_template_name(name)
     root = os.path.abspath(directory)
@@ -219,6 +241,7 @@ def init_node(directory: str, templates: list[str], force: bool = False) -> str:
     for name in dict.fromkeys([*DEFAULT_TEMPLATES, *templates]):
         build_template(os.path.join(root, "template", "cache", f"{name}.tar.gz"), name)
     _entry_points(root)
+    hardware.save(root, machine or hardware.Hardware())
     env = f'export PATH="{root}/bin:$PATH"\nexport VZGITOPS_VZ_CONF_DIR="{root}/conf"\n'
     _write(os.path.join(root, "env"), env)
     return root

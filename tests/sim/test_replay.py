@@ -501,8 +501,26 @@ def render_doc(outcome: dict[str, str]) -> str:
             "|---|---|---|",
             *rows,
             "",
+            *HARDWARE_DOC,
         ]
     )
+
+
+HARDWARE_DOC = (
+    "## The machine",
+    "",
+    "vzgitops's pre-flight asks a node about its machine with `cat /etc/vz/vz.conf`, `uname -m`, "
+    "`nproc`, `free -b`, `df -P -k VE_PRIVATE` and `ls -1 TEMPLATE/cache` (argument lists "
+    "through its Runner, so the same on a real node). The simulated node answers them the same "
+    "way: `vzgitops sim init DIR --arch i686 --cpus 2 --ram 4G --swap 1G --disk 100G` stores the "
+    "machine in `DIR/hardware.json` (defaults: x86_64, 16 CPUs, 64G RAM, 16G swap, a 1T /vz), "
+    "and `DIR/bin/uname`, `nproc`, `free` and `df` (entry points like `bin/vzctl`, first on PATH "
+    "after `. DIR/env`) print it in the formats of coreutils 8 and procps-ng 3.3. `df` counts "
+    "the private areas' used space as the simulated vzquota does, so creating containers fills "
+    "the disk; `vz.conf` and the template caches are real files, read by the real `cat` and "
+    "`ls`. Editing `hardware.json` changes the machine of an existing node.",
+    "",
+)
 
 
 def test_simulator_doc(update_golden: bool) -> None:
