@@ -1,8 +1,8 @@
 """Creating a simulated node: `vzgitops sim init DIR` (see `cli`).
 
 Writes the state dir a real 4.x node would have under /etc/vz and /vz (vz.conf, sample
-configs, template caches with small real `.tar.gz` OS templates), the `bin/vzctl` and
-`bin/vzlist` entry points pinned to this interpreter and to where vzsim and vzgitops are
+configs, template caches with small real `.tar.gz` OS templates), the `bin/vzctl`,
+`bin/vzlist`, `bin/vzdump` and `bin/vzrestore` entry points pinned to this interpreter and to where vzsim and vzgitops are
 installed, and an `env` file to source.
 """
 
@@ -106,6 +106,9 @@ sys.exit(main(sys.argv, {d!r}))
 '''
 
 
+TOOLS = ("vzctl", "vzlist", "vzdump", "vzrestore")
+
+
 class InitError(Exception):
     """The node cannot be created as asked."""
 
@@ -191,7 +194,7 @@ def _package_dir(name: str) -> str:
 
 def _entry_points(root: str) -> None:
     paths = _import_paths()
-    for tool in ("vzctl", "vzlist"):
+    for tool in TOOLS:
         script = ENTRY.format(python=sys.executable, tool=tool, d=root, paths=paths)
         _write(os.path.join(root, "bin", tool), script, 0o755)
 
