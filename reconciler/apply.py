@@ -40,6 +40,7 @@ ALREADY_DONE = {
 }  # fmt: skip
 MUTATING = frozenset({"create", "set", "start", "stop", "restart", "destroy", "mount", "umount"})
 VZCTL_TIMEOUT = 900.0
+DUMP_TIMEOUT = 6 * 3600.0  # a dump copies the whole private area
 
 
 def classify(verb: str, code: int) -> Outcome:
@@ -81,11 +82,14 @@ class Executor:
         return identity(self.conf_dir, ctid) if self.conf_dir is not None else None
 
     def _once(self, command: Command) -> Completed:
+        argv = (command.tool, *command.argv)
         try:
-            done = self.run(("vzctl", *command.argv), timeout=VZCTL_TIMEOUT)
+            done = self.run(
+                argv, timeout=VZCTL_TIMEOUT if command.tool == "vzctl" else DUMP_TIMEOUT
+            )
         except CommandTimeout as exc:
-            return Completed(("vzctl", *command.argv), -1, "", str(exc), 0.0)
-        if classify(command.verb, done.code) == "transient":
+            return Completed(argv, -1, "", str(exc), 0.0)
+        if _outcome(command, done.code) == "transient":
             raise _Transient(done)
         return done
 
@@ -105,15 +109,16 @@ class Executor:
         except _Transient as exc:
             done = exc.done
         attempts = retrying.statistics.get("attempt_number", 1)
-        outcome = "permanent" if done.code == -1 else classify(command.verb, done.code)
+        outcome = "permanent" if done.code == -1 else _outcome(command, done.code)
         failed = outcome != "ok"
         return CommandResult(
             argv=command.argv,
+            tool=command.tool,
             code=done.code,
             attempts=attempts,
             outcome=outcome,
             output=done.output if failed else "",
-            detail=vzctl_detail(done.stdout, done.stderr) if failed else "",
+            detail=_detail(command, done) if failed else "",
         )
 
     def apply_change(self, change: Change, protect: bool) -> ChangeResult:
@@ -186,10 +191,27 @@ class Executor:
         return results
 
 
+def _outcome(command: Command, code: int) -> Outcome:
+    """vzctl's codes by the table; vzdump only says 0 or not (255 "job errors"): a failed dump
+    is not retried here, it fails the change so the destroy after it does not run."""
+    if command.tool == "vzctl":
+        return classify(command.verb, code)
+    return "ok" if code == 0 else "permanent"
+
+
+def _detail(command: Command, done: Completed) -> str:
+    if command.tool == "vzctl":
+        return vzctl_detail(done.stdout, done.stderr)
+    errors = [line for line in done.stdout.splitlines() if line.startswith("ERROR:")]
+    return vzctl_detail("\n".join(errors) or done.stdout, "" if errors else done.stderr)
+
+
 def _error(change: Change, result: CommandResult) -> str:
     verb = result.argv[0]
     detail = result.detail or "no output"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    if result.tool == "vzdump":
+        return f"container {change.ctid}: the dump before the {change.action} failed (vzdump exit {result.code}), so the container was not destroyed: {detail}"
     if result.code == -1:
         return f"container {change.ctid}: vzctl {verb} timed out{tries}"
     return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {detail}"

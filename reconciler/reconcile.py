@@ -37,6 +37,8 @@ class Options:
     node: str | None = None
     prune: bool = False
     allow_mass_destroy: bool = False
+    dump_before_destroy: bool = True
+    dump_dir: str | None = None
     max_rounds: int = 3
     record: bool = True  # whether planning may write the state directory (not for `plan`)
     clock: Callable[[], float] = field(default=time.time)
@@ -47,7 +49,12 @@ class Options:
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
     prune = options.prune or desired.prune_enabled(options.node)
-    return Policy(prune=prune, allow_mass_destroy=options.allow_mass_destroy)
+    return Policy(
+        prune=prune,
+        allow_mass_destroy=options.allow_mass_destroy,
+        dump_before_destroy=options.dump_before_destroy,
+        dump_dir=options.dump_dir,
+    )
 
 
 def inventory_for(

@@ -65,6 +65,32 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 2 when changes or held changes are present, 0 when none",
     )
+    _dump_options(p)
+
+
+def dump_dir(text: str) -> str:
+    """--dump-dir: an absolute path on the node, no control characters (it reaches vzdump)."""
+    if not text.startswith("/") or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an absolute directory path without control characters"
+        )
+    return text
+
+
+def _dump_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-dump-before-destroy",
+        dest="dump_before_destroy",
+        action="store_false",
+        help="destroy and recreate without taking a vzdump archive first (default: dump first)",
+    )
+    p.add_argument(
+        "--dump-dir",
+        type=dump_dir,
+        default=None,
+        metavar="DIR",
+        help="where the dump before a destroy goes (vzdump --dumpdir; default: the node's DUMPDIR)",
+    )
 
 
 def _pr_options(p: argparse.ArgumentParser) -> None:
@@ -208,6 +234,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     add = p.add_argument
     add("--prune", action="store_true", help="destroy owned containers git removed")
     add("--allow-mass-destroy", action="store_true", help="allow destroying >max(1, 10%%)")
+    _dump_options(p)
     add("--interval", type=duration, default=60.0, metavar="DURATION", help="poll (60s, +-10%%)")
     add("--fetch-timeout", type=duration, default=60.0, metavar="DURATION", help="(60s)")
     add("--watch", action="store_true", help="reconcile when a local repository's refs change")

@@ -87,7 +87,13 @@ def load(args: argparse.Namespace, state: StateDir | None) -> Loaded:
 def reconcile_options(args: argparse.Namespace) -> Options:
     from reconciler.reconcile import Options
 
-    return Options(node=args.node, prune=args.prune, allow_mass_destroy=args.allow_mass_destroy)
+    return Options(
+        node=args.node,
+        prune=args.prune,
+        allow_mass_destroy=args.allow_mass_destroy,
+        dump_before_destroy=args.dump_before_destroy,
+        dump_dir=args.dump_dir,
+    )
 
 
 def print_problems(error: SpecError, fmt: str) -> None:

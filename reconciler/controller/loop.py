@@ -81,6 +81,8 @@ class Settings:
     node: str | None = None
     prune: bool = False
     allow_mass_destroy: bool = False
+    dump_before_destroy: bool = True
+    dump_dir: str | None = None
     interval: float = 60.0
     fetch_timeout: float = 60.0
     watch: bool = False
@@ -152,6 +154,8 @@ class Controller:
             node=settings.node,
             prune=settings.prune,
             allow_mass_destroy=settings.allow_mass_destroy,
+            dump_before_destroy=settings.dump_before_destroy,
+            dump_dir=settings.dump_dir,
             clock=seams.clock,
             warn=lambda warning: seams.log("warning", "observe.warning", message=warning),
         )
