@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from reconciler import __version__
 from reconciler.errors import UsageError
@@ -117,6 +117,32 @@ def _drift_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--branch", default=None, help="branch name for --adopt")
 
 
+def ctid(text: str) -> int:
+    """A container ID as vzdump takes one: digits, 100 or more (below are reserved)."""
+    if not text.isdigit() or not 100 <= int(text) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a container ID (100 or more)")
+    return int(text)
+
+
+def _backup_parsers(sub: Any) -> None:
+    p = sub.add_parser("backup", help="take a vzdump of owned containers now")
+    _node_options(p)
+    p.add_argument("ctids", type=ctid, nargs="*", metavar="CTID", help="default: every owned one")
+    p.add_argument("--mode", choices=("stop", "suspend", "snapshot"), default="snapshot")
+    p.add_argument(
+        "--dump-dir", type=dump_dir, default=None, metavar="DIR", help="vzdump --dumpdir"
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--wait-lock", action="store_true", help="wait for the node lock instead of exiting 75"
+    )
+    p = sub.add_parser("backups", help="list the vzdump archives on the node")
+    _node_options(p)
+    p.add_argument("ctids", type=ctid, nargs="*", metavar="CTID", help="default: all")
+    p.add_argument("--dump-dir", type=dump_dir, default=None, metavar="DIR", help="where to look")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vzgitops", description="GitOps reconciler for OpenVZ containers.")
     parser.add_argument("--version", action="version", version=f"vzgitops {__version__}")
@@ -202,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", default=None, help="state directory of 'vzgitops run'")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
+    _backup_parsers(sub)
     sub.add_parser(
         "sim", help="manage a simulated OpenVZ node (see 'vzgitops sim --help')", add_help=False
     )

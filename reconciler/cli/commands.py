@@ -257,6 +257,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return show_status(state_dir(args.state_dir), args.format)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from reconciler.cli.backup import cmd_backup as backup
+
+    return backup(args)
+
+
+def cmd_backups(args: argparse.Namespace) -> int:
+    from reconciler.cli.backup import cmd_backups as backups
+
+    return backups(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan,
     "apply": cmd_apply,
@@ -267,4 +279,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "adopt": cmd_adopt,
     "run": cmd_run,
     "status": cmd_status,
+    "backup": cmd_backup,
+    "backups": cmd_backups,
 }
