@@ -13,11 +13,13 @@ container (owned) or not (dropped). The results it returns are core values, `pla
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import CommandTimeout, vzctl_detail
+from reconciler.errors import CommandTimeout, VzGitopsError, vzctl_detail
+from reconciler.node.dumps import CREATING, log_of
 from reconciler.node.process import Completed, Runner
 from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Plan
@@ -77,6 +79,8 @@ class Executor:
     retry: RetryPolicy = RetryPolicy()
     should_stop: Callable[[], bool] = lambda: False
     conf_dir: Path | None = None  # where CTID.conf lives, for containers' identities
+    clock: Callable[[], float] = time.time
+    dump_keep: float = 7 * 86400.0  # how long a dump taken before a destroy is kept
 
     def _identity(self, ctid: int) -> Identity | None:
         return identity(self.conf_dir, ctid) if self.conf_dir is not None else None
@@ -110,10 +114,14 @@ class Executor:
             done = exc.done
         attempts = retrying.statistics.get("attempt_number", 1)
         outcome = "permanent" if done.code == -1 else _outcome(command, done.code)
+        made = CREATING.search(done.stdout) if command.tool == "vzdump" else None
+        if command.tool == "vzdump" and outcome == "ok" and made is None:
+            outcome = "permanent"  # exit 0 without an archive: no proof of a copy, no destroy
         failed = outcome != "ok"
         return CommandResult(
             argv=command.argv,
             tool=command.tool,
+            archive=made.group(1) if made is not None and not failed else None,
             code=done.code,
             attempts=attempts,
             outcome=outcome,
@@ -145,6 +153,8 @@ class Executor:
                     error=_error(change, result),
                 )
             self._record(change, command, protect)
+            if result.archive is not None:
+                self.state.record_safety_dump(change.ctid, result.archive, self.clock())
         self.state.clear_intent(change.ctid)
         return ChangeResult(
             ctid=change.ctid,
@@ -188,7 +198,26 @@ class Executor:
                 )
                 continue
             results.append(self.apply_change(change, change.ctid in protected))
+        self.prune_safety_dumps()
         return results
+
+    def prune_safety_dumps(self) -> list[str]:
+        """Delete the dumps taken before destroys once older than `dump_keep` (archive and
+        log, `rm -f` through the Runner); returns the archives removed. One that cannot be
+        removed stays recorded and is tried again after the next apply."""
+        cutoff = self.clock() - self.dump_keep
+        due = [e["path"] for e in self.state.safety_dumps() if e["at"] <= cutoff]
+        removed = set()
+        for archive in due:
+            try:
+                done = self.run(("rm", "-f", "--", archive, log_of(archive)))
+            except (CommandTimeout, VzGitopsError):
+                continue
+            if done.code == 0:
+                removed.add(archive)
+        if removed:
+            self.state.drop_safety_dumps(removed)
+        return sorted(removed)
 
 
 def _outcome(command: Command, code: int) -> Outcome:

@@ -39,6 +39,7 @@ class Options:
     allow_mass_destroy: bool = False
     dump_before_destroy: bool = True
     dump_dir: str | None = None
+    dump_keep: float = 7 * 86400.0
     max_rounds: int = 3
     record: bool = True  # whether planning may write the state directory (not for `plan`)
     clock: Callable[[], float] = field(default=time.time)

@@ -3,6 +3,8 @@ vzgitops, the simulated node's real vzctl/vzdump); a failed dump means no destro
 
 from __future__ import annotations
 
+import json
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -88,3 +90,38 @@ def test_a_bad_dump_dir_is_a_usage_error(env: dict[str, str], tmp_path: Path) ->
     done = vzgitops(["plan", "--repo", str(tmp_path), "--dump-dir", "relative/dir"], env)
     assert done.returncode == 64
     assert "not an absolute directory path" in done.stderr
+
+
+def test_kill_9_during_the_dump_before_a_prune_then_a_rerun_converges(
+    sim_node: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.support import VZGITOPS
+
+    repo = GitRepo(tmp_path / "repo")
+    _setup(repo, env, sim_node)
+    fault(sim_node, "--verb", "vzdump", "--hang")
+    apply = subprocess.Popen(
+        [*VZGITOPS, "apply", "--repo", str(repo.path), "--prune"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    lock = sim_node.dir / "lock" / "101.lck"
+    while not list((sim_node.dir / "dump").glob("*.dat")) or not lock.exists():
+        assert time.monotonic() < deadline and apply.poll() is None, "no dump started"
+        time.sleep(0.02)
+    # kill -9 the vzdump midway (its parent, vzgitops, reaps it and reports the failure)
+    os.kill(int(lock.read_text(encoding="ascii").split()[0]), signal.SIGKILL)
+    assert apply.wait(timeout=60) == 1
+    fault(sim_node, "--clear")
+    assert 101 in listing(env) and _archives(sim_node) == []
+    listed = vzgitops(["backups", "--format", "json"], env)
+    assert json.loads(listed.stdout)["archives"] == []
+    again = vzgitops(["apply", "--repo", str(repo.path), "--prune"], env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert 101 not in listing(env) and len(_archives(sim_node)) == 1

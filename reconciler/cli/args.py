@@ -91,6 +91,13 @@ def _dump_options(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where the dump before a destroy goes (vzdump --dumpdir; default: the node's DUMPDIR)",
     )
+    p.add_argument(
+        "--dump-keep",
+        type=duration,
+        default=7 * 86400.0,
+        metavar="DURATION",
+        help="delete a dump taken before a destroy after this long (default 168h)",
+    )
 
 
 def _pr_options(p: argparse.ArgumentParser) -> None:

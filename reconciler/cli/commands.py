@@ -162,7 +162,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
             attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
         )
         executor = Executor(
-            run=access.run, state=state, sleep=time.sleep, retry=retry, conf_dir=access.conf_dir
+            run=access.run,
+            state=state,
+            sleep=time.sleep,
+            retry=retry,
+            conf_dir=access.conf_dir,
+            dump_keep=options.dump_keep,
         )
         result, after = apply_revision(
             desired, sha, access, state, executor, options, planned=before

@@ -20,6 +20,7 @@ from reconciler.vzconf import parse_conf
 ARCHIVE = re.compile(
     r"^vzdump-openvz-(\d+)-(\d{4})_(\d\d)_(\d\d)-(\d\d)_(\d\d)_(\d\d)\.(tar|tar\.gz|tgz)$"
 )
+SUFFIX = re.compile(r"\.(tar|tar\.gz|tgz)$")
 CREATING = re.compile(r"^INFO: creating archive '(.+)'$", re.MULTILINE)
 MODES = ("stop", "suspend", "snapshot")
 DEFAULT_DUMP_DIR = "/vz/dump"
@@ -94,6 +95,11 @@ def list_archives(run: Runner, dump_dir: str, ctids: frozenset[int] | None = Non
         path = f"{dump_dir.rstrip('/')}/{name}"
         found.append(Archive(parsed[0], parsed[1], int(size), path))
     return sorted(found, key=lambda a: (a.ctid, a.taken, a.path))
+
+
+def log_of(archive: str) -> str:
+    """The log vzdump writes beside an archive: `BASENAME.log`."""
+    return SUFFIX.sub(".log", archive)
 
 
 def dump_argv(ctid: int, mode: str, dump_dir: str | None) -> tuple[str, ...]:
