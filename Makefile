@@ -47,6 +47,7 @@ schemas: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.dump
 
 check: lint typecheck test
 

@@ -13,11 +13,13 @@ container (owned) or not (dropped). The results it returns are core values, `pla
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import CommandTimeout, vzctl_detail
+from reconciler.errors import CommandTimeout, VzGitopsError, vzctl_detail
+from reconciler.node.dumps import CREATING, log_of
 from reconciler.node.process import Completed, Runner
 from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Plan
@@ -40,6 +42,7 @@ ALREADY_DONE = {
 }  # fmt: skip
 MUTATING = frozenset({"create", "set", "start", "stop", "restart", "destroy", "mount", "umount"})
 VZCTL_TIMEOUT = 900.0
+DUMP_TIMEOUT = 6 * 3600.0  # a dump copies the whole private area
 
 
 def classify(verb: str, code: int) -> Outcome:
@@ -76,16 +79,21 @@ class Executor:
     retry: RetryPolicy = RetryPolicy()
     should_stop: Callable[[], bool] = lambda: False
     conf_dir: Path | None = None  # where CTID.conf lives, for containers' identities
+    clock: Callable[[], float] = time.time
+    dump_keep: float = 7 * 86400.0  # how long a dump taken before a destroy is kept
 
     def _identity(self, ctid: int) -> Identity | None:
         return identity(self.conf_dir, ctid) if self.conf_dir is not None else None
 
     def _once(self, command: Command) -> Completed:
+        argv = (command.tool, *command.argv)
         try:
-            done = self.run(("vzctl", *command.argv), timeout=VZCTL_TIMEOUT)
+            done = self.run(
+                argv, timeout=VZCTL_TIMEOUT if command.tool == "vzctl" else DUMP_TIMEOUT
+            )
         except CommandTimeout as exc:
-            return Completed(("vzctl", *command.argv), -1, "", str(exc), 0.0)
-        if classify(command.verb, done.code) == "transient":
+            return Completed(argv, -1, "", str(exc), 0.0)
+        if _outcome(command, done.code) == "transient":
             raise _Transient(done)
         return done
 
@@ -105,15 +113,20 @@ class Executor:
         except _Transient as exc:
             done = exc.done
         attempts = retrying.statistics.get("attempt_number", 1)
-        outcome = "permanent" if done.code == -1 else classify(command.verb, done.code)
+        outcome = "permanent" if done.code == -1 else _outcome(command, done.code)
+        made = CREATING.search(done.stdout) if command.tool == "vzdump" else None
+        if command.tool == "vzdump" and outcome == "ok" and made is None:
+            outcome = "permanent"  # exit 0 without an archive: no proof of a copy, no destroy
         failed = outcome != "ok"
         return CommandResult(
             argv=command.argv,
+            tool=command.tool,
+            archive=made.group(1) if made is not None and not failed else None,
             code=done.code,
             attempts=attempts,
             outcome=outcome,
             output=done.output if failed else "",
-            detail=vzctl_detail(done.stdout, done.stderr) if failed else "",
+            detail=_detail(command, done) if failed else "",
         )
 
     def apply_change(self, change: Change, protect: bool) -> ChangeResult:
@@ -140,6 +153,8 @@ class Executor:
                     error=_error(change, result),
                 )
             self._record(change, command, protect)
+            if result.archive is not None:
+                self.state.record_safety_dump(change.ctid, result.archive, self.clock())
         self.state.clear_intent(change.ctid)
         return ChangeResult(
             ctid=change.ctid,
@@ -183,13 +198,49 @@ class Executor:
                 )
                 continue
             results.append(self.apply_change(change, change.ctid in protected))
+        self.prune_safety_dumps()
         return results
+
+    def prune_safety_dumps(self) -> list[str]:
+        """Delete the dumps taken before destroys once older than `dump_keep` (archive and
+        log, `rm -f` through the Runner); returns the archives removed. One that cannot be
+        removed stays recorded and is tried again after the next apply."""
+        cutoff = self.clock() - self.dump_keep
+        due = [e["path"] for e in self.state.safety_dumps() if e["at"] <= cutoff]
+        removed = set()
+        for archive in due:
+            try:
+                done = self.run(("rm", "-f", "--", archive, log_of(archive)))
+            except (CommandTimeout, VzGitopsError):
+                continue
+            if done.code == 0:
+                removed.add(archive)
+        if removed:
+            self.state.drop_safety_dumps(removed)
+        return sorted(removed)
+
+
+def _outcome(command: Command, code: int) -> Outcome:
+    """vzctl's codes by the table; vzdump only says 0 or not (255 "job errors"): a failed dump
+    is not retried here, it fails the change so the destroy after it does not run."""
+    if command.tool == "vzctl":
+        return classify(command.verb, code)
+    return "ok" if code == 0 else "permanent"
+
+
+def _detail(command: Command, done: Completed) -> str:
+    if command.tool == "vzctl":
+        return vzctl_detail(done.stdout, done.stderr)
+    errors = [line for line in done.stdout.splitlines() if line.startswith("ERROR:")]
+    return vzctl_detail("\n".join(errors) or done.stdout, "" if errors else done.stderr)
 
 
 def _error(change: Change, result: CommandResult) -> str:
     verb = result.argv[0]
     detail = result.detail or "no output"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    if result.tool == "vzdump":
+        return f"container {change.ctid}: the dump before the {change.action} failed (vzdump exit {result.code}), so the container was not destroyed: {detail}"
     if result.code == -1:
         return f"container {change.ctid}: vzctl {verb} timed out{tries}"
     return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {detail}"

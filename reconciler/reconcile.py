@@ -42,6 +42,9 @@ class Options:
     node: str | None = None
     prune: bool = False
     allow_mass_destroy: bool = False
+    dump_before_destroy: bool = True
+    dump_dir: str | None = None
+    dump_keep: float = 7 * 86400.0
     max_rounds: int = 3
     record: bool = True  # whether planning may write the state directory (not for `plan`)
     ignore_windows: bool = False  # run disruptive changes outside maintenance windows too
@@ -58,7 +61,12 @@ class Options:
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
     prune = options.prune or desired.prune_enabled(options.node)
-    policy = Policy(prune=prune, allow_mass_destroy=options.allow_mass_destroy)
+    policy = Policy(
+        prune=prune,
+        allow_mass_destroy=options.allow_mass_destroy,
+        dump_before_destroy=options.dump_before_destroy,
+        dump_dir=options.dump_dir,
+    )
     if options.ignore_windows:
         return policy
     now = datetime.fromtimestamp(options.clock(), UTC)

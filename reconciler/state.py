@@ -11,7 +11,9 @@ Layout under `--state-dir` (default /var/lib/vzgitops):
   directory (manual applies take only `node.lock`, between the controller's cycles);
 - `last-applied.json`: the revision last applied and when;
 - `suspended.json`: what `vzgitops suspend` holds (nodes, containers), until `vzgitops resume`;
-- `desired/`: validated desired states by git tree, a cache owned by `revcache`.
+- `desired/`: validated desired states by git tree, a cache owned by `revcache`;
+- `safety-dumps.json`: the vzdump archives taken before destroys (path, ctid, when), so the
+  executor deletes them once they are older than `--dump-keep`.
 
 Ownership is exact (`ownership` resolves it against observation on every plan): a create intent
 alone owns nothing; a leftover one (a crash, or a create that exited non-zero) makes its container
@@ -84,6 +86,7 @@ def unusable(path: Path, fix: str) -> StateUnusable:
 
 
 INVENTORY_FIX = "fix it, or move it away to have it rebuilt from the node (pruning then stays off until 'vzgitops adopt --confirm')"
+DUMPS_FIX = "fix it, or remove it (the dumps it lists are then kept until removed by hand)"
 INTENT_FIX = (
     "it records a vzctl call that was interrupted; check that container, then remove the file"
 )
@@ -300,6 +303,31 @@ class StateDir:
     def write_suspension(self, suspension: Suspension) -> None:
         write_durably(self.suspension_path, (suspension.model_dump_json(indent=2) + "\n").encode())
 
+    # ---- dumps taken before destroys ---------------------------------------------------------
+
+    @property
+    def safety_dumps_path(self) -> Path:
+        return self.root / "safety-dumps.json"
+
+    def safety_dumps(self) -> list[dict[str, Any]]:
+        """The recorded safety-net archives: {"ctid", "path", "at"}; unreadable is an error."""
+        path = self.safety_dumps_path
+        data = read_json(path, DUMPS_FIX)
+        if data is None and not path.exists():
+            return []
+        entries = data.get("dumps") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not all(_dump_entry(e) for e in entries):
+            raise unusable(path, DUMPS_FIX)
+        return entries
+
+    def record_safety_dump(self, ctid: int, archive: str, at: float) -> None:
+        entries = [*self.safety_dumps(), {"ctid": ctid, "path": archive, "at": at}]
+        write_json(self.safety_dumps_path, {"dumps": entries})
+
+    def drop_safety_dumps(self, archives: set[str]) -> None:
+        entries = [e for e in self.safety_dumps() if e["path"] not in archives]
+        write_json(self.safety_dumps_path, {"dumps": entries})
+
 
 @contextlib.contextmanager
 def node_lock(state: StateDir, *, wait: bool = False, what: str = "vzgitops") -> Iterator[None]:
@@ -364,3 +392,13 @@ def _file_lock(state: StateDir, name: str, *, wait: bool, holder: str, held: str
         yield
     finally:
         os.close(fd)
+
+
+def _dump_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("ctid"), int)
+        and isinstance(entry.get("path"), str)
+        and entry["path"].startswith("/")
+        and isinstance(entry.get("at"), int | float)
+    )

@@ -51,6 +51,9 @@ def run(
     return plan(tuple(desired), observed, inv, Policy(**policy))
 
 
+DUMP_101 = ("101", "--mode", "stop", "--compress", "gzip", "--maxfiles", "0")
+
+
 def argvs(p: Plan) -> list[tuple[str, ...]]:
     return [c.argv for ch in p.changes for c in ch.commands]
 
@@ -190,7 +193,9 @@ def test_recreate_is_refused_unless_allowed() -> None:
     allowed = container(ostemplate="ubuntu-22.04-x86_64", allowRecreate=True)
     p = run([allowed], node(matching(container())))
     assert [c.action for c in p.changes] == ["recreate"]
-    assert [a[0] for a in argvs(p)] == ["stop", "destroy", "create", "start"]
+    assert [c.verb for ch in p.changes for c in ch.commands] == [
+        "stop", "vzdump", "destroy", "create", "start"
+    ]  # fmt: skip
 
 
 def test_unowned_containers_are_never_touched() -> None:
@@ -210,7 +215,7 @@ def test_destroy_needs_prune() -> None:
     p = run(keep, observed)
     assert p.empty and [h.kind for h in p.held] == ["destroy-held"]
     p = run(keep, observed, prune=True)
-    assert argvs(p) == [("stop", "101"), ("destroy", "101")]
+    assert argvs(p) == [("stop", "101"), DUMP_101, ("destroy", "101")]
 
 
 def test_absent_state_destroys_when_pruning() -> None:
@@ -218,7 +223,7 @@ def test_absent_state_destroys_when_pruning() -> None:
     d = container(state="absent")
     observed = node(matching(container(), "stopped"), *(matching(k) for k in others))
     p = run([d, *others], observed, prune=True)
-    assert argvs(p) == [("destroy", "101")]
+    assert argvs(p) == [DUMP_101, ("destroy", "101")]
 
 
 def test_mass_destroy_is_refused() -> None:
@@ -344,3 +349,23 @@ def test_running_cpu_values_allow_for_kernel_rounding(
         ctid=101, status="running", saved=desired_settings(d.spec, "web"), running={field: running}
     )
     assert run([d], node(have)).empty is not differs
+
+
+def test_every_destroy_dumps_first_unless_the_policy_says_not() -> None:
+    gone = container()
+    keep = [container(ctid=100 + i, name=f"c{i}") for i in range(2, 12)]
+    observed = node(matching(gone, "stopped"), *(matching(k) for k in keep))
+    dumped = run(keep, observed, prune=True, dump_dir="/backup/safety")
+    (change,) = dumped.changes
+    assert change.dumps_first
+    assert change.commands[0].render() == (
+        "vzdump 101 --mode stop --compress gzip --maxfiles 0 --dumpdir /backup/safety"
+    )
+    assert change.commands[1].argv == ("destroy", "101")
+    plain = run(keep, observed, prune=True, dump_before_destroy=False)
+    assert argvs(plain) == [("destroy", "101")] and not plain.changes[0].dumps_first
+
+
+def test_a_plan_without_destroys_takes_no_dump() -> None:
+    p = run([container(cpus=4)], node(matching(container())))
+    assert p.changes and not any(c.tool == "vzdump" for ch in p.changes for c in ch.commands)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from reconciler import __version__
 from reconciler.errors import UsageError
@@ -77,6 +77,39 @@ def _plan_options(p: argparse.ArgumentParser) -> None:
         metavar="CTID",
         help="plan only this container, by CTID or name (repeatable): a partial plan",
     )
+    _dump_options(p)
+
+
+def dump_dir(text: str) -> str:
+    """--dump-dir: an absolute path on the node, no control characters (it reaches vzdump)."""
+    if not text.startswith("/") or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an absolute directory path without control characters"
+        )
+    return text
+
+
+def _dump_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-dump-before-destroy",
+        dest="dump_before_destroy",
+        action="store_false",
+        help="destroy and recreate without taking a vzdump archive first (default: dump first)",
+    )
+    p.add_argument(
+        "--dump-dir",
+        type=dump_dir,
+        default=None,
+        metavar="DIR",
+        help="where the dump before a destroy goes (vzdump --dumpdir; default: the node's DUMPDIR)",
+    )
+    p.add_argument(
+        "--dump-keep",
+        type=duration,
+        default=7 * 86400.0,
+        metavar="DURATION",
+        help="delete a dump taken before a destroy after this long (default 168h)",
+    )
 
 
 def _pr_options(p: argparse.ArgumentParser) -> None:
@@ -101,6 +134,32 @@ def _drift_options(p: argparse.ArgumentParser) -> None:
         help="commit the node's values of drifted fields to a new branch (never pushed)",
     )
     p.add_argument("--branch", default=None, help="branch name for --adopt")
+
+
+def ctid(text: str) -> int:
+    """A container ID as vzdump takes one: digits, 100 or more (below are reserved)."""
+    if not text.isdigit() or not 100 <= int(text) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a container ID (100 or more)")
+    return int(text)
+
+
+def _backup_parsers(sub: Any) -> None:
+    p = sub.add_parser("backup", help="take a vzdump of owned containers now")
+    _node_options(p)
+    p.add_argument("ctids", type=ctid, nargs="*", metavar="CTID", help="default: every owned one")
+    p.add_argument("--mode", choices=("stop", "suspend", "snapshot"), default="snapshot")
+    p.add_argument(
+        "--dump-dir", type=dump_dir, default=None, metavar="DIR", help="vzdump --dumpdir"
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--wait-lock", action="store_true", help="wait for the node lock instead of exiting 75"
+    )
+    p = sub.add_parser("backups", help="list the vzdump archives on the node")
+    _node_options(p)
+    p.add_argument("ctids", type=ctid, nargs="*", metavar="CTID", help="default: all")
+    p.add_argument("--dump-dir", type=dump_dir, default=None, metavar="DIR", help="where to look")
+    p.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", default=None, help="state directory of 'vzgitops run'")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
+    _backup_parsers(sub)
     sub.add_parser(
         "sim", help="manage a simulated OpenVZ node (see 'vzgitops sim --help')", add_help=False
     )
@@ -236,6 +296,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     add("--prune", action="store_true", help="destroy owned containers git removed")
     add("--allow-mass-destroy", action="store_true", help="allow destroying >max(1, 10%%)")
     add("--ignore-windows", action="store_true", help="disrupt outside maintenance windows")
+    _dump_options(p)
     add("--interval", type=duration, default=60.0, metavar="DURATION", help="poll (60s, +-10%%)")
     add("--fetch-timeout", type=duration, default=60.0, metavar="DURATION", help="(60s)")
     add("--watch", action="store_true", help="reconcile when a local repository's refs change")

@@ -174,7 +174,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         )
         executor = Executor(
             run=Narrator(access.run, speak), state=state, sleep=time.sleep, retry=retry,
-            conf_dir=access.conf_dir,
+            conf_dir=access.conf_dir, dump_keep=options.dump_keep,
         )  # fmt: skip
         result, after = apply_revision(
             desired, sha, access, state, executor,
@@ -313,6 +313,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return show_status(state_dir(args.state_dir), args.format)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from reconciler.cli.backup import cmd_backup as backup
+
+    return backup(args)
+
+
+def cmd_backups(args: argparse.Namespace) -> int:
+    from reconciler.cli.backup import cmd_backups as backups
+
+    return backups(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan,
     "apply": cmd_apply,
@@ -325,4 +337,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "suspend": cmd_suspend,
     "resume": cmd_resume,
+    "backup": cmd_backup,
+    "backups": cmd_backups,
 }

@@ -93,6 +93,9 @@ def reconcile_options(args: argparse.Namespace) -> Options:
         allow_mass_destroy=args.allow_mass_destroy,
         targets=tuple(getattr(args, "target", None) or ()),
         ignore_windows=getattr(args, "ignore_windows", False),
+        dump_before_destroy=args.dump_before_destroy,
+        dump_dir=args.dump_dir,
+        dump_keep=args.dump_keep,
     )
 
 

@@ -166,11 +166,13 @@ class Enforcer:
 
     def _executor(self, only: frozenset[int] | None = None) -> Executor:
         run, stop, retry = self.access.run, self.stopping.is_set, self.retry
-        conf = self.access.conf_dir
+        conf, keep = self.access.conf_dir, self.options.dump_keep
         if only is None:
-            return Executor(run, self.state, self._sleep, retry, should_stop=stop, conf_dir=conf)
+            return Executor(
+                run, self.state, self._sleep, retry, stop, conf, self.clock, dump_keep=keep
+            )
         return _OnlyExecutor(
-            run, self.state, self._sleep, retry, should_stop=stop, conf_dir=conf, only=only
+            run, self.state, self._sleep, retry, stop, conf, self.clock, dump_keep=keep, only=only
         )
 
     def _applied(

@@ -83,6 +83,9 @@ class Settings:
     prune: bool = False
     allow_mass_destroy: bool = False
     ignore_windows: bool = False
+    dump_before_destroy: bool = True
+    dump_dir: str | None = None
+    dump_keep: float = 7 * 86400.0
     interval: float = 60.0
     fetch_timeout: float = 60.0
     watch: bool = False
@@ -155,6 +158,9 @@ class Controller:
             prune=settings.prune,
             allow_mass_destroy=settings.allow_mass_destroy,
             ignore_windows=settings.ignore_windows,
+            dump_before_destroy=settings.dump_before_destroy,
+            dump_dir=settings.dump_dir,
+            dump_keep=settings.dump_keep,
             clock=seams.clock,
             warn=lambda warning: seams.log("warning", "observe.warning", message=warning),
         )

@@ -164,6 +164,25 @@ def _gate_windows(acc: Acc, policy: Policy, wanted: set[int]) -> None:
     acc.changes[:] = kept
 
 
+def dump_command(ctid: int, dump_dir: str | None) -> Command:
+    """The safety-net dump: a stopped container's archive, kept until vzgitops prunes it."""
+    where = ("--dumpdir", dump_dir) if dump_dir else ()
+    argv = (str(ctid), "--mode", "stop", "--compress", "gzip", "--maxfiles", "0", *where)
+    return Command(tool="vzdump", argv=argv)
+
+
+def _dump_first(change: Change, policy: Policy) -> Change:
+    """Put a vzdump right before the destroy of a destroy or recreate (when the policy asks):
+    the executor stops at a failed command, so a failed dump means no destroy."""
+    verbs = [c.verb for c in change.commands]
+    if not policy.dump_before_destroy or "destroy" not in verbs or change.dumps_first:
+        return change
+    at = verbs.index("destroy")
+    commands = list(change.commands)
+    commands.insert(at, dump_command(change.ctid, policy.dump_dir))
+    return change.model_copy(update={"commands": tuple(commands)})
+
+
 def _order(changes: list[Change], bootorder: Mapping[int, int | None]) -> tuple[Change, ...]:
     """Destroys first (they free names and IPs), then by bootorder (higher first), then ctid."""
 
@@ -221,7 +240,7 @@ def plan(
     return Plan(
         revision=revision,
         node=node,
-        changes=_order(acc.changes, bootorder),
+        changes=_order([_dump_first(c, policy) for c in acc.changes], bootorder),
         held=tuple(sorted(acc.held, key=lambda h: h.ctid)),
         unmanaged=tuple(unmanaged),
     )

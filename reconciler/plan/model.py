@@ -23,6 +23,7 @@ HeldKind = Literal[
     "window",
 ]
 HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
+Tool = Literal["vzctl", "vzdump"]
 PLAN_FORMAT = 1
 
 
@@ -31,19 +32,25 @@ class Frozen(BaseModel):
 
 
 class Command(Frozen):
-    """One vzctl call: the argument list after the program name."""
+    """One call of a node tool (vzctl, or vzdump for the dump before a destroy): the argument
+    list after the program name."""
 
     argv: tuple[str, ...] = Field(
-        description="vzctl arguments, e.g. ('set', '101', '--cpus', '2', '--save')."
+        description="Arguments, e.g. ('set', '101', '--cpus', '2', '--save')."
+    )
+    tool: Tool = Field(
+        default="vzctl",
+        description="The program: vzctl, or vzdump (a dump taken before a destroy).",
     )
 
     @property
     def verb(self) -> str:
-        return self.argv[0]
+        """vzctl's command word; the tool's name for the other tools."""
+        return self.argv[0] if self.tool == "vzctl" else self.tool
 
     def render(self) -> str:
         """The call as a person would type it (quoted for a shell; vzgitops itself uses no shell)."""
-        return shlex.join(("vzctl", *self.argv))
+        return shlex.join((self.tool, *self.argv))
 
 
 class FieldChange(Frozen):
@@ -70,6 +77,11 @@ class Change(Frozen):
     @property
     def destructive(self) -> bool:
         return self.action in ("destroy", "recreate")
+
+    @property
+    def dumps_first(self) -> bool:
+        """A vzdump runs before the destroy (the safety net); the destroy waits for it."""
+        return any(c.tool == "vzdump" for c in self.commands)
 
     @property
     def restarts(self) -> bool:
@@ -156,6 +168,9 @@ class Policy:
 
     def window(self, ctid: int, listed_in_git: bool) -> str | None:
         return self.closed.get(ctid) if listed_in_git else self.node_closed
+
+    dump_before_destroy: bool = True
+    dump_dir: str | None = None  # vzdump --dumpdir; None: the node's default (vz.conf DUMPDIR)
 
 
 # ---- one container ---------------------------------------------------------------------------

@@ -18,6 +18,10 @@ Status = Literal["applied", "unchanged", "failed", "skipped"]
 
 class CommandResult(Frozen):
     argv: tuple[str, ...] = Field(description="vzctl arguments.")
+    tool: str = Field(default="vzctl", description="The program: vzctl, or vzdump.")
+    archive: str | None = Field(
+        default=None, description="vzdump: the archive it wrote (a dump before a destroy)."
+    )
     code: int = Field(description="Exit code of the last attempt (-1: timed out).")
     attempts: int = Field(description="How many times it ran.")
     outcome: Outcome = Field(description="ok, transient, permanent or mismatch.")

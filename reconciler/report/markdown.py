@@ -15,7 +15,7 @@ import html
 from reconciler.drift import STATE_FIELD, ContainerDrift, Drift
 from reconciler.plan import Change
 from reconciler.report.model import CommitInfo, NodeSection, Report
-from reconciler.report.text import SIGIL, command_line, printable, short
+from reconciler.report.text import DUMP_NOTE, SIGIL, command_line, printable, short
 
 COMMENT_LIMIT = 65000
 MARKER = "<!-- vzgitops-plan-comment -->"
@@ -104,7 +104,7 @@ def _change_details(change: Change) -> str:
         for f in change.fields
     )
     table = f"| field | before | after | class |\n|---|---|---|---|\n{rows}\n" if rows else ""
-    commands = "\n".join(command_line(c.argv) for c in change.commands)
+    commands = "\n".join(command_line(c.argv, c.tool) for c in change.commands)
     fence = "```"
     while fence in commands:  # a value with backticks cannot close the fence early
         fence += "`"
@@ -113,7 +113,7 @@ def _change_details(change: Change) -> str:
     )  # inside HTML: no markdown, no emoji shortcodes
     return (
         f"<details><summary><code>{html.escape(SIGIL[change.action])}</code> container "
-        f"{change.ctid} (<code>{html.escape(change.name)}</code>): <b>{change.action}</b>{flags}"
+        f"{change.ctid} (<code>{html.escape(change.name)}</code>): <b>{change.action}</b>{DUMP_NOTE if change.dumps_first else ''}{flags}"
         f"</summary>\n\n{html.escape(change.reason)}\n\n{table}{fence}\n{commands}\n{fence}\n</details>\n"
     )
 

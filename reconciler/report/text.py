@@ -23,6 +23,7 @@ SIGIL = {
     "restart": "~",
 }
 CLASS_NOTE = {"restart": " (needs restart)", "recreate": " (forces recreate)"}
+DUMP_NOTE = " (dump first)"
 WHERE_NOTE = {"saved": "saved config only", "running": "running value only", "both": ""}
 
 
@@ -47,9 +48,9 @@ def short(sha: str | None) -> str:
     return sha[:12] if sha else "(working tree)"
 
 
-def command_line(argv: tuple[str, ...]) -> str:
-    """A vzctl call as a person would type it (quoted where needed)."""
-    return shlex.join(("vzctl", *argv))
+def command_line(argv: tuple[str, ...], tool: str = "vzctl") -> str:
+    """A vzctl (or vzdump) call as a person would type it (quoted where needed)."""
+    return shlex.join((tool, *argv))
 
 
 def commit_line(label: str, commit: CommitInfo) -> str:
@@ -60,7 +61,7 @@ def commit_line(label: str, commit: CommitInfo) -> str:
 
 def _change(change: Change) -> list[str]:
     lines = [
-        f"  {SIGIL[change.action]} container {change.ctid} ({change.name}): {change.action}  # {change.reason}"
+        f"  {SIGIL[change.action]} container {change.ctid} ({change.name}): {change.action}{DUMP_NOTE if change.dumps_first else ''}  # {change.reason}"
     ]
     for f in change.fields:
         if change.action == "create":
@@ -68,7 +69,7 @@ def _change(change: Change) -> list[str]:
             continue
         before = f.before if f.before is not None else "(unset)"
         lines.append(f"      {f.field}: {before} -> {f.after}{CLASS_NOTE.get(f.change_class, '')}")
-    lines.extend(f"      $ {command_line(c.argv)}" for c in change.commands)
+    lines.extend(f"      $ {command_line(c.argv, c.tool)}" for c in change.commands)
     return lines
 
 

@@ -29,7 +29,7 @@ VERBS: tuple[str, ...] = (
     "exec",
     "mount",
 )
-VERBS += ("umount", "vzlist", "*")
+VERBS += ("umount", "vzlist", "vzdump", "vzrestore", "*")
 _MASK = (1 << 64) - 1
 
 

@@ -2,8 +2,8 @@
 
 Writes the state dir a real 4.x node would have under /etc/vz and /vz (vz.conf, sample
 configs, template caches with small real `.tar.gz` OS templates), the machine's hardware
-(`hardware.json`, reported by `bin/uname`, `nproc`, `free` and `df`), the `bin/vzctl` and
-`bin/vzlist` entry points pinned to this interpreter and to where vzsim and vzgitops are
+(`hardware.json`, reported by `bin/uname`, `nproc`, `free` and `df`), the `bin/vzctl`,
+`bin/vzlist`, `bin/vzdump` and `bin/vzrestore` entry points pinned to this interpreter and to where vzsim and vzgitops are
 installed, and an `env` file to source.
 """
 
@@ -120,6 +120,9 @@ sys.exit(main({tool!r}, sys.argv, {d!r}))
 HOST_TOOLS = ("uname", "nproc", "free", "df")
 
 
+TOOLS = ("vzctl", "vzlist", "vzdump", "vzrestore")
+
+
 class InitError(Exception):
     """The node cannot be created as asked."""
 
@@ -205,7 +208,7 @@ def _package_dir(name: str) -> str:
 
 def _entry_points(root: str) -> None:
     paths = _import_paths()
-    for tool in ("vzctl", "vzlist"):
+    for tool in TOOLS:
         script = ENTRY.format(python=sys.executable, tool=tool, d=root, paths=paths)
         _write(os.path.join(root, "bin", tool), script, 0o755)
     for tool in HOST_TOOLS:
