@@ -19,13 +19,22 @@ from pathlib import Path
 
 from reconciler.cli.args import build_parser
 from reconciler.cli.commands import COMMANDS, cmd_run
-from reconciler.cli.steps import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, print_problems
+from reconciler.cli.steps import (
+    EXIT_BUG,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    print_problems,
+)
 from reconciler.errors import SpecError, VzGitopsError
 
 __all__ = ["BATCH_GC_THRESHOLD", "COMMANDS", "build_parser", "main", "run"]
 
 
 def run(argv: Sequence[str]) -> int:
+    if not argv:  # bare `vzgitops`: a usage error (64), as a missing subcommand is
+        sys.stderr.write(build_parser().format_help())
+        return EXIT_USAGE
     if argv[:1] == ["sim"]:
         return _sim(argv[1:])
     args = build_parser().parse_args(argv)
