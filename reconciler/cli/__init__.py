@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler.cli.args import build_parser
+from reconciler.cli.colour import RED, enabled, paint
 from reconciler.cli.commands import COMMANDS, cmd_run
 from reconciler.cli.steps import (
     EXIT_BUG,
@@ -90,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_problems(error, "text")
         return EXIT_ERROR
     except VzGitopsError as error:
-        print(f"error: {error}", file=sys.stderr)
+        on = enabled(sys.stderr, no_color="--no-color" in arguments)
+        print(f"{paint('error:', RED, on)} {error}", file=sys.stderr)
         return error.exit_code
     except Exception:  # the one place a bug becomes exit 3, with its traceback
         where = write_crash_report(traceback.format_exc())
