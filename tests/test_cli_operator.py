@@ -229,3 +229,28 @@ def test_import_refuses_a_node_name_the_spec_refuses(
 ) -> None:
     done = _imported(tmp_path, node_env, "--node", "Bad Name!")
     assert done.returncode == 64 and "import --node 'Bad Name!'" in done.stderr, done.stderr
+
+
+# ---- the one install path ---------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_ci_examples_and_the_unit_use_the_readme_install_path() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pipx install 'git+https://git.example.org/tools/vzgitops.git@v0.1.0'" in readme
+    unit = (ROOT / "examples" / "systemd" / "vzgitops.service").read_text(encoding="utf-8")
+    assert "pipx install 'git+https://git.example.org/tools/vzgitops.git@v0.1.0'" in unit
+    assert "PIPX_BIN_DIR=/usr/local/bin" in unit and "ExecStart=/usr/local/bin/vzgitops run" in unit
+    for name in ("github-plan.yml", "gitlab-plan.yml"):
+        text = (ROOT / "examples" / "ci" / name).read_text(encoding="utf-8")
+        assert 'pipx install "git+${VZGITOPS_SOURCE}@${VZGITOPS_VERSION}"' in text, name
+        assert "pip install vzgitops" not in text and "pip install --quiet vzgitops" not in text
+
+
+def test_the_license_file_is_the_one_pyproject_names() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = { text = "GPL-2.0-or-later" }' in pyproject
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 2, June 1991" in text
+    assert "any later version" in text
