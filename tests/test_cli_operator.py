@@ -254,3 +254,33 @@ def test_the_license_file_is_the_one_pyproject_names() -> None:
     text = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 2, June 1991" in text
     assert "any later version" in text
+
+
+# ---- --ref typos ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ref", "hint"),
+    [
+        ("mian", " Did you mean 'main'?"),
+        ("v1.1", " Did you mean 'v1.2' or 'v1.0'?"),  # best first, ties by difflib
+        ("relase", " Did you mean 'release'?"),
+        ("zzzzzz", ""),
+    ],
+)
+def test_did_you_mean_suggests_close_names(ref: str, hint: str) -> None:
+    from reconciler.source.names import did_you_mean
+
+    assert did_you_mean(ref, ["main", "release", "v1.0", "v1.2", "main"]) == hint
+
+
+def test_a_mistyped_ref_exits_1_naming_the_close_branch_and_tag(tmp_path: Path) -> None:
+    from tests.support import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("empty")
+    repo.git("tag", "v1.0")
+    for ref, said in (("mian", "Did you mean 'main'?"), ("v1.O", "Did you mean 'v1.0'?")):
+        done = vzgitops(["validate", "--repo", str(repo.path), "--ref", ref], os.environ)
+        assert done.returncode == 1, done.stderr
+        assert f"ref {ref!r} not found in {repo.path}. {said}" in done.stderr
