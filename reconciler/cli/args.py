@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="write the JSON Schemas of the document kinds")
     p.add_argument("--out", type=Path, default=Path("schemas"))
+    p.add_argument(
+        "--fields", type=Path, default=None, metavar="FILE", help="also write the field reference"
+    )
 
     p = sub.add_parser("import", help="write YAML for the containers on the node and adopt them")
     _node_options(p)

@@ -180,6 +180,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     for path in write_schemas(args.out):
         print(path)
+    if args.fields is not None:
+        from reconciler.spec.fieldref import render_fields
+
+        args.fields.write_text(render_fields(), encoding="utf-8")
+        print(args.fields)
     return EXIT_OK
 
 

@@ -57,8 +57,8 @@ HELP: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
     "schema": (
         "Write the JSON Schemas of the document kinds (Container, Node, Defaults), for editors "
-        "and CI linters.",
-        ("vzgitops schema --out schemas",),
+        "and CI linters; with --fields, also the Markdown field reference (docs/FIELDS.md).",
+        ("vzgitops schema --out schemas", "vzgitops schema --out schemas --fields docs/FIELDS.md"),
         _EXIT_COMMON,
     ),
     "import": (
