@@ -181,7 +181,9 @@ class VersionAction(argparse.Action):
     """`--version`: the version, the commit and the dependencies' versions, then exit 0."""
 
     def __init__(self, option_strings: list[str], dest: str, version: str, **kw: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="show versions and exit")
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show versions and exit"
+        )
         self.version = version
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
