@@ -43,7 +43,7 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 schemas: $(STAMP)
-	$(BIN)/vzgitops schema --out schemas
+	$(BIN)/vzgitops schema --out schemas --fields docs/FIELDS.md
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

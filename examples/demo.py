@@ -15,13 +15,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reconciler.cli.colour import BOLD, enabled, paint
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
 VZGITOPS = str(Path(sys.executable).parent / "vzgitops")
 
 
 def banner(text: str) -> None:
-    print(f"\n\033[1m=== {text}\033[0m", flush=True)
+    """A bold heading on a terminal; plain text into a pipe or with NO_COLOR set."""
+    print(f"\n{paint(f'=== {text}', BOLD, enabled(sys.stdout))}", flush=True)
 
 
 def sh(argv: list[str], env: dict[str, str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> int:

@@ -35,6 +35,13 @@ class UsageError(NeedsHuman):
     exit_code = 64
 
 
+class RefNotFound(UsageError):
+    """A `--ref` names no branch, tag or commit of the repository (a typo, most often): exit 1,
+    as the command line was well formed; the message suggests close names."""
+
+    exit_code = 1
+
+
 class SpecError(NeedsHuman):
     """A revision does not validate; carries every problem found, not only the first."""
 

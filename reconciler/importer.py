@@ -9,16 +9,18 @@ written as a document at all: `to_document` raises `NameRefused` and `import` sk
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from reconciler import units
-from reconciler.errors import NameRefused
+from reconciler.errors import NameRefused, UsageError, VzGitopsError
 from reconciler.fields import UBC_COUNTERS
-from reconciler.plan.observed import ObservedContainer
+from reconciler.plan.observed import ObservedContainer, ObservedState
 from reconciler.spec.models import API_VERSION, Container
-from reconciler.spec.types import ContainerName
+from reconciler.spec.types import ContainerName, ObjectName
 
 MODELINE = "# Imported by vzgitops from the live node; review it, then commit it.\n"
 
@@ -65,6 +67,7 @@ _CONVERT: dict[str, Any] = {
 }
 _SKIP = {"name"}
 _NAME: TypeAdapter[str] = TypeAdapter(ContainerName)
+_NODE: TypeAdapter[str] = TypeAdapter(ObjectName)
 
 
 def document_name(container: ObservedContainer) -> str:
@@ -90,9 +93,13 @@ def spec_values(container: ObservedContainer) -> dict[str, Any]:
     return spec
 
 
-def to_document(container: ObservedContainer) -> tuple[dict[str, Any], list[str]]:
-    """A validated Container document and the warnings for fields that had to be left out."""
+def to_document(
+    container: ObservedContainer, node: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """A validated Container document (of `node`, when given) and the warnings for fields that
+    had to be left out."""
     name = document_name(container)
+    metadata = {"name": name} if node is None else {"name": name, "node": node}
     spec = spec_values(container)
     warnings: list[str] = []
     if spec.get("disabled") is True and spec["state"] == "running":
@@ -104,7 +111,7 @@ def to_document(container: ObservedContainer) -> tuple[dict[str, Any], list[str]
         document = {
             "apiVersion": API_VERSION,
             "kind": "Container",
-            "metadata": {"name": name},
+            "metadata": metadata,
             "spec": spec,
         }
         try:
@@ -125,3 +132,45 @@ def to_document(container: ObservedContainer) -> tuple[dict[str, Any], list[str]
                 spec.pop(field)
             continue
         return document, warnings
+
+
+def check_wanted(observed: ObservedState, ctids: Iterable[int] | None) -> list[int]:
+    """The CTIDs to import: every listed container, or `ctids`, each of which must be on the node."""
+    listed = [ctid for ctid, c in observed.containers.items() if c.listed]
+    if ctids is None:
+        return listed
+    missing = sorted(set(ctids) - set(listed))
+    if missing:
+        names = ", ".join(map(str, missing))
+        raise VzGitopsError(
+            f"import --ctid: container(s) {names} not on the node; nothing imported"
+        )
+    return [ctid for ctid in listed if ctid in set(ctids)]
+
+
+@dataclass
+class Imported:
+    """The documents to write, by CTID, and the warnings for what was left out or skipped."""
+
+    docs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def documents(observed: ObservedState, ctids: Iterable[int], node: str | None) -> Imported:
+    """The documents for `ctids` (metadata.node set to `node` when given), or `UsageError`."""
+    if node is not None:
+        try:
+            _NODE.validate_python(node)
+        except ValidationError as exc:
+            reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise UsageError(f"import --node {node!r}: {reason}") from None
+    found = Imported()
+    for ctid in ctids:
+        try:
+            document, warnings = to_document(observed.containers[ctid], node)
+        except NameRefused as error:
+            found.warnings.append(str(error))
+            continue
+        found.docs[ctid] = document
+        found.warnings.extend(warnings)
+    return found

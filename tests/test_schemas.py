@@ -83,3 +83,40 @@ def test_the_container_schema_refuses_what_the_loader_refuses(
         "spec": spec,
     }
     assert _validator("container.schema.json").is_valid(document) is valid
+
+
+def test_the_field_reference_is_current() -> None:
+    from reconciler.spec.fieldref import render_fields
+
+    assert (ROOT / "docs" / "FIELDS.md").read_text(encoding="utf-8") == render_fields(), (
+        "docs/FIELDS.md is stale; run `make schemas` and commit the result"
+    )
+
+
+def _field_paths(model: Any, prefix: str = "") -> list[str]:
+    """Every field of `model` and of the models nested in it, as FIELDS.md names them."""
+    import typing
+
+    from pydantic import BaseModel
+
+    paths = []
+    for name, info in model.model_fields.items():
+        path = prefix + (info.alias or name)
+        paths.append(path)
+        for arg in (info.annotation, *typing.get_args(info.annotation)):
+            for inner in (arg, *typing.get_args(arg)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    many = typing.get_origin(arg) in (list, tuple)
+                    paths += _field_paths(inner, f"{path}{'[].' if many else '.'}")
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["Node", "Defaults", "Container"])
+def test_the_field_reference_lists_every_field_of_every_kind(kind: str) -> None:
+    from reconciler.spec.models import MODELS
+
+    text = (ROOT / "docs" / "FIELDS.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {kind}\n", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split(" | ", 1)[0].removeprefix("| ") for line in section.splitlines()}
+    missing = [path for path in _field_paths(MODELS[kind]) if path not in rows]
+    assert not missing and len(rows) > 5, missing

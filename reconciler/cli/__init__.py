@@ -18,14 +18,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reconciler.cli.args import build_parser
+from reconciler.cli.colour import RED, enabled, paint
 from reconciler.cli.commands import COMMANDS, cmd_run
-from reconciler.cli.steps import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, print_problems
+from reconciler.cli.steps import (
+    EXIT_BUG,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    print_problems,
+)
 from reconciler.errors import SpecError, VzGitopsError
 
 __all__ = ["BATCH_GC_THRESHOLD", "COMMANDS", "build_parser", "main", "run"]
 
 
 def run(argv: Sequence[str]) -> int:
+    if not argv:  # bare `vzgitops`: a usage error (64), as a missing subcommand is
+        sys.stderr.write(build_parser().format_help())
+        return EXIT_USAGE
     if argv[:1] == ["sim"]:
         return _sim(argv[1:])
     args = build_parser().parse_args(argv)
@@ -81,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_problems(error, "text")
         return EXIT_ERROR
     except VzGitopsError as error:
-        print(f"error: {error}", file=sys.stderr)
+        on = enabled(sys.stderr, no_color="--no-color" in arguments)
+        print(f"{paint('error:', RED, on)} {error}", file=sys.stderr)
         return error.exit_code
     except Exception:  # the one place a bug becomes exit 3, with its traceback
         where = write_crash_report(traceback.format_exc())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from reconciler import __version__
+from reconciler.cli.helptext import VersionAction, annotate
 from reconciler.errors import UsageError
 
 
@@ -164,7 +165,10 @@ def _backup_parsers(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vzgitops", description="GitOps reconciler for OpenVZ containers.")
-    parser.add_argument("--version", action="version", version=f"vzgitops {__version__}")
+    parser.add_argument("--version", action=VersionAction, version=__version__)
+    parser.add_argument(
+        "--no-color", action="store_true", help="no colour (also: NO_COLOR set, or not a terminal)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("plan", help="show what applying a revision would change")
@@ -222,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="write the JSON Schemas of the document kinds")
     p.add_argument("--out", type=Path, default=Path("schemas"))
+    p.add_argument(
+        "--fields", type=Path, default=None, metavar="FILE", help="also write the field reference"
+    )
 
     p = sub.add_parser("import", help="write YAML for the containers on the node and adopt them")
     _node_options(p)
@@ -229,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ctid", type=int, action="append", default=None, help="only these containers (repeatable)"
     )
+    p.add_argument("--force", action="store_true", help="overwrite YAML files that exist already")
 
     p = sub.add_parser("adopt", help="take ownership of containers already on the node")
     _node_options(p)
@@ -266,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "sim", help="manage a simulated OpenVZ node (see 'vzgitops sim --help')", add_help=False
     )
+
+    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=("bash", "zsh"))
+    annotate(parser)
     return parser
 
 

@@ -206,14 +206,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     for path in write_schemas(args.out):
         print(path)
+    if args.fields is not None:
+        from reconciler.spec.fieldref import render_fields
+
+        args.fields.write_text(render_fields(), encoding="utf-8")
+        print(args.fields)
     return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    """`import`: YAML for the node's containers. Every file is checked before any is written:
+    one that exists already refuses the whole import unless --force."""
     import yaml
 
-    from reconciler.errors import NameRefused
-    from reconciler.importer import MODELINE, to_document
+    from reconciler.atomicwrite import replace_file
+    from reconciler.importer import MODELINE, check_wanted, documents
     from reconciler.node.observe import observe
     from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock
@@ -221,24 +228,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     access = node_access(args)
     state = StateDir(state_dir(args.state_dir))
     observed = observe(access.run, access.conf_dir)
+    found = documents(observed, check_wanted(observed, args.ctid), args.node)
+    for warning in found.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    paths = {ctid: args.out / f"{doc['metadata']['name']}.yaml" for ctid, doc in found.docs.items()}
+    taken = sorted(str(path) for path in paths.values() if path.exists())
+    if taken and not args.force:
+        msg = (
+            f"import: {', '.join(taken)} exist(s) already; nothing was written (--force overwrites)"
+        )
+        raise VzGitopsError(msg)
     args.out.mkdir(parents=True, exist_ok=True)
-    wanted = set(args.ctid) if args.ctid else None
     with node_lock(state, what="vzgitops import"):
-        for ctid, container in observed.containers.items():
-            if not container.listed or (wanted is not None and ctid not in wanted):
-                continue
-            try:
-                document, warnings = to_document(container)
-            except NameRefused as error:
-                print(f"warning: {error}", file=sys.stderr)
-                continue
+        for ctid, document in found.docs.items():
+            text = MODELINE + yaml.safe_dump(document, sort_keys=False)
+            replace_file(paths[ctid], text.encode("utf-8"))
             name = document["metadata"]["name"]
-            path = args.out / f"{name}.yaml"
-            path.write_text(MODELINE + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
             state.record_owned(ctid, name, "import", identity=identity(access.conf_dir, ctid))
-            for warning in warnings:
-                print(f"warning: {warning}", file=sys.stderr)
-            print(f"imported container {ctid} -> {path}")
+            print(f"imported container {ctid} -> {paths[ctid]}")
     return EXIT_OK
 
 
@@ -267,6 +274,15 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         if args.confirm:
             state.confirm()
             print("inventory confirmed; pruning is allowed again")
+    return EXIT_OK
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """`completion SHELL`: the completion script, generated from the parser."""
+    from reconciler.cli.args import build_parser
+    from reconciler.cli.completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
     return EXIT_OK
 
 
@@ -339,4 +355,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": cmd_resume,
     "backup": cmd_backup,
     "backups": cmd_backups,
+    "completion": cmd_completion,
 }

@@ -26,10 +26,11 @@ from urllib.parse import unquote, urlsplit
 
 from git.exc import GitError
 
-from reconciler.errors import SourceUnavailable, SpecError, UsageError
+from reconciler.errors import RefNotFound, SourceUnavailable, SpecError, UsageError
 from reconciler.source.gitcmd import Result, discover, git_error, run, run_bounded, run_raw
 from reconciler.source.names import (
     SHA_RE,
+    did_you_mean,
     is_url,
     redact,
     ref_candidates,
@@ -153,7 +154,14 @@ class _GitHistory:
             raise SourceUnavailable(f"reading {self._where} failed: {git_error(res.err)}")
         if ref is None:
             raise UsageError(self._no_default())
-        raise UsageError(f"ref {ref!r} not found in {self._where}.")
+        hint = did_you_mean(ref, self._ref_names())
+        raise RefNotFound(f"ref {ref!r} not found in {self._where}.{hint}")
+
+    def _ref_names(self) -> list[str]:
+        """The short names of the branches and tags, for suggestions; none if git fails."""
+        args = ["for-each-ref", "--format=%(refname:short)", "--", "refs/heads", "refs/tags"]
+        res = run(self._git_dir, args)
+        return res.out.split() if res.status == 0 else []
 
     def _no_default(self) -> str:
         return f"HEAD of {self._where} names no commit (an unborn or deleted branch); give --ref."

@@ -6,7 +6,9 @@ Everything a user, a repository or a webhook supplies passes one of these valida
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -134,3 +136,11 @@ def subject_of(message: str | bytes) -> str:
         message = message.decode("utf-8", errors="replace")
     first = message.strip().split("\n", 1)[0] if message.strip() else ""
     return CONTROL_RE.sub("", first).strip()[:SUBJECT_MAX]
+
+
+def did_you_mean(ref: str, names: Iterable[str]) -> str:
+    """ " Did you mean 'main'?" for the branch and tag names close to a mistyped `ref`, or ""."""
+    close = difflib.get_close_matches(ref, sorted(set(names)), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(name) for name in close) + "?"

@@ -4,6 +4,7 @@ Used by `drift --adopt`. hash-object, read-tree into a temporary index, update-i
 write-tree, commit-tree, then update-ref with an all-zero old value, so an existing branch is
 never moved: the work tree, the index, HEAD and the current branch are not touched, no hook
 runs, and nothing is pushed. Every git process is hardened like the readers' (`gitcmd.run`).
+The commit is authored by the repository's own user.name/user.email when its config sets them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ def _check_free(git_dir: Path, branch: str) -> None:
         raise BranchTaken(f"a tag named {branch} exists, so --ref {branch} would be ambiguous")
 
 
+def _config_value(git_dir: Path, key: str) -> str | None:
+    """`key` from the repository's own config (the global and system files are never read)."""
+    res = run(git_dir, ["config", "--get", key])
+    value = res.out.strip() if res.status == 0 else ""
+    return value or None
+
+
+def identity_env(git_dir: Path) -> dict[str, str]:
+    """The repository's user.name/user.email as author and committer, through the environment
+    (never as options); missing ones stay vzgitops's own (`_IDENTITY`)."""
+    env: dict[str, str] = {}
+    for key, role in (("user.name", "NAME"), ("user.email", "EMAIL")):
+        value = _config_value(git_dir, key)
+        if value is not None:
+            env[f"GIT_AUTHOR_{role}"] = env[f"GIT_COMMITTER_{role}"] = value
+    return env
+
+
 def commit_on_new_branch(
     git_dir: Path, parent: str, files: Mapping[str, bytes], message: str, branch: str
 ) -> str:
@@ -65,7 +84,9 @@ def commit_on_new_branch(
             _git(git_dir, ["update-index", "--add", "--cacheinfo", entry], env)
         tree = _git(git_dir, ["write-tree"], env)
         (scratch / "message").write_text(message, encoding="utf-8")
-        commit = _git(git_dir, ["commit-tree", tree, "-p", parent, "-F", str(scratch / "message")])
+        message_file = str(scratch / "message")
+        argv = ["commit-tree", tree, "-p", parent, "-F", message_file]
+        commit = _git(git_dir, argv, identity_env(git_dir))
     _git(
         git_dir,
         ["update-ref", "-m", "vzgitops drift --adopt", f"refs/heads/{branch}", commit, _ZERO],

@@ -187,3 +187,35 @@ def test_nothing_to_adopt(repo: GitRepo) -> None:
     drift = compute_drift(desired.containers, observed, revision=revision.sha)
     with pytest.raises(AdoptError, match="nothing was committed"):
         adopt(repo.path, revision, desired, drift, observed, None)
+
+
+def _adopt_into(repo: GitRepo, branch: str) -> None:
+    revision = read_revision(repo.path)
+    desired = load_desired(revision.files)
+    observed = node_after_hand_edits(dict(revision.files))
+    drift = compute_drift(desired.containers, observed, revision=revision.sha)
+    adopt(repo.path, revision, desired, drift, observed, branch)
+
+
+def test_adopt_commits_as_the_repositorys_git_identity(repo: GitRepo) -> None:
+    repo.git("config", "user.name", "Ann Operator")
+    repo.git("config", "user.email", "ann@example.org")
+    _adopt_into(repo, "adopt/mine")
+    shown = repo.git("log", "-1", "--format=%an <%ae>|%cn <%ce>", "adopt/mine")
+    assert shown == "Ann Operator <ann@example.org>|Ann Operator <ann@example.org>"
+
+
+def test_a_repository_identity_that_looks_like_an_option_is_only_a_name(repo: GitRepo) -> None:
+    repo.git("config", "user.name", "--upload-pack=touch pwned")
+    repo.git("config", "user.email", "-c@x")
+    _adopt_into(repo, "adopt/odd")
+    shown = repo.git("log", "-1", "--format=%an <%ae>", "adopt/odd")
+    assert shown == "--upload-pack=touch pwned <-c@x>"
+    assert not (repo.path / "pwned").exists()
+
+
+def test_adopt_without_a_repository_identity_commits_as_vzgitops(repo: GitRepo) -> None:
+    assert "user.name" not in repo.git("config", "--local", "--list")
+    _adopt_into(repo, "adopt/plain")
+    shown = repo.git("log", "-1", "--format=%an <%ae>", "adopt/plain")
+    assert shown == "vzgitops <vzgitops@localhost>"
