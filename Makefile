@@ -32,12 +32,15 @@ typecheck: $(STAMP)
 
 # The suite under coverage, which also measures the Python processes the tests start (vzgitops,
 # the simulated vzctl/vzlist: pyproject's patch = ["subprocess"]) and prints the combined
-# report; then the replay tests reversed and shuffled, since each must pass whatever ran first.
-REPLAY := $(BIN)/python -m pytest -q --no-cov -p no:cacheprovider tests/sim/test_replay.py
+# report; then the whole suite again in a shuffled order, and the replay tests reversed in one
+# process, since each test must pass whatever ran before it. TEST_WORKERS pytest-xdist workers
+# run the tests (most of a test's time is spent waiting on vzctl, vzlist, git and ssh processes).
+TEST_WORKERS ?= 3
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --cov --cov-report=term
-	$(REPLAY) --order reverse
-	$(REPLAY) --order random --order-seed 20261202
+	$(PYTEST) -n $(TEST_WORKERS) --cov --cov-report=term
+	$(PYTEST) -n $(TEST_WORKERS) --no-cov --order random --order-seed 20261202
+	$(PYTEST) --no-cov tests/sim/test_replay.py --order reverse
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
