@@ -88,6 +88,11 @@ class StateUnusable(NeedsHuman):
     written or locked: nothing is applied (never treated as absent) until a person fixes it."""
 
 
+class NodeMismatch(NeedsHuman):
+    """The state directory belongs to another node than the one asked for: its inventory and
+    history are that node's, so nothing is planned from them for this one."""
+
+
 class OwnershipImplausible(NeedsHuman):
     """Observation contradicts the inventory (owned containers vanished or were replaced
     without a destroy intent): the node gets no plan until a person acknowledges it."""

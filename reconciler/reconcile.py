@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from reconciler.apply import Executor
+from reconciler.errors import NodeMismatch
 from reconciler.node.facts import gather
 from reconciler.node.observe import observe
 from reconciler.node.process import Runner
@@ -24,7 +25,7 @@ from reconciler.plan.observed import ObservedState
 from reconciler.plan.preflight import needs_facts, preflight
 from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.plan.scope import hold_suspended, resolve_targets, restrict
-from reconciler.spec.desired import DesiredContainer, DesiredState
+from reconciler.spec.desired import DEFAULT_NODE, DesiredContainer, DesiredState
 from reconciler.spec.windows import closed
 from reconciler.state import StateDir
 
@@ -93,6 +94,36 @@ def inventory_for(
     return inventory, observed
 
 
+def node_of(state: StateDir, desired: DesiredState, chosen: str | None, record: bool) -> str:
+    """The node a command works on (`desired.choose_node`), checked against the node its state
+    directory belongs to: a state directory never plans for another node (its inventory and
+    history are that node's; `plan --node server` with the laptop's state planned destroying
+    everything). The node is recorded at the first use that may write the state (`record`).
+
+    A state first used before the repository declared any Node belongs to `default`; it passes
+    to the one node the repository declares when none is chosen."""
+    bound = state.bound_node()
+    declared = {n.metadata.name for n in desired.nodes}
+    if bound == DEFAULT_NODE and not chosen and len(declared) == 1:
+        bound = None
+    if bound is not None and (chosen or bound) != bound:
+        raise NodeMismatch(_mismatch(state, bound, f"node {chosen!r}"))
+    if bound is not None and declared and bound not in declared:
+        raise NodeMismatch(_mismatch(state, bound, "this revision, which does not declare it"))
+    node = desired.choose_node(chosen or bound)
+    if record and bound is None:
+        state.bind_node(node)
+    return node
+
+
+def _mismatch(state: StateDir, bound: str, asked: str) -> str:
+    return (
+        f"the state directory {state.root} belongs to node {bound!r}, not to {asked}; "
+        f"give that node its own --state-dir (or remove {state.node_path} if this state "
+        "really is that node's)"
+    )
+
+
 def make_plan(
     desired: DesiredState,
     revision: str | None,
@@ -100,7 +131,7 @@ def make_plan(
     state: StateDir,
     options: Options,
 ) -> tuple[Plan, ObservedState]:
-    node = desired.choose_node(options.node)
+    node = node_of(state, desired, options.node, options.record)
     options = dataclasses.replace(options, node=node)
     observed = observe(access.run, access.conf_dir)
     inventory, observed = inventory_for(state, desired, observed, access, options)

@@ -91,6 +91,7 @@ INTENT_FIX = (
     "it records a vzctl call that was interrupted; check that container, then remove the file"
 )
 SUSPENDED_FIX = "fix it, or remove it (that resumes everything 'vzgitops suspend' held)"
+NODE_FIX = "fix it, or remove it if this state directory really is that node's"
 APPLIED_FIX = (
     "fix it, or remove it (the next revision is then applied without the history-rewrite check)"
 )
@@ -115,6 +116,26 @@ class StateDir:
             raise StateUnusable(
                 f"cannot create the state directory {self.root}: {exc.strerror}"
             ) from exc
+
+    # ---- the node this state belongs to ------------------------------------------------------
+
+    @property
+    def node_path(self) -> Path:
+        return self.root / "node.json"
+
+    def bound_node(self) -> str | None:
+        """The node this state directory was first used for; None before its first use."""
+        data = read_json(self.node_path, NODE_FIX)
+        if data is None:
+            return None
+        name = data.get("node") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not name:
+            raise unusable(self.node_path, NODE_FIX)
+        return name
+
+    def bind_node(self, name: str) -> None:
+        self.ensure()
+        write_durably(self.node_path, (json.dumps({"node": name}) + "\n").encode())
 
     # ---- inventory ---------------------------------------------------------------------------
 

@@ -32,6 +32,9 @@ from reconciler.errors import SpecError, VzGitopsError
 __all__ = ["BATCH_GC_THRESHOLD", "COMMANDS", "build_parser", "main", "run"]
 
 
+NODE_ENV = "VZGITOPS_NODE"
+
+
 def run(argv: Sequence[str]) -> int:
     if not argv:  # bare `vzgitops`: a usage error (64), as a missing subcommand is
         sys.stderr.write(build_parser().format_help())
@@ -39,6 +42,8 @@ def run(argv: Sequence[str]) -> int:
     if argv[:1] == ["sim"]:
         return _sim(argv[1:])
     args = build_parser().parse_args(argv)
+    if getattr(args, "node", "") is None:  # --node not given: $VZGITOPS_NODE, as with --state-dir
+        args.node = os.environ.get(NODE_ENV) or None
     if args.command == "run":
         return cmd_run(args)
     return _batch(COMMANDS[args.command], args)

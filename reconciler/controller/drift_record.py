@@ -16,7 +16,7 @@ from reconciler.drift import Drift, compute_drift
 from reconciler.errors import VzGitopsError
 from reconciler.node.observe import observe
 from reconciler.plan.observed import ObservedState
-from reconciler.reconcile import NodeAccess
+from reconciler.reconcile import NodeAccess, node_of
 from reconciler.report import Report
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, write_durably
@@ -55,7 +55,7 @@ def observe_drift(
     node: str | None = None,
 ) -> tuple[Drift, ObservedState]:
     """`check_drift`, also returning what was observed (for `drift --adopt`)."""
-    node = desired.choose_node(node)
+    node = node_of(state, desired, node, record=False)
     observed = observe(access.run, access.conf_dir)
     drift = compute_drift(
         desired.for_node(node),

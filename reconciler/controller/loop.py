@@ -317,8 +317,9 @@ class Controller:
         """The node the plans are for (a wrong --node is reported by the cycle, not here)."""
         if self.live_desired is not None:
             try:
-                return self.live_desired.choose_node(self.settings.node)
-            except UsageError:
+                bound = self.s.state.bound_node()
+                return self.live_desired.choose_node(self.settings.node or bound)
+            except (UsageError, StateUnusable):
                 pass
         return self.settings.node or DEFAULT_NODE
 
