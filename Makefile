@@ -38,6 +38,7 @@ typecheck: $(STAMP)
 TEST_WORKERS ?= 3
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 test: $(STAMP)
+	@bash scripts/system-deps.sh
 	$(PYTEST) -n $(TEST_WORKERS) --cov --cov-report=term
 	$(PYTEST) -n $(TEST_WORKERS) --no-cov --order random --order-seed 20261202
 	$(PYTEST) --no-cov tests/sim/test_replay.py --order reverse
