@@ -134,6 +134,12 @@ def sim_node(tmp_path: Path) -> SimNode:
     return make_sim_node(tmp_path / "node")
 
 
+@pytest.fixture
+def env(sim_node: SimNode, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `vzgitops` command against `sim_node`, with its own state dir."""
+    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
+
+
 @dataclass(frozen=True)
 class SshNode:
     """A simulated node behind its own real sshd on 127.0.0.1 (one port, one node)."""

@@ -5,14 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support import GitRepo, container_doc, oplog, vzgitops
-
-
-@pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
 
 
 def _apply(repo: GitRepo, env: dict[str, str], node: Path) -> tuple[int, list[str]]:

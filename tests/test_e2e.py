@@ -13,11 +13,6 @@ from tests.support import VZGITOPS, GitRepo, container_doc, listing, mutating_ca
 
 
 @pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
-
-
-@pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
     return GitRepo(tmp_path / "repo")
 

@@ -17,11 +17,6 @@ from tests.support import GitRepo, container_doc, mutating_calls, vz, vzgitops
 OST = "debian-12.0-x86_64-minimal"
 
 
-@pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
-
-
 def _stranger(env: dict[str, str], *args: str) -> None:
     """Container 150, made with vzctl by hand, running: vzgitops does not own it."""
     for argv in (["create", "150", "--ostemplate", OST, *args], ["start", "150"]):

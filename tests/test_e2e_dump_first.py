@@ -9,18 +9,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.sim.support import fault
 from tests.support import GitRepo, container_doc, listing, oplog, vzgitops
 
 DOCS = {f"c{i}.yaml": container_doc(f"c{i}", 110 + i, state="stopped") for i in range(3)}
 WEB = container_doc("web", 101, hostname="web.lan", state="running")
-
-
-@pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
 
 
 def _setup(repo: GitRepo, env: dict[str, str], sim_node: Any) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support import GitRepo, container_doc, mutating_calls, vzgitops
 
 EVERYTHING: dict[str, Any] = {
@@ -79,11 +77,6 @@ CHANGED: dict[str, Any] = {
     "netfilter": "full",
     "devnodes": {"net/tun": "none"},
 }
-
-
-@pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
 
 
 def test_every_field_applies_then_plans_empty_and_changes_converge(

@@ -12,11 +12,6 @@ from tests.support import GitRepo, container_doc, listing, mutating_calls, vzgit
 RUNNING: dict[str, Any] = {"config": "vswap-256m", "ram": "1G", "swap": "512M", "state": "running"}
 
 
-@pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
-
-
 def _apply(repo: GitRepo, env: dict[str, str]) -> Any:
     return vzgitops(["apply", "--repo", str(repo.path)], env)
 

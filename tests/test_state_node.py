@@ -27,11 +27,6 @@ def _placed(name: str, ctid: int, node: str) -> str:
 
 
 @pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
-
-
-@pytest.fixture
 def two_nodes(tmp_path: Path) -> GitRepo:
     repo = GitRepo(tmp_path / "repo")
     repo.write("laptop.yaml", _node("laptop"))

@@ -5,17 +5,11 @@ simulated node, real git repository)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.report.test_drift_sim import drift, edit_conf
 from tests.support import GitRepo, container_doc, vzgitops
-
-
-@pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
 
 
 @pytest.fixture

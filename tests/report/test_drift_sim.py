@@ -15,11 +15,6 @@ from tests.support import GitRepo, container_doc, vz, vzgitops
 
 
 @pytest.fixture
-def env(sim_node: Any, tmp_path: Path) -> dict[str, str]:
-    return {**sim_node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "state")}
-
-
-@pytest.fixture
 def repo(tmp_path: Path, env: dict[str, str]) -> GitRepo:
     """Two containers applied to the node: web running, spare stopped."""
     git = GitRepo(tmp_path / "repo")
