@@ -22,8 +22,9 @@ from reconciler.cli.steps import conf_dir, state_dir
 from reconciler.controller.enforce import StoppableRunner
 from reconciler.controller.events import EventLog, Logger
 from reconciler.controller.httpd import Listen, parse_listen
-from reconciler.controller.loop import Controller, Seams, Settings
+from reconciler.controller.loop import Controller
 from reconciler.controller.metrics import CountingRunner, Health, Metrics, MetricsServer
+from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.sources import GitWatch, SignalTriggers
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.controller.webhook import WebhookServer, read_secret

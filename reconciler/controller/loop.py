@@ -21,22 +21,13 @@ a new revision, SIGHUP or an hour (`triggers.Failures`). SIGTERM/SIGINT end the 
 from __future__ import annotations
 
 import os
-import random
-import threading
-import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from reconciler.controller.backoff import Backoff, ContainerBackoff, Failures
-from reconciler.controller.enforce import DriftMode, Enforcer, NodeOutcome, Result
-from reconciler.controller.events import Logger
-from reconciler.controller.httpd import Listen
-from reconciler.controller.metrics import Health, Metrics
-from reconciler.controller.notify import check_url
+from reconciler.controller.enforce import Enforcer, NodeOutcome, Result
 from reconciler.controller.schedule import Schedule, jittered
+from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.status import (
     ContainerStatus,
     ErrorInfo,
@@ -48,7 +39,7 @@ from reconciler.controller.status import (
     utc,
 )
 from reconciler.controller.status_file import write_status
-from reconciler.controller.triggers import Reason, TriggerQueue
+from reconciler.controller.triggers import Reason
 from reconciler.errors import (
     Disposition,
     ShuttingDown,
@@ -60,77 +51,13 @@ from reconciler.errors import (
 )
 from reconciler.plan import Held
 from reconciler.plan.scope import Suspension
-from reconciler.reconcile import NodeAccess, Options
+from reconciler.reconcile import Options
 from reconciler.revcache import DesiredCache, desired_at
-from reconciler.source import Commit, Source, redact
+from reconciler.source import Commit, redact
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
-from reconciler.state import StateDir
 
 _SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DRIFT_BACKOFF_MAX = 3600.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything `vzgitops run` was told on its command line, typed."""
-
-    repo: str
-    ref: str | None
-    path: str
-    state_dir: Path
-    conf_dir: Path
-    node: str | None = None
-    prune: bool = False
-    allow_mass_destroy: bool = False
-    ignore_windows: bool = False
-    dump_before_destroy: bool = True
-    dump_dir: str | None = None
-    dump_keep: float = 7 * 86400.0
-    interval: float = 60.0
-    fetch_timeout: float = 60.0
-    watch: bool = False
-    webhook_listen: Listen | None = None
-    webhook_secret_file: Path | None = None
-    metrics_listen: Listen | None = None
-    drift: DriftMode = "correct"
-    drift_interval: float = 300.0
-    allow_rewrite: bool = False
-    verify_signatures: bool = False
-    allowed_signers: Path | None = None
-    gpg_home: Path | None = None
-    log_format: Literal["text", "json"] = "text"
-    notify_url: str | None = None
-    backoff_initial: float = 1.0
-    backoff_max: float = 300.0
-
-    def check(self) -> None:
-        """Usage errors that argparse cannot see."""
-        if self.interval <= 0:
-            raise UsageError("--interval must be greater than 0")
-        if self.webhook_listen is not None and self.webhook_secret_file is None:
-            raise UsageError("--webhook-listen needs --webhook-secret-file")
-        if self.verify_signatures and not (self.allowed_signers or self.gpg_home):
-            raise UsageError("--verify-signatures needs --allowed-signers FILE or --gpg-home DIR")
-        if self.notify_url is not None:
-            check_url(self.notify_url)
-
-
-@dataclass
-class Seams:
-    """What the controller talks to; `daemon` builds it, tests may build their own."""
-
-    source: Source
-    access: NodeAccess
-    state: StateDir
-    log: Logger
-    metrics: Metrics
-    health: Health
-    queue: TriggerQueue
-    stopping: threading.Event
-    clock: Callable[[], float] = time.time
-    monotonic: Callable[[], float] = time.monotonic
-    random: Callable[[], float] = random.random
-    listen: dict[str, str] = field(default_factory=dict)
 
 
 def worst(a: Result, b: Result) -> Result:

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.controller.events import EventLog
-from reconciler.controller.loop import Controller, Seams, Settings
+from reconciler.controller.loop import Controller
 from reconciler.controller.metrics import Health, Metrics
+from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed
 from reconciler.reconcile import NodeAccess

@@ -12,9 +12,10 @@ from typing import Any
 
 from reconciler.apply import RetryPolicy
 from reconciler.controller.events import EventLog
-from reconciler.controller.loop import Controller, Seams, Settings
+from reconciler.controller.loop import Controller
 from reconciler.controller.metrics import Health, Metrics
 from reconciler.controller.schedule import Schedule
+from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.errors import UsageError
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner

@@ -8,7 +8,7 @@ from pathlib import Path
 from reconciler.cli.args import build_parser
 from reconciler.controller.daemon import CONVERTED, NOT_OPTIONS, settings_from_args
 from reconciler.controller.httpd import Listen
-from reconciler.controller.loop import Settings
+from reconciler.controller.settings import Settings
 
 # Each `vzgitops run` option with a value that is not its default.
 EVERY_OPTION = {
