@@ -147,6 +147,7 @@ def _memory(repo: str) -> None:
     from reconciler.node.process import SubprocessRunner
     from reconciler.plan import Inventory, Policy, plan
     from reconciler.source import read_revision
+    from reconciler.node.access import LocalAccess
     from reconciler.spec.load import load_desired
 
     def step(name: str) -> None:
@@ -159,7 +160,7 @@ def _memory(repo: str) -> None:
     step("read the revision (git blobs)")
     desired = load_desired(revision.files)
     step("load and validate the desired state")
-    observed = observe(SubprocessRunner(), conf_dir(None))
+    observed = observe(LocalAccess(SubprocessRunner(), conf_dir(None)))
     step("observe (vzlist JSON, CTID.conf)")
     plan(desired.containers, observed, Inventory(owned=frozenset(observed.containers)), Policy())
     step("plan")

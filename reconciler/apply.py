@@ -16,12 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from reconciler.errors import CommandTimeout, VzGitopsError, vzctl_detail
 from reconciler.node.dumps import CREATING, log_of
+from reconciler.node.identity import Identity
 from reconciler.node.process import Completed, Runner
-from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Plan
 from reconciler.plan.result import ChangeResult, CommandResult, Outcome, Status
 from reconciler.state import StateDir
@@ -78,12 +77,12 @@ class Executor:
     sleep: Callable[[float], None]
     retry: RetryPolicy = RetryPolicy()
     should_stop: Callable[[], bool] = lambda: False
-    conf_dir: Path | None = None  # where CTID.conf lives, for containers' identities
+    identify: Callable[[int], Identity | None] | None = None  # the node's NodeAccess.identity
     clock: Callable[[], float] = time.time
     dump_keep: float = 7 * 86400.0  # how long a dump taken before a destroy is kept
 
     def _identity(self, ctid: int) -> Identity | None:
-        return identity(self.conf_dir, ctid) if self.conf_dir is not None else None
+        return self.identify(ctid) if self.identify is not None else None
 
     def _once(self, command: Command) -> Completed:
         argv = (command.tool, *command.argv)

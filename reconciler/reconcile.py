@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from reconciler.apply import Executor
 from reconciler.errors import NodeMismatch
+from reconciler.node.access import NodeAccess
 from reconciler.node.facts import gather
 from reconciler.node.observe import observe
-from reconciler.node.process import Runner
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.plan.observed import ObservedState
@@ -28,14 +28,6 @@ from reconciler.plan.scope import hold_suspended, resolve_targets, restrict
 from reconciler.spec.desired import DEFAULT_NODE, DesiredContainer, DesiredState
 from reconciler.spec.windows import closed
 from reconciler.state import StateDir
-
-
-@dataclass(frozen=True)
-class NodeAccess:
-    """How the node is reached: a runner for vzctl/vzlist and the config directory."""
-
-    run: Runner
-    conf_dir: Path
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ def inventory_for(
     """The exact inventory for this observation (`ownership.resolve`), written only when
     `options.record`; its warnings are added to the observation's."""
     claims = {d.ctid: d.name for d in desired.for_node(options.node)}
-    inventory, warnings = resolve(state, observed, access.conf_dir, claims, options.record)
+    inventory, warnings = resolve(state, observed, access.identity, claims, options.record)
     if warnings:
         observed = dataclasses.replace(observed, warnings=(*observed.warnings, *warnings))
     return inventory, observed
@@ -133,7 +125,7 @@ def make_plan(
 ) -> tuple[Plan, ObservedState]:
     node = node_of(state, desired, options.node, options.record)
     options = dataclasses.replace(options, node=node)
-    observed = observe(access.run, access.conf_dir)
+    observed = observe(access)
     inventory, observed = inventory_for(state, desired, observed, access, options)
     for warning in observed.warnings:
         options.warn(warning)

@@ -47,7 +47,27 @@ def _node_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="container config directory (default $VZGITOPS_VZ_CONF_DIR or /etc/vz/conf)",
     )
-    p.add_argument("--node", default=None, help="node name, when the repository declares several")
+    p.add_argument(
+        "--node",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="the node (default $VZGITOPS_NODE); plan, apply and drift take several (repeatable) and default to every node they can reach",
+    )
+    p.add_argument(
+        "--ssh-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an ssh_config file for nodes with access: ssh (passed to ssh as -F)",
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=8,
+        metavar="N",
+        help="plan, apply or check at most N nodes at once (default 8)",
+    )
 
 
 def _plan_options(p: argparse.ArgumentParser) -> None:

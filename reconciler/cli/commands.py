@@ -174,7 +174,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         )
         executor = Executor(
             run=Narrator(access.run, speak), state=state, sleep=time.sleep, retry=retry,
-            conf_dir=access.conf_dir, dump_keep=options.dump_keep,
+            identify=access.identity, dump_keep=options.dump_keep,
         )  # fmt: skip
         result, after = apply_revision(
             desired, sha, access, state, executor,
@@ -222,12 +222,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from reconciler.atomicwrite import replace_file
     from reconciler.importer import MODELINE, check_wanted, documents
     from reconciler.node.observe import observe
-    from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock
 
     access = node_access(args)
     state = StateDir(state_dir(args.state_dir))
-    observed = observe(access.run, access.conf_dir)
+    observed = observe(access)
     found = documents(observed, check_wanted(observed, args.ctid), args.node)
     for warning in found.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -244,14 +243,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             text = MODELINE + yaml.safe_dump(document, sort_keys=False)
             replace_file(paths[ctid], text.encode("utf-8"))
             name = document["metadata"]["name"]
-            state.record_owned(ctid, name, "import", identity=identity(access.conf_dir, ctid))
+            state.record_owned(ctid, name, "import", identity=access.identity(ctid))
             print(f"imported container {ctid} -> {paths[ctid]}")
     return EXIT_OK
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
     from reconciler.node.observe import observe
-    from reconciler.ownership import identity, resolve
+    from reconciler.ownership import resolve
     from reconciler.state import StateDir, node_lock
 
     state = StateDir(state_dir(args.state_dir))
@@ -262,13 +261,13 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         for ctid in args.forget:  # first: acknowledging vanished containers unblocks resolving
             owned = state.forget(ctid)
             print(f"forgot container {ctid}" if owned else f"container {ctid} was not owned")
-        observed = observe(access.run, access.conf_dir)
-        warn(resolve(state, observed, access.conf_dir, {}, record=True)[1])
+        observed = observe(access)
+        warn(resolve(state, observed, access.identity, {}, record=True)[1])
         for ctid in args.ctids:
             container = observed.containers.get(ctid)
             if container is None or not container.listed:
                 raise VzGitopsError(f"container {ctid} is not on the node; nothing adopted")
-            found = identity(access.conf_dir, ctid)
+            found = access.identity(ctid)
             state.record_owned(ctid, container.name or f"ct{ctid}", "adopt", identity=found)
             print(f"adopted container {ctid}")
         if args.confirm:

@@ -66,6 +66,9 @@ def _count_table(sections: tuple[NodeSection, ...]) -> list[str]:
     ]
     for s in sections:
         c = s.counts
+        if s.error is not None:
+            rows.append(f"| `{s.node}` | error | | | | | |")
+            continue
         rows.append(
             f"| `{s.node}` | {c['create']} | {c['change']} | {c['needs_restart']} "
             f"| {c['recreate']} | {c['destroy']} | {c['held']} |"
@@ -124,6 +127,9 @@ def _plan_blocks(report: Report) -> list[str]:
     for s in report.nodes:
         if several:
             blocks.append(f"\n#### Node `{s.node}`: {html.escape(s.summary)}\n\n")
+        if s.error is not None:
+            blocks.append(f"- :x: could not be planned: {html.escape(s.error)}\n")
+            continue
         blocks += [_change_details(c) for c in s.changes]
         blocks += [
             f"- :pause_button: {h.ctid} ({html.escape(h.name)}) {h.kind}: {html.escape(h.reason)}\n"

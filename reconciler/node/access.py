@@ -1,0 +1,88 @@
+"""How a node is reached (shell): every vzctl/vzlist call, config read and identity goes
+through one `NodeAccess`, so observe, apply and pre-flight run the same code on the node itself
+(`LocalAccess`, the agent) and over ssh (`reconciler.node.ssh.SshAccess`).
+
+`access_for` picks the access a Node declares (`spec.access`); a node without a Node document is
+the local one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Protocol
+
+from reconciler.node.identity import Identity, local_identity
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner, SubprocessRunner
+from reconciler.spec.models import Node
+
+
+class NodeAccess(Protocol):
+    """One node, as vzgitops reaches it."""
+
+    @property
+    def where(self) -> str:
+        """How the node is reached, for messages: `local`, `ssh root@10.0.0.2:22`."""
+        ...
+
+    @property
+    def conf_dir(self) -> PurePath:
+        """The node's container config directory (`/etc/vz/conf`), a path on the node."""
+        ...
+
+    def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        """Run one command on the node (vzctl, vzlist, vzdump, cat, uname...)."""
+        ...
+
+    def config_texts(self) -> Iterator[tuple[int, str]]:
+        """(ctid, text) of every `CTID.conf` on the node (vzctl: the container exists iff it
+        is there); ObservationIncomplete when the directory cannot be read."""
+        ...
+
+    def identity(self, ctid: int) -> Identity | None:
+        """The identity of the container's private area (`reconciler.node.identity`)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the access holds open (the ssh master connection)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalAccess:
+    """The node vzgitops runs on: vzctl/vzlist on PATH, the config directory on this machine."""
+
+    run: Runner
+    conf_dir: Path
+
+    @property
+    def where(self) -> str:
+        return "local"
+
+    def config_texts(self) -> Iterator[tuple[int, str]]:
+        from reconciler.node.observe import local_config_texts
+
+        return local_config_texts(self.conf_dir)
+
+    def identity(self, ctid: int) -> Identity | None:
+        return local_identity(self.conf_dir, ctid)
+
+    def close(self) -> None:
+        return None
+
+
+def access_for(
+    node: Node | None,
+    conf_dir: Path,
+    runner: Runner | None = None,
+    ssh_config: Path | None = None,
+    control_dir: Path | None = None,
+) -> NodeAccess:
+    """The access a Node declares: local (with `conf_dir` and `runner`) or ssh."""
+    if node is None or node.spec.access == "local" or node.spec.ssh is None:
+        return LocalAccess(run=runner or SubprocessRunner(), conf_dir=conf_dir)
+    from reconciler.node.ssh import SshAccess, SshTarget
+
+    target = SshTarget.of(node.metadata.name, node.spec.ssh)
+    return SshAccess(target, ssh_config=ssh_config, control_dir=control_dir)
