@@ -143,11 +143,11 @@ def _memory(repo: str) -> None:
     import tracemalloc
 
     from reconciler.cli.steps import conf_dir
+    from reconciler.node.access import LocalAccess
     from reconciler.node.observe import observe
     from reconciler.node.process import SubprocessRunner
     from reconciler.plan import Inventory, Policy, plan
     from reconciler.source import read_revision
-    from reconciler.node.access import LocalAccess
     from reconciler.spec.load import load_desired
 
     def step(name: str) -> None:

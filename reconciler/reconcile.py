@@ -96,7 +96,7 @@ def node_of(state: StateDir, desired: DesiredState, chosen: str | None, record: 
     to the one node the repository declares when none is chosen."""
     bound = state.bound_node()
     declared = {n.metadata.name for n in desired.nodes}
-    if bound == DEFAULT_NODE and not chosen and len(declared) == 1:
+    if bound == DEFAULT_NODE and len(declared) == 1 and (not chosen or chosen in declared):
         bound = None
     if bound is not None and (chosen or bound) != bound:
         raise NodeMismatch(_mismatch(state, bound, f"node {chosen!r}"))

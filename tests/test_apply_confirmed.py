@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import Executor
-from reconciler.node.process import SubprocessRunner
-from reconciler.node.identity import local_identity as identity
 from reconciler.node.access import LocalAccess
+from reconciler.node.identity import local_identity as identity
+from reconciler.node.process import SubprocessRunner
 from reconciler.reconcile import Options, apply_revision, make_plan
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir

@@ -57,14 +57,17 @@ def _nodes(args: argparse.Namespace) -> None:
     if not hasattr(args, "node"):
         return
     given = getattr(args, "node", None)
-    if isinstance(given, str):  # a command whose --node is a single value
-        args.nodes = [given]
+    if not isinstance(given, list):  # a command whose --node is one value
+        args.node = given or os.environ.get(NODE_ENV) or None
+        args.nodes = [args.node] if args.node else []
         return
     nodes = list(given or ())
     if not nodes and os.environ.get(NODE_ENV):
         nodes = [os.environ[NODE_ENV]]
     if len(nodes) > 1 and args.command not in FLEET_COMMANDS:
-        raise UsageError(f"{args.command}: --node names one node (plan, apply and drift take several)")
+        raise UsageError(
+            f"{args.command}: --node names one node (plan, apply and drift take several)"
+        )
     args.nodes = nodes
     args.node = nodes[0] if len(nodes) == 1 else None
 

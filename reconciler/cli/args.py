@@ -36,7 +36,7 @@ def _source_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _node_options(p: argparse.ArgumentParser) -> None:
+def _node_options(p: argparse.ArgumentParser, several: bool = False) -> None:
     p.add_argument(
         "--state-dir",
         default=None,
@@ -47,13 +47,19 @@ def _node_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="container config directory (default $VZGITOPS_VZ_CONF_DIR or /etc/vz/conf)",
     )
-    p.add_argument(
-        "--node",
-        action="append",
-        default=None,
-        metavar="NAME",
-        help="the node (default $VZGITOPS_NODE); plan, apply and drift take several (repeatable) and default to every node they can reach",
-    )
+    if several:
+        p.add_argument(
+            "--node",
+            action="append",
+            default=None,
+            metavar="NAME",
+            help="a node (repeatable; default $VZGITOPS_NODE, else every node reachable from here: the ones with access: ssh and this machine's)",
+        )
+    else:
+        p.add_argument("--node", default=None, help="the node (default $VZGITOPS_NODE)")
+
+
+def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ssh-config",
         type=Path,
@@ -193,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="show what applying a revision would change")
     _source_options(p)
-    _node_options(p)
+    _node_options(p, several=True)
+    _fleet_options(p)
     _plan_options(p)
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument(
@@ -203,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="make the node match a revision")
     _source_options(p)
-    _node_options(p)
+    _node_options(p, several=True)
+    _fleet_options(p)
     _plan_options(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument(
@@ -241,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("drift", help="compare the node with the last applied revision")
     _source_options(p)
-    _node_options(p)
+    _node_options(p, several=True)
+    _fleet_options(p)
     _drift_options(p)
 
     p = sub.add_parser("schema", help="write the JSON Schemas of the document kinds")

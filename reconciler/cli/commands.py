@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING
 from reconciler.cli.steps import (
     EXIT_CHANGES,
     EXIT_ERROR,
-    EXIT_HELD,
     EXIT_OK,
     load,
     node_access,
@@ -55,8 +53,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from reconciler.cli.fleet import each, failed_sections, fleet_for
     from reconciler.reconcile import make_plan
-    from reconciler.report import build_report, render
+    from reconciler.report import build_plan_report, build_report, render
     from reconciler.state import StateDir
 
     if args.base is not None or args.offline:
@@ -69,12 +68,40 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print_problems(error, "json" if args.format == "json" else "text")
         return EXIT_ERROR
     options = dataclasses.replace(reconcile_options(args), record=False)  # plan writes no state
-    plan, observed = make_plan(loaded.desired, loaded.commit.sha, node_access(args), state, options)
-    warn(observed.warnings)
+    fleet = fleet_for(args, loaded.desired, state)
+    try:
+        done = each(
+            fleet.members,
+            lambda m: make_plan(
+                loaded.desired, loaded.commit.sha, m.access, m.state,
+                dataclasses.replace(options, node=m.node),
+            ),
+            args.parallel,
+        )  # fmt: skip
+    finally:
+        fleet.close()
+    if not fleet.several:  # one node: its error is the command's, as before there were fleets
+        _, outcome = done[0]
+        if isinstance(outcome, VzGitopsError):
+            raise outcome
+        plan, observed = outcome
+        warn(observed.warnings)
+        if args.out is not None:
+            args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        report = build_report(plan)
+        sys.stdout.write(render(report, args.format))
+        return plan_exit(args, report.has_changes)
     if args.out is not None:
-        args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    report = build_report(plan)
+        raise UsageError("plan: --out saves the plan of one node; pass --node NAME")
+    plans = []
+    for member, outcome in done:
+        if not isinstance(outcome, VzGitopsError):
+            warn([f"node {member.node}: {w}" for w in outcome[1].warnings])
+            plans.append(outcome[0])
+    report = build_plan_report(plans, failed=failed_sections(done))
     sys.stdout.write(render(report, args.format))
+    if report.failed_nodes:
+        return EXIT_ERROR
     return plan_exit(args, report.has_changes)
 
 
@@ -112,7 +139,9 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    """`drift`: the node against the last applied revision (or --ref); exit 2 on drift."""
+    """`drift`: the nodes against the last applied revision (or --ref); exit 2 on drift."""
+    from reconciler.cli.apply_fleet import render_fleet
+    from reconciler.cli.fleet import each, fleet_for, node_error
     from reconciler.controller.drift_record import applied_revision, observe_drift
     from reconciler.report import build_drift_report, render
     from reconciler.state import StateDir
@@ -127,7 +156,35 @@ def cmd_drift(args: argparse.Namespace) -> int:
     args.ref = args.ref or applied_revision(state)
     loaded = load(args, state)
     desired, sha = loaded.desired, loaded.commit.sha
-    drift, observed = observe_drift(desired, sha, node_access(args), state, args.node)
+    fleet = fleet_for(args, desired, state)
+    if args.adopt and fleet.several:
+        fleet.close()
+        raise UsageError("drift --adopt writes one node's drift back into git; pass --node NAME")
+    try:
+        done = each(
+            fleet.members,
+            lambda m: observe_drift(desired, sha, m.access, m.state, m.node),
+            args.parallel,
+        )
+    finally:
+        fleet.close()
+    if fleet.several:
+        reports = {
+            m.node: build_drift_report(d[0]) for m, d in done if not isinstance(d, VzGitopsError)
+        }
+        errors = {m.node: node_error(m.node, d) for m, d in done if isinstance(d, VzGitopsError)}
+        sys.stdout.write(render_fleet(reports, errors, args.format))
+        if errors:
+            return EXIT_ERROR
+        return (
+            EXIT_OK
+            if all(r.drift is None or r.drift.clean for r in reports.values())
+            else EXIT_CHANGES
+        )
+    _, outcome = done[0]
+    if isinstance(outcome, VzGitopsError):
+        raise outcome
+    drift, observed = outcome
     sys.stdout.write(render(build_drift_report(drift), args.format))
     if args.adopt:
         from reconciler.adopt_drift import adopt
@@ -140,11 +197,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from reconciler.apply import Executor, RetryPolicy
-    from reconciler.cli.progress import Narrator, confirm, destructive
-    from reconciler.reconcile import apply_revision, make_plan
-    from reconciler.report import build_report, render
-    from reconciler.state import StateDir, node_lock
+    from reconciler.cli.apply_fleet import apply_fleet
+    from reconciler.cli.fleet import fleet_for
+    from reconciler.state import StateDir
 
     state = StateDir(state_dir(args.state_dir))
     state.ensure()  # apply keeps state; its first run already caches the validated revision
@@ -153,42 +208,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except SpecError as error:
         print_problems(error, args.format)
         return EXIT_ERROR
-    desired, sha = loaded.desired, loaded.commit.sha
-    access = node_access(args)
-    options = reconcile_options(args)
-    speak = sys.stderr if args.format == "json" else sys.stdout  # stdout: one JSON document
-    approved = args.yes or args.plan_file is not None  # a saved plan was reviewed when made
-    with node_lock(state, wait=args.wait_lock, what="vzgitops apply"):
-        before, observed = make_plan(desired, sha, access, state, options)
-        warn(observed.warnings)
-        del observed  # ~36 MiB at 10,000 containers; apply observes the node again after changes
-        _check_saved(args.plan_file, before)
-        speak.write(render(build_report(before), "text") + "\n")
-        speak.flush()
-        terminal = sys.stdin if sys.stdin is not None and sys.stdin.isatty() else None
-        confirm(before, approved, terminal, speak)
-        # what later rounds may destroy or recreate: what this plan showed (all, with --yes)
-        confirmed = None if args.yes else frozenset((c.ctid, c.action) for c in destructive(before))
-        retry = RetryPolicy(
-            attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
-        )
-        executor = Executor(
-            run=Narrator(access.run, speak), state=state, sleep=time.sleep, retry=retry,
-            identify=access.identity, dump_keep=options.dump_keep,
-        )  # fmt: skip
-        result, after = apply_revision(
-            desired, sha, access, state, executor,
-            dataclasses.replace(options, confirmed=confirmed), planned=before,
-        )  # fmt: skip
-    sys.stdout.write(render(build_report(before, result, after), args.format))
-    if not result.converged:
-        return EXIT_ERROR
-    if result.held:
-        return EXIT_HELD
-    return plan_exit(args, not before.empty)
+    fleet = fleet_for(args, loaded.desired, state)
+    try:
+        return apply_fleet(args, loaded.desired, loaded.commit.sha, fleet)
+    finally:
+        fleet.close()
 
 
-def _check_saved(path: Path | None, before: Plan) -> None:
+def check_saved(path: Path | None, before: Plan) -> None:
     """`--plan-file`: apply only a saved plan that is still what planning now gives."""
     from reconciler.plan import Plan
 

@@ -14,6 +14,8 @@ others are still planned or applied, and the exit code says something failed.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,12 +23,15 @@ from typing import TypeVar
 
 from reconciler.errors import UsageError, VzGitopsError
 from reconciler.node.access import NodeAccess, access_for
-from reconciler.spec.desired import DesiredState
+from reconciler.report.model import NodeSection, failed_section
+from reconciler.reconcile import node_of
+from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.spec.models import Node
 from reconciler.state import StateDir
 
 T = TypeVar("T")
 NODES_DIR = "nodes"
+NODE_ENV = "VZGITOPS_NODE"
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,9 @@ def fleet_of(
     this machine's, as before there were fleets."""
     if not desired.nodes:
         return Fleet((Member(desired.choose_node(args.node), root, local_access()),), ())
+    bound = root.bound_node()
+    if bound not in (None, DEFAULT_NODE) and bound not in {n.metadata.name for n in desired.nodes}:
+        node_of(root, desired, None, record=False)  # raises: the revision dropped this node
     here = this_node(desired, root, env_node)
     names, skipped = choose(desired, args.nodes, here)
     declared = {n.metadata.name: n for n in desired.nodes}
@@ -147,3 +155,23 @@ def each(
 def node_error(node: str, error: VzGitopsError) -> str:
     text = str(error)
     return text if node in text else f"node {node}: {text}"
+
+
+def failed_sections(done: Sequence[tuple[Member, object]]) -> list[NodeSection]:
+    """The report sections of the nodes whose result is an error, each saying why."""
+    return [
+        failed_section(member.node, node_error(member.node, outcome))
+        for member, outcome in done
+        if isinstance(outcome, VzGitopsError)
+    ]
+
+
+def fleet_for(args: argparse.Namespace, desired: DesiredState, root: StateDir) -> Fleet:
+    """`fleet_of` for a command's arguments: local access is this machine's vzctl/vzlist and
+    config directory (--vz-conf-dir)."""
+    from reconciler.cli.steps import node_access
+
+    fleet = fleet_of(args, desired, root, lambda: node_access(args), os.environ.get(NODE_ENV))
+    for note in fleet.skipped:
+        print(f"note: {note}", file=sys.stderr)
+    return fleet

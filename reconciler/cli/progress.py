@@ -49,15 +49,18 @@ class Narrator:
 
     inner: Runner
     out: TextIO
+    prefix: str = ""  # `node server: ` when several nodes are applied at once
 
     def __call__(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
-        say(self.out, started_line(argv))
+        say(self.out, self.prefix + started_line(argv))
         try:
             done = self.inner(argv, timeout=timeout)
         except CommandTimeout:
-            say(self.out, f"{_who(argv)}: vzctl {argv[1]} timed out after {timeout:g}s")
+            say(
+                self.out, f"{self.prefix}{_who(argv)}: vzctl {argv[1]} timed out after {timeout:g}s"
+            )
             raise
-        say(self.out, finished_line(done))
+        say(self.out, self.prefix + finished_line(done))
         return done
 
 

@@ -9,11 +9,11 @@ the local one.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Protocol
 
-from reconciler.node.identity import Identity, local_identity
+from reconciler.node.identity import Identity, identity_at, local_identity, private_path
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner, SubprocessRunner
 from reconciler.spec.models import Node
 
@@ -49,12 +49,17 @@ class NodeAccess(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class LocalAccess:
-    """The node vzgitops runs on: vzctl/vzlist on PATH, the config directory on this machine."""
+    """The node vzgitops runs on: vzctl/vzlist on PATH, the config directory on this machine.
+
+    The private-area paths (VE_PRIVATE) seen while the configs are read are kept, so the
+    identities asked for right after (ownership, on every plan) do not read each CTID.conf a
+    second time; a container not seen then (just created) has its config read."""
 
     run: Runner
     conf_dir: Path
+    _privates: dict[int, str] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def where(self) -> str:
@@ -63,9 +68,17 @@ class LocalAccess:
     def config_texts(self) -> Iterator[tuple[int, str]]:
         from reconciler.node.observe import local_config_texts
 
-        return local_config_texts(self.conf_dir)
+        self._privates = {}
+        for ctid, text in local_config_texts(self.conf_dir):
+            path = private_path(text, ctid)
+            if path is not None:
+                self._privates[ctid] = path
+            yield ctid, text
 
     def identity(self, ctid: int) -> Identity | None:
+        path = self._privates.get(ctid)
+        if path is not None:
+            return identity_at(path)
         return local_identity(self.conf_dir, ctid)
 
     def close(self) -> None:

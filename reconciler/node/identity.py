@@ -33,8 +33,11 @@ def local_identity(conf_dir: Path, ctid: int) -> Identity | None:
             path = private_path(f.read(), ctid)
     except OSError:
         return None
-    if path is None:
-        return None
+    return None if path is None else identity_at(path)
+
+
+def identity_at(path: str) -> Identity | None:
+    """The identity of the private area at `path`, None when there is none."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

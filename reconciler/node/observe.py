@@ -310,7 +310,9 @@ def observe(access: NodeAccess) -> ObservedState:
         fallback = _observe_fallback(access.run, configs_of(access.config_texts()), why)
         return check_complete(fallback, access.conf_dir)
     del done
-    return check_complete(_build(listed, saved_of(access.config_texts()), True, ()), access.conf_dir)
+    return check_complete(
+        _build(listed, saved_of(access.config_texts()), True, ()), access.conf_dir
+    )
 
 
 def _observe_fallback(

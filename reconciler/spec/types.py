@@ -312,7 +312,12 @@ HostKey = Annotated[
 ]
 KnownHostsPath = Annotated[
     str,
-    AfterValidator(pattern(_KNOWN_HOSTS, "known_hosts file path (absolute or ~/..., on the machine that runs vzgitops)")),
+    AfterValidator(
+        pattern(
+            _KNOWN_HOSTS,
+            "known_hosts file path (absolute or ~/..., on the machine that runs vzgitops)",
+        )
+    ),
     _string(_KNOWN_HOSTS.pattern),
 ]
 ContainerName = Annotated[

@@ -18,8 +18,8 @@ from reconciler.controller.loop import Controller
 from reconciler.controller.metrics import Health, Metrics
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.triggers import TriggerQueue
-from reconciler.node.process import DEFAULT_TIMEOUT, Completed
 from reconciler.node.access import LocalAccess
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed
 from reconciler.source import DEFAULT_LIMITS, Commit, Limits, Revision
 from reconciler.state import StateDir
 

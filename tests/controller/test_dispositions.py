@@ -18,8 +18,8 @@ from reconciler.controller.schedule import Schedule
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.errors import UsageError
-from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
 from reconciler.node.access import LocalAccess
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
 from reconciler.state import StateDir
 from tests.controller.harness import Controllers, Remote
 from tests.controller.test_controller import NODE, FakeSource, events, result

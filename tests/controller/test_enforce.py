@@ -18,8 +18,8 @@ from reconciler.controller.enforce import Enforcer, StoppableRunner
 from reconciler.controller.events import EventLog
 from reconciler.controller.metrics import Metrics
 from reconciler.errors import ShuttingDown
-from reconciler.node.process import SubprocessRunner
 from reconciler.node.access import LocalAccess
+from reconciler.node.process import SubprocessRunner
 from reconciler.reconcile import Options
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir

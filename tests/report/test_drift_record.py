@@ -9,8 +9,8 @@ import pytest
 
 from reconciler.controller.drift_record import applied_revision, check_drift, history, record_drift
 from reconciler.errors import UsageError, VzGitopsError
-from reconciler.node.process import SubprocessRunner
 from reconciler.node.access import LocalAccess
+from reconciler.node.process import SubprocessRunner
 from reconciler.report import build_drift_report
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
