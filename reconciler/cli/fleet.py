@@ -23,8 +23,8 @@ from typing import TypeVar
 
 from reconciler.errors import UsageError, VzGitopsError
 from reconciler.node.access import NodeAccess, access_for
-from reconciler.report.model import NodeSection, failed_section
 from reconciler.reconcile import node_of
+from reconciler.report.model import NodeSection, failed_section
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.spec.models import Node
 from reconciler.state import StateDir
