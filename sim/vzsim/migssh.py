@@ -50,9 +50,10 @@ class Link:
         self.ssh += ["-o", "BatchMode=yes", *ssh_opts]
         self.socket = ""
         if mux:
-            self.socket = os.path.join(
-                "/tmp", f".vzmigrate-ssh-{os.getpid()}-{host.rpartition('@')[2]}"
-            )
+            # 4.x's /tmp/.vzmigrate-ssh-PID-HOST-CTID: a node's own dir can be too long a path
+            # for a unix socket (108 bytes)
+            name = f".vzmigrate-ssh-{os.getpid()}-{host.rpartition('@')[2]}"
+            self.socket = os.path.join("/tmp", name)  # noqa: S108
             self.ssh += ["-o", f"ControlPath={self.socket}"]
         self.master = False
 
@@ -79,7 +80,7 @@ class Link:
             check=False,
         )
         self.master = False
-        try:
+        try:  # noqa: SIM105 - contextlib would cost import time on every simulated call
             os.unlink(self.socket)
         except OSError:
             pass

@@ -143,7 +143,11 @@ def write_client_config(node_root: Path, keys: ClientKeys, destinations: dict[st
         lines += [f"Host {name}", f"    HostName {server.host}", f"    Port {server.port}"]
         lines += [f"    User {server.user}"]
     lines += ["Host *", f"    IdentityFile {keys.identity}", "    IdentitiesOnly yes"]
-    lines += ["    BatchMode yes", "    PasswordAuthentication no", f"    UserKnownHostsFile {known}"]
+    lines += [
+        "    BatchMode yes",
+        "    PasswordAuthentication no",
+        f"    UserKnownHostsFile {known}",
+    ]
     lines += ["    StrictHostKeyChecking yes", "    KbdInteractiveAuthentication no"]
     config = etc / "ssh_config"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")

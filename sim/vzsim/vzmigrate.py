@@ -174,10 +174,13 @@ def _fault(m: Migration, step: str | None) -> int | None:
         return None
     if decision.latency:
         time.sleep(decision.latency)
+    where = f" at {step}" if step else ""
+    if decision.hang:
+        sys.stderr.write(f"vzmigrate: hanging{where} (injected by `vzgitops sim fault`)\n")
+        sys.stderr.flush()
     while decision.hang:
         time.sleep(3600)
     if decision.fail is not None:
-        where = f" at {step}" if step else ""
         _error(f"simulated failure{where} (exit {decision.fail}) injected by `vzgitops sim fault`")
     return decision.fail
 
