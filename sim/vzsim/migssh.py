@@ -1,4 +1,5 @@
-"""How the simulated `vzmigrate` reaches the destination node: ssh and rsync, as argument lists.
+"""How the simulated `vzmigrate` reaches the destination node: ssh, scp and rsync, as argument
+lists.
 
 `NODE/etc/ssh_config` plays the source node's /root/.ssh/config (identity, known hosts, host
 aliases; `vzsim.sshd.write_client_config` writes it for tests, the demo and the benchmarks);
@@ -93,6 +94,20 @@ class Link:
             capture_output=True,
             text=True,
             check=False,
+        )
+
+    def scp(self, sources: Sequence[str], target: str) -> subprocess.CompletedProcess[str]:
+        """scp local files to the destination's `target` (4.x's config and action scripts).
+        `-O`: the scp protocol 4.x's scp spoke (OpenSSH 9 otherwise speaks SFTP); the port
+        option is `-P` there, as the script's `sed 's/-p/-P/1'` makes it."""
+        options = list(self.ssh[1:])
+        for i, word in enumerate(options):
+            if word.startswith("-p"):
+                options[i] = "-P" + word[2:]
+                break
+        argv = ["scp", "-O", "-q", *options, *sources, f"{self.dest}:{target}"]
+        return subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
         )
 
     def rsync(

@@ -7,8 +7,8 @@ it exists, dead pid or not: vzmigrate has no stale-lock detection, the next vzct
 container removes a stale one), the container must exist (10), connect (4), the destination's
 vzctl must run (14) and not know the CTID (9), its vz.conf must give VE_ROOT/VE_PRIVATE (19),
 the container's IPs must not be on a running container there (12); `--dry-run` stops there.
-Then the config goes over (rsync; `vzctl set --private --root --save` and `--applyconfig_map
-name` there), the private area is synced with the container running, a running container is
+Then the config goes over (scp; `vzctl set --private --root --save` and `--applyconfig_map
+name` there), the private area is synced (rsync) with the container running, a running container is
 stopped (8) and synced again, started on the destination (7), and destroyed on the source
 (`-r yes`) or its config renamed to CTID.conf.migrated (`-r no`). A failure undoes what was done,
 in reverse, as the script's undo_* chain: the destination loses the config, root and private
@@ -264,7 +264,7 @@ def _check(m: Migration) -> None:
 
 
 def _copy(m: Migration, files: Sequence[str], what: str) -> None:
-    done = m.link.rsync([], files, m.remote.conf_dir + "/", quiet=True)
+    done = m.link.scp(files, m.remote.conf_dir + "/")
     m.shown(done.stdout, done.stderr)
     if done.returncode != 0:
         raise Fail(ERR_COPY, f"Failed to copy {what}")
