@@ -5,16 +5,17 @@ on stdout, 0) or a bad usage ("Invalid usage: ..." on stderr, 1). Values are che
 anything runs: the destination is `[user@]host` of host-name characters, the CTID a number or a
 container name, and `--ssh`/`--rsync` options hold no quotes, backslashes or control characters
 (they are split on blanks, as the shell script's unquoted `$SSH_OPTIONS` is). Called by
-`vzsim.vzmigrate.main`; imports only the standard library and `vzsim.getopt`.
+`vzsim.vzmigrate.main`.
 """
 
 from __future__ import annotations
 
 import sys
 
+from reconciler.vzexit import VzmigrateExit
 from vzsim import getopt
 
-MIG_ERR_USAGE = 1
+MIG_ERR_USAGE = VzmigrateExit.USAGE
 _LONG = [
     getopt.LongOpt("live", getopt.NO_ARG, "online"),
     getopt.LongOpt("online", getopt.NO_ARG, "online"),
