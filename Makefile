@@ -53,6 +53,7 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.dump
+	$(BIN)/python -m benchmarks.migrate
 
 check: lint typecheck test
 

@@ -1,4 +1,4 @@
-"""vzctl 4.x exit codes by name: the one table the executor and the simulated vzctl share.
+"""vzctl and vzmigrate 4.x exit codes by name: the one table the executor and the simulator share.
 
 Numbers and names are those of vzctl 4.x's include/vzerror.h without the `VZ_`/`VZCTL_E_`
 prefix (../shared/openvz/REFERENCE.md section 8.1; OVZ7 differs, section 8.2). The executor
@@ -112,3 +112,26 @@ class VzctlExit(IntEnum):
     UMOUNT_SNAPSHOT = 161
     COMPACT_IMAGE = 166
     LIST_SNAPSHOT = 167
+
+
+class VzmigrateExit(IntEnum):
+    """An exit status of vzmigrate 4.x (bin/vzmigrate.in's MIG_ERR_*; REFERENCE section 10.1)."""
+
+    OK = 0
+    USAGE = 1
+    VPS_IS_STOPPED = 2  # --online of a stopped container
+    CANT_CONNECT = 4
+    COPY = 6
+    START_VPS = 7  # also MOUNT_VPS and RESTORE_VPS on the destination
+    STOP_SOURCE = 8  # also CHECKPOINT
+    EXISTS = 9  # the CTID exists on the destination
+    NOEXIST = 10  # the CTID does not exist on the source
+    IP_IN_USE = 12
+    QUOTA = 13
+    OVZ_NOT_RUNNING = 14
+    APPLY_CONFIG = 15
+    UNSUP_PLOOP = 16
+    UNSUP_CPT_VER = 17
+    UNSUP_CPU = 18
+    CANT_READ_REMOTE_CONFIG = 19
+    LOCKED = 20

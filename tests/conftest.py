@@ -121,7 +121,8 @@ def _let_coverage_measure(root: Path) -> None:
     `-IS`: coverage starts in a subprocess from a .pth file, which `-S` (no `site`) skips."""
     if "COVERAGE_PROCESS_CONFIG" not in os.environ:
         return
-    for tool in ("vzctl", "vzlist", "vzdump", "vzrestore", "uname", "nproc", "free", "df"):
+    tools = ("vzctl", "vzlist", "vzdump", "vzrestore", "vzmigrate", "uname", "nproc", "free", "df")
+    for tool in tools:
         entry = root / "bin" / tool
         shebang, rest = entry.read_text(encoding="utf-8").split("\n", 1)
         assert shebang.endswith(" -IS"), f"{entry}: unexpected entry point {shebang!r}"

@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument(
         "--truncate", type=int, metavar="BYTES", help="vzlist: cut its output after BYTES bytes"
     )
+    fault.add_argument(
+        "--step",
+        choices=faults.STEPS,
+        help="migrate: act at this step of vzmigrate instead of before it locks the container",
+    )
     fault.add_argument("--clear", action="store_true", help="remove every rule")
     log = sub.add_parser("oplog", help="print the operation log")
     log.add_argument("dir")
@@ -100,6 +105,8 @@ def _fault_rule(args: argparse.Namespace) -> dict[str, object] | str:
         return "--fail and --latency must not be negative"
     if args.truncate is not None and (args.truncate < 0 or args.verb != "vzlist"):
         return "--truncate needs --verb vzlist and a byte count of 0 or more"
+    if args.step is not None and args.verb != "migrate":
+        return "--step needs --verb migrate"
     return {
         "verb": args.verb,
         "ctid": args.ctid,
@@ -110,6 +117,7 @@ def _fault_rule(args: argparse.Namespace) -> dict[str, object] | str:
         "latency": args.latency,
         "hang": True if args.hang else None,
         "truncate": args.truncate,
+        "step": args.step,
     }
 
 

@@ -1,5 +1,6 @@
 """Fault injection for the simulated node: failing, slow and hanging vzctl/vzlist calls, and
-vzlist listings cut short (`truncate`: stdout ends after N bytes, exit status 0).
+vzlist listings cut short (`truncate`: stdout ends after N bytes, exit status 0). A `migrate`
+rule may name a `step` of vzmigrate (STEPS); it then acts only there.
 
 Rules live in `DIR/faults.json` and are read and updated under an fcntl lock, so concurrent
 simulated processes consume a `--fail N` budget exactly N times. A `--fail-rate P` rule
@@ -29,7 +30,9 @@ VERBS: tuple[str, ...] = (
     "exec",
     "mount",
 )
-VERBS += ("umount", "vzlist", "vzdump", "vzrestore", "*")
+VERBS += ("umount", "vzlist", "vzdump", "vzrestore", "migrate", "*")
+# Where in a migration a `migrate` rule with a step acts (see vzsim.vzmigrate).
+STEPS: tuple[str, ...] = ("before-copy", "after-copy", "after-start")
 _MASK = (1 << 64) - 1
 
 
@@ -65,11 +68,12 @@ def _store(path: str, rules: list[dict[str, Any]]) -> None:
 
 
 def add_rule(path: str, rule: dict[str, Any]) -> None:
-    """Add a rule, or update the one with the same verb and ctid."""
+    """Add a rule, or update the one with the same verb, ctid and step."""
     with flocked(path + ".lock"):
         rules = _load(path)
         for old in rules:
-            if old.get("verb") == rule["verb"] and old.get("ctid") == rule.get("ctid"):
+            same = all(old.get(k) == rule.get(k) for k in ("verb", "ctid", "step"))
+            if same:
                 old.update({k: v for k, v in rule.items() if v is not None})
                 break
         else:
@@ -90,10 +94,10 @@ def uniform(seed: int, n: int) -> float:
     return (x ^ (x >> 31)) / 2.0**64
 
 
-def _matches(rule: dict[str, Any], verb: str, ctid: int | None) -> bool:
+def _matches(rule: dict[str, Any], verb: str, ctid: int | None, step: str | None) -> bool:
     want = rule.get("verb")
     verb_ok = want in ("*", verb) or (want == "exec" and verb in ("exec2", "exec3"))
-    return verb_ok and rule.get("ctid") in (None, ctid)
+    return verb_ok and rule.get("ctid") in (None, ctid) and rule.get("step") == step
 
 
 def _consume(rule: dict[str, Any]) -> int | None:
@@ -113,8 +117,9 @@ def _consume(rule: dict[str, Any]) -> int | None:
     return None
 
 
-def decide(path: str, verb: str, ctid: int | None) -> Decision | None:
-    """Apply the rules matching one call; None when the node has no faults at all."""
+def decide(path: str, verb: str, ctid: int | None, step: str | None = None) -> Decision | None:
+    """Apply the rules matching one call (at `step` of it, for the rules naming one); None when
+    the node has no faults at all."""
     if not os.path.exists(path):
         return None
     decision = Decision()
@@ -122,7 +127,7 @@ def decide(path: str, verb: str, ctid: int | None) -> Decision | None:
         rules = _load(path)
         changed = False
         for rule in rules:
-            if not _matches(rule, verb, ctid):
+            if not _matches(rule, verb, ctid, step):
                 continue
             decision.latency = max(decision.latency, float(rule.get("latency") or 0))
             decision.hang = decision.hang or bool(rule.get("hang"))

@@ -3,8 +3,8 @@
 Writes the state dir a real 4.x node would have under /etc/vz and /vz (vz.conf, sample
 configs, template caches with small real `.tar.gz` OS templates), the machine's hardware
 (`hardware.json`, reported by `bin/uname`, `nproc`, `free` and `df`), the `bin/vzctl`,
-`bin/vzlist`, `bin/vzdump` and `bin/vzrestore` entry points pinned to this interpreter and to where vzsim and vzgitops are
-installed, and an `env` file to source.
+`bin/vzlist`, `bin/vzdump`, `bin/vzrestore` and `bin/vzmigrate` entry points pinned to this
+interpreter and to where vzsim and vzgitops are installed, and an `env` file to source.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ sys.exit(main({tool!r}, sys.argv, {d!r}))
 HOST_TOOLS = ("uname", "nproc", "free", "df")
 
 
-TOOLS = ("vzctl", "vzlist", "vzdump", "vzrestore")
+TOOLS = ("vzctl", "vzlist", "vzdump", "vzrestore", "vzmigrate")
 
 
 class InitError(Exception):

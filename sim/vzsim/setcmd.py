@@ -189,8 +189,9 @@ def _set(ctx: Ctx, req: Request, nargs: int, quiet_save: list[bool]) -> int:
     if "reset_ub" in req.flags:
         quiet_save[0] = True
         return _reset_ub(ctx, cfg, running)
-    if "NAME" in req.strs:
-        rc = set_name(ctx, req.strs["NAME"], (ctx.ct_cfg().str("NAME")))
+    name = _wanted_name(ctx, req)
+    if name is not None:
+        rc = set_name(ctx, name, (ctx.ct_cfg().str("NAME")))
         if rc:
             quiet_save[0] = True
             return rc
@@ -201,6 +202,15 @@ def _set(ctx: Ctx, req: Request, nargs: int, quiet_save: list[bool]) -> int:
     elif "save" in req.flags:
         return 0
     return apply_live(ctx, req, cfg, fix_del)
+
+
+def _wanted_name(ctx: Ctx, req: Request) -> str | None:
+    """--name, or with `--applyconfig_map name` the NAME the config already has."""
+    if "NAME" in req.strs:
+        return req.strs["NAME"]
+    if "applyconfig_map_name" in req.flags:
+        return ctx.ct_cfg().str("NAME")
+    return None
 
 
 def _reset_ub(ctx: Ctx, cfg: ctconf.Config, running: bool) -> int:

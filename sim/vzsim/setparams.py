@@ -371,6 +371,16 @@ def _flag(name: str) -> Callable[[Request, str, Say], str]:
     return parse
 
 
+def _applyconfig_map(r: Request, v: str, s: Say) -> str:
+    """`--applyconfig_map name`: re-apply NAME from the container's own config (the names/
+    link), as vzmigrate runs it on the destination; the simulator knows no other group."""
+    if v != "name":
+        r.unsupported.append(f"applyconfig_map {v}")
+        return UNSUPPORTED
+    r.flags.add("applyconfig_map_name")
+    return OK
+
+
 def _unsupported(name: str) -> Callable[[Request, str, Say], str]:
     def parse(r: Request, v: str, s: Say) -> str:
         r.unsupported.append(name)
@@ -383,7 +393,7 @@ _UB_OPTS: list[tuple[str, Parser]] = [(k.lower(), _ub(k)) for k in UBC_ORDER]
 SET_PARSERS: dict[str, Parser] = {
     "save": _flag("save"), "force": _flag("force"), "reset_ub": _flag("reset_ub"),
     "skip_arpdetect": _flag("skip_arpdetect"), "offline-resize": _unsupported("offline-resize"),
-    "applyconfig": _unsupported("applyconfig"), "applyconfig_map": _unsupported("applyconfig_map"),
+    "applyconfig": _unsupported("applyconfig"), "applyconfig_map": _applyconfig_map,
     "iptables": _unsupported("iptables"), "netfilter": _netfilter, **dict(_UB_OPTS),
     "vm_overcommit": _vm_overcommit, "capability": _cap, "ipadd": _ip(True), "ipdel": _ip(False),
     "netdev_add": _netdev("NETDEV_ADD"), "netdev_del": _netdev("NETDEV_DEL"),

@@ -5,7 +5,10 @@ port with its own host key, accepting only the public key in `keys` (real key au
 no password, no PAM). Sessions get the node's `bin/` first on PATH and `VZGITOPS_VZ_CONF_DIR`
 set to its config dir (sshd's `SetEnv`), so `ssh -p PORT 127.0.0.1 vzctl ...` runs that node's
 simulated vzctl, as `ssh server vzctl ...` runs the real one on a real node. One sshd per node;
-each port is one node.
+each port is one node. `SHLVL=1` in the session keeps bash from reading the login user's
+~/.bashrc for an ssh command (bash does when SHLVL < 2): a node's root has none, this machine's
+may (and at ~0.1 s a connection it dominated every call). `write_client_config` gives a node the
+ssh client side its `vzmigrate` uses to reach other nodes.
 
 Not imported by the simulated `vzctl`/`vzlist` (they stay light); only by the test fixtures,
 the demo and the benchmarks, which run with the whole environment.
@@ -127,6 +130,30 @@ class Sshd:
         _kill_sessions(self.port, keep=self.process.pid if self.process else None)
 
 
+def write_client_config(node_root: Path, keys: ClientKeys, destinations: dict[str, Sshd]) -> Path:
+    """NODE/etc/ssh_config (and etc/known_hosts): what the simulated node's `vzmigrate` reads as
+    the source's /root/.ssh/config. Each destination is a `Host NAME` alias (address, port,
+    user) with its host key pinned; every host uses the shared client key, no password."""
+    etc = node_root / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    known = etc / "known_hosts"
+    known.write_text("".join(s.known_hosts_line() + "\n" for s in destinations.values()))
+    lines = []
+    for name, server in destinations.items():
+        lines += [f"Host {name}", f"    HostName {server.host}", f"    Port {server.port}"]
+        lines += [f"    User {server.user}"]
+    lines += ["Host *", f"    IdentityFile {keys.identity}", "    IdentitiesOnly yes"]
+    lines += [
+        "    BatchMode yes",
+        "    PasswordAuthentication no",
+        f"    UserKnownHostsFile {known}",
+    ]
+    lines += ["    StrictHostKeyChecking yes", "    KbdInteractiveAuthentication no"]
+    config = etc / "ssh_config"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
 def available() -> str | None:
     """None when sshd can run here, else why not (the tests that need it fail with this)."""
     for tool in (SSHD, shutil.which("ssh-keygen"), shutil.which("ssh")):
@@ -186,7 +213,7 @@ def _write_config(server: Sshd, host_key: Path) -> None:
         "MaxStartups 200:30:400",
         "MaxSessions 64",
         "LogLevel VERBOSE",
-        f"SetEnv PATH={path} VZGITOPS_VZ_CONF_DIR={root / 'conf'}",
+        f"SetEnv PATH={path} VZGITOPS_VZ_CONF_DIR={root / 'conf'} SHLVL=1",
     ]
     (server.dir / "sshd_config").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
