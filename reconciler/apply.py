@@ -24,7 +24,7 @@ from reconciler.node.process import Completed, Runner
 from reconciler.plan import Change, Command, Plan
 from reconciler.plan.result import ChangeResult, CommandResult, Outcome, Status
 from reconciler.state import StateDir
-from reconciler.vzexit import VzctlExit
+from reconciler.vzexit import VzctlExit, VzmigrateExit
 
 E = VzctlExit
 TRANSIENT = frozenset({
@@ -39,7 +39,12 @@ ALREADY_DONE = {
     ("start", E.VE_RUNNING), ("destroy", E.NOVECONFIG), ("umount", E.FS_NOT_MOUNTED),
     ("mount", E.FS_MOUNTED),
 }  # fmt: skip
-MUTATING = frozenset({"create", "set", "start", "stop", "restart", "destroy", "mount", "umount"})
+MUTATING = frozenset(
+    {"create", "set", "start", "stop", "restart", "destroy", "mount", "umount", "vzmigrate"}
+)
+# vzmigrate's codes that may pass: the container is locked (a vzctl call runs), the destination
+# could not be reached (REFERENCE section 10.1); every other failure is permanent for this plan.
+MIGRATE_TRANSIENT = frozenset({VzmigrateExit.LOCKED, VzmigrateExit.CANT_CONNECT})
 VZCTL_TIMEOUT = 900.0
 DUMP_TIMEOUT = 6 * 3600.0  # a dump copies the whole private area
 
@@ -181,6 +186,9 @@ class Executor:
             self.state.record_owned(change.ctid, change.name, "create", protect, found)
         elif command.verb == "destroy" and change.action == "destroy":
             self.state.forget(change.ctid)
+        elif command.tool == "vzmigrate":
+            self.state.forget(change.ctid)  # vzmigrate -r yes destroyed it here; the fleet
+            # records it owned on the destination (`cli.moves.settle`)
 
     def apply(self, plan: Plan, protected: frozenset[int] = frozenset()) -> list[ChangeResult]:
         results: list[ChangeResult] = []
@@ -224,6 +232,8 @@ def _outcome(command: Command, code: int) -> Outcome:
     is not retried here, it fails the change so the destroy after it does not run."""
     if command.tool == "vzctl":
         return classify(command.verb, code)
+    if command.tool == "vzmigrate" and code in MIGRATE_TRANSIENT:
+        return "transient"
     return "ok" if code == 0 else "permanent"
 
 
@@ -238,6 +248,8 @@ def _error(change: Change, result: CommandResult) -> str:
     verb = result.argv[0]
     detail = result.detail or "no output"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    if result.tool == "vzmigrate":
+        return f"container {change.ctid}: vzmigrate failed (exit {result.code}{tries}): {detail}; the container stays on this node"
     if result.tool == "vzdump":
         return f"container {change.ctid}: the dump before the {change.action} failed (vzdump exit {result.code}), so the container was not destroyed: {detail}"
     if result.code == -1:

@@ -157,10 +157,15 @@ def _check_entries(
         intent = intents.get(ctid, {})
         verb, action = (intent.get("argv") or [""])[0], intent.get("action")
         if have is None:
-            if action == "destroy" and verb == "destroy":
-                del work.entries[ctid]  # its destroy finished; forgetting it was interrupted
+            if (action == "destroy" and verb == "destroy") or action == "move":
+                # its destroy finished, or vzmigrate moved it away; forgetting it was interrupted
+                del work.entries[ctid]
                 work.done_intents.append(ctid)
                 work.changed = True
+                if action == "move":
+                    work.warnings.append(
+                        f"container {ctid} ({entry.get('name', ctid)}) was moved to another node by vzmigrate; it is no longer owned here"
+                    )
             elif action not in ("create", "recreate") or verb not in ("create", "destroy"):
                 gone.append(ctid)  # else vzgitops removed it itself to create it again
             continue

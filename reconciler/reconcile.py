@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -21,6 +21,7 @@ from reconciler.node.facts import gather
 from reconciler.node.observe import observe
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.moves import await_arrivals
 from reconciler.plan.observed import ObservedState
 from reconciler.plan.preflight import needs_facts, preflight
 from reconciler.plan.result import ApplyResult, ChangeResult
@@ -50,6 +51,9 @@ class Options:
     # The destroys and recreates a person confirmed, as (ctid, action); None: not asked (the
     # controller, --yes). A later round that plans any other is not applied.
     confirmed: frozenset[tuple[int, str]] | None = None
+    # Containers git moved here from another node of the fleet that owns them (ctid -> that
+    # node): never created here; the source migrates them (`plan.moves`).
+    arriving: Mapping[int, str] = field(default_factory=dict)
 
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
@@ -131,10 +135,24 @@ def make_plan(
         options.warn(warning)
     mine = desired.for_node(node)
     result = plan(
-        mine, observed, inventory, policy_for(desired, options), revision=revision, node=node
-    )
-    result = checked(result, mine, observed, access, cpu_overcommit(desired, node))
+        mine, observed, inventory, policy_for(desired, options), revision=revision, node=node,
+        elsewhere=placed_elsewhere(desired, node),
+    )  # fmt: skip
+    arriving = {c: n for c, n in options.arriving.items() if c not in observed.containers}
+    result = checked(result, mine, observed, access, cpu_overcommit(desired, node), arriving)
+    result = await_arrivals(result, arriving)
     return scoped(result, desired, observed, state, options), observed
+
+
+def placed_elsewhere(desired: DesiredState, node: str) -> dict[int, tuple[str, str]]:
+    """Containers git places on another node and moves there (not spec.migrate: recreate)."""
+    if not desired.nodes:
+        return {}
+    return {
+        d.ctid: (d.name, d.node)
+        for d in desired.containers
+        if d.node != node and d.spec.migrate != "recreate"
+    }
 
 
 def scoped(
@@ -166,11 +184,12 @@ def checked(
     observed: ObservedState,
     access: NodeAccess,
     overcommit: float | None,
+    arriving: Mapping[int, str] | None = None,
 ) -> Plan:
     """Pre-flight: the node is asked for its facts only when a change needs them."""
     needed = needs_facts(planned, mine, observed)
     facts = gather(access.run, PurePosixPath(access.conf_dir)) if needed else None
-    return preflight(planned, mine, observed, facts, overcommit)
+    return preflight(planned, mine, observed, facts, overcommit, frozenset(arriving or ()))
 
 
 def cpu_overcommit(desired: DesiredState, node: str) -> float | None:

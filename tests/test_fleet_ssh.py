@@ -224,3 +224,89 @@ def test_a_local_node_that_is_another_machine_is_left_to_its_agent(
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert "node server (access: local) is another machine" in planned.stderr
     assert listed(sim_node) == {101: "stopped"}
+
+
+# ---- moves: metadata.node changes, vzmigrate moves the container ------------------------------
+
+SECRET = "the customer's data\n"
+
+
+def _secret(node: SimNode, ctid: int) -> Path:
+    return node.dir / "private" / str(ctid) / "root" / "secret.txt"
+
+
+@pytest.fixture
+def moving(
+    fleet: tuple[GitRepo, list[str]], env: dict[str, str], sim_node: SimNode, server: SshNode
+) -> tuple[GitRepo, list[str]]:
+    """The fleet applied, a file inside the laptop's web, and the laptop able to reach the
+    server as vzmigrate does (its root's ssh config, the server's host key pinned there)."""
+    from vzsim.sshd import write_client_config
+
+    repo, args = fleet
+    applied = vzgitops(["apply", "--yes", *args], env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    _secret(sim_node, 101).parent.mkdir(parents=True, exist_ok=True)
+    _secret(sim_node, 101).write_text(SECRET)
+    write_client_config(sim_node.dir, server.keys, {"server": server.sshd})
+    repo.write("laptop/web.yaml", placed("web", 101, "server", state="running"))
+    repo.commit("web moves to the server")
+    return repo, args
+
+
+def test_a_node_change_plans_a_move_never_a_create_and_a_destroy(
+    moving: tuple[GitRepo, list[str]], env: dict[str, str], server: SshNode
+) -> None:
+    _, args = moving
+    planned = vzgitops(["plan", "--detailed-exitcode", "--prune", "--format", "json", *args], env)
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    sections = {s["node"]: s for s in json.loads(planned.stdout)["nodes"]}
+    laptop, dest = sections["laptop"], sections["server"]
+    assert [(c["ctid"], c["action"]) for c in laptop["changes"]] == [(101, "move")]
+    (command,) = laptop["changes"][0]["commands"]
+    assert command["tool"] == "vzmigrate"
+    assert command["argv"][-2:] == [f"{server.sshd.user}@127.0.0.1", "101"]
+    assert f"--ssh=-p {server.sshd.port}" in command["argv"]
+    assert dest["changes"] == []
+    assert [(h["ctid"], h["kind"]) for h in dest["held"]] == [(101, "moving")]
+    assert "awaiting migration from node laptop" in dest["held"][0]["reason"]
+    alone = vzgitops(["plan", "--prune", "--node", "server", "--format", "json", *args], env)
+    assert [c["action"] for c in json.loads(alone.stdout)["nodes"][0]["changes"]] == []
+    markdown = vzgitops(["plan", "--format", "markdown", *args], env)
+    assert "move" in markdown.stdout
+
+
+def test_apply_moves_the_container_with_its_data_and_ownership(
+    moving: tuple[GitRepo, list[str]], env: dict[str, str], sim_node: SimNode, server: SshNode
+) -> None:
+    _, args = moving
+    applied = vzgitops(["apply", "--yes", "--prune", *args], env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert listed(sim_node) == {}
+    assert listed(server.node) == {101: "running", 201: "running", 202: "stopped"}
+    assert _secret(server.node, 101).read_text() == SECRET
+    state = Path(env["VZGITOPS_STATE_DIR"])
+    assert "101" not in json.loads((state / "inventory.json").read_text())["containers"]
+    there = json.loads((state / "nodes/server/inventory.json").read_text())["containers"]
+    assert there["101"]["how"] == "migrate"
+    again = vzgitops(["plan", "--detailed-exitcode", "--prune", *args], env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    creates = [e for e in _oplog(server.node, env) if e.get("verb") == "create"]
+    assert 101 not in [e.get("ctid") for e in creates]  # never created on the server
+
+
+def test_a_failed_move_leaves_the_container_on_the_source_and_creates_nothing(
+    moving: tuple[GitRepo, list[str]], env: dict[str, str], sim_node: SimNode, server: SshNode
+) -> None:
+    _, args = moving
+    fail = ["sim", "fault", str(sim_node.dir), "--verb", "migrate", "--fail", "1", "--exit", "6"]
+    assert vzgitops(fail, env).returncode == 0, "the simulator takes migrate faults"
+    applied = vzgitops(["apply", "--yes", "--prune", *args], env)
+    assert applied.returncode == 1, applied.stdout + applied.stderr
+    assert "vzmigrate failed (exit 6" in applied.stdout
+    assert listed(sim_node) == {101: "running"}
+    assert 101 not in listed(server.node)
+    assert _secret(sim_node, 101).read_text() == SECRET
+    again = vzgitops(["apply", "--yes", "--prune", *args], env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _secret(server.node, 101).read_text() == SECRET

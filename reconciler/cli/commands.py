@@ -54,6 +54,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.cli.fleet import each, failed_sections, fleet_for
+    from reconciler.cli.moves import arrivals, known_states, paired
     from reconciler.reconcile import make_plan
     from reconciler.report import build_plan_report, build_report, render
     from reconciler.state import StateDir
@@ -69,12 +70,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     options = dataclasses.replace(reconcile_options(args), record=False)  # plan writes no state
     fleet = fleet_for(args, loaded.desired, state)
+    awaited = arrivals(known_states(state, loaded.desired), loaded.desired)
     try:
         done = each(
             fleet.members,
             lambda m: make_plan(
                 loaded.desired, loaded.commit.sha, m.access, m.state,
-                dataclasses.replace(options, node=m.node),
+                dataclasses.replace(options, node=m.node, arriving=awaited.get(m.node, {})),
             ),
             args.parallel,
         )  # fmt: skip
@@ -93,11 +95,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return plan_exit(args, report.has_changes)
     if args.out is not None:
         raise UsageError("plan: --out saves the plan of one node; pass --node NAME")
-    plans = []
+    planned, running = {}, {}
     for member, outcome in done:
         if not isinstance(outcome, VzGitopsError):
             warn([f"node {member.node}: {w}" for w in outcome[1].warnings])
-            plans.append(outcome[0])
+            planned[member.node] = outcome[0]
+            running[member.node] = outcome[1].running_ctids()
+    pairing = paired(planned, running, loaded.desired, ignore_windows=args.ignore_windows)
+    plans = [pairing.plans[m.node] for m in fleet.members if m.node in pairing.plans]
     report = build_plan_report(plans, failed=failed_sections(done))
     sys.stdout.write(render(report, args.format))
     if report.failed_nodes:

@@ -47,6 +47,7 @@ class Member:
 class Fleet:
     members: tuple[Member, ...]
     skipped: tuple[str, ...]  # what was left out, and why (said on stderr)
+    root: StateDir  # the state directory the command was given (this machine's node's)
 
     @property
     def several(self) -> bool:
@@ -102,7 +103,7 @@ def fleet_of(
     """The members of one fleet command. A revision without Node documents has one node,
     this machine's, as before there were fleets."""
     if not desired.nodes:
-        return Fleet((Member(desired.choose_node(args.node), root, local_access()),), ())
+        return Fleet((Member(desired.choose_node(args.node), root, local_access()),), (), root)
     bound = root.bound_node()
     if bound not in (None, DEFAULT_NODE) and bound not in {n.metadata.name for n in desired.nodes}:
         node_of(root, desired, None, record=False)  # raises: the revision dropped this node
@@ -116,7 +117,7 @@ def fleet_of(
             f"nodes {', '.join(locals_)} are all reached locally (access: local), but this machine "
             "is one node: run vzgitops on each of them, or give the others access: ssh"
         )
-    return Fleet(tuple(members), tuple(skipped))
+    return Fleet(tuple(members), tuple(skipped), root)
 
 
 def _member(

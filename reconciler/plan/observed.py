@@ -42,6 +42,9 @@ class ObservedState:
     running_known: bool = True
     warnings: tuple[str, ...] = ()
 
+    def running_ctids(self) -> frozenset[int]:
+        return frozenset(c for c, have in self.containers.items() if have.is_running)
+
 
 _SHOWN = 10  # CTIDs named in a message; a wrong directory on a large node would list them all
 

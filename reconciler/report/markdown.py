@@ -80,10 +80,13 @@ def _flags(report: Report) -> list[str]:
     changes = report.changes
     destructive = [f"{c.ctid} ({c.name}) {c.action}" for c in changes if c.destructive]
     restarting = [f"{c.ctid} ({c.name})" for c in changes if c.restarts]
+    moving = [f"{c.ctid} ({c.name})" for c in changes if c.action == "move"]
     held = [f"{h.ctid} ({h.name}) {h.kind}" for s in report.nodes for h in s.held]
     lines = []
     if destructive:
         lines.append(f":warning: **Destroys data:** {_listing(destructive)}")
+    if moving:
+        lines.append(f":truck: **Moves to another node (downtime):** {_listing(moving)}")
     if restarting:
         lines.append(f":arrows_counterclockwise: **Restarts:** {_listing(restarting)}")
     if held:
@@ -111,8 +114,10 @@ def _change_details(change: Change) -> str:
     fence = "```"
     while fence in commands:  # a value with backticks cannot close the fence early
         fence += "`"
-    flags = (" \u26a0\ufe0f <b>destroys data</b>" if change.destructive else "") + (
-        " \U0001f504 <b>restart</b>" if change.restarts else ""
+    flags = (
+        (" \u26a0\ufe0f <b>destroys data</b>" if change.destructive else "")
+        + (" \U0001f504 <b>restart</b>" if change.restarts else "")
+        + (" \U0001f69a <b>downtime</b>" if change.action == "move" else "")
     )  # inside HTML: no markdown, no emoji shortcodes
     return (
         f"<details><summary><code>{html.escape(SIGIL[change.action])}</code> container "

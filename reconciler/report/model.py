@@ -22,7 +22,7 @@ from reconciler.plan.result import ApplyResult
 REPORT_VERSION = 1
 Kind = Literal["plan", "apply", "drift"]
 Against = Literal["node", "base"]
-ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy")
+ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy", "move")
 
 
 class Frozen(BaseModel):
@@ -121,7 +121,10 @@ class Report(Frozen):
 
 def plan_counts(plan: Plan) -> dict[str, int]:
     counts = {action: plan.count(action) for action in ACTIONS}
-    counts["change"] = len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
+    counts["change"] = (
+        len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
+        - counts["move"]
+    )  # fmt: skip
     counts["needs_restart"] = sum(1 for c in plan.changes if c.restarts)
     counts["destructive"] = sum(1 for c in plan.changes if c.destructive)
     counts["held"] = len(plan.held)

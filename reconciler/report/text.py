@@ -21,6 +21,7 @@ SIGIL = {
     "start": "~",
     "stop": "~",
     "restart": "~",
+    "move": "->",
 }
 CLASS_NOTE = {"restart": " (needs restart)", "recreate": " (forces recreate)"}
 DUMP_NOTE = " (dump first)"

@@ -220,6 +220,10 @@ class Settings(Frozen):
     protect: YesNo | None = Field(
         default=None, description="Never destroy this container, whatever git says."
     )
+    migrate: Literal["offline", "online", "recreate"] | None = Field(
+        default=None,
+        description="When metadata.node changes: offline (vzmigrate, stopped while copied; the default), online (vzmigrate --online when it runs), or recreate (create it anew on the new node, destroy the old one after a dump).",
+    )
     maintenance: list[MaintenanceWindow] | None = Field(
         default=None,
         description="Maintenance windows: restarts, recreates, stops and destroys wait for one (live changes do not); replaces the node's windows; omitted: the node's.",
