@@ -310,3 +310,74 @@ def test_a_failed_move_leaves_the_container_on_the_source_and_creates_nothing(
     again = vzgitops(["apply", "--yes", "--prune", *args], env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _secret(server.node, 101).read_text() == SECRET
+
+
+def _apply_killed_while_migrating(args: list[str], env: dict[str, str], laptop: SimNode) -> None:
+    """`vzgitops apply` killed with SIGKILL, with every process it started, while vzmigrate
+    hangs at the step the fault names."""
+    running = subprocess.Popen(
+        [*VZGITOPS, "apply", "--yes", "--prune", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _hanging(laptop):
+            time.sleep(0.05)
+        assert _hanging(laptop), "vzmigrate never reached the hanging step"
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.communicate(timeout=30)
+    assert vzgitops(["sim", "fault", str(laptop.dir), "--clear"], env).returncode == 0
+
+
+def _hanging(node: SimNode) -> bool:
+    """Whether the node's vzmigrate sleeps at its injected hang (not in ssh, rsync or a wait)."""
+    entry = str(node.bin / "vzmigrate").encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if entry in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                return "nanosleep" in Path(f"/proc/{pid}/wchan").read_text()
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.parametrize("step", ["before-copy", "after-copy", "after-start"])
+def test_kill_9_during_a_move_and_a_rerun_converge_with_one_container_on_the_server(
+    step: str,
+    moving: tuple[GitRepo, list[str]],
+    env: dict[str, str],
+    sim_node: SimNode,
+    server: SshNode,
+) -> None:
+    _, args = moving
+    hang = ["sim", "fault", str(sim_node.dir), "--verb", "migrate", "--step", step, "--hang"]
+    assert vzgitops(hang, env).returncode == 0
+    _apply_killed_while_migrating(args, env, sim_node)
+    again = vzgitops(["apply", "--yes", "--prune", *args], env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert 101 not in listed(sim_node)
+    assert listed(server.node)[101] == "running"
+    assert _secret(server.node, 101).read_text() == SECRET
+    state = Path(env["VZGITOPS_STATE_DIR"])
+    assert "101" not in json.loads((state / "inventory.json").read_text())["containers"]
+    assert "101" in json.loads((state / "nodes/server/inventory.json").read_text())["containers"]
+    assert not (state / "intents" / "101.json").exists()
+    final = vzgitops(["plan", "--detailed-exitcode", "--prune", *args], env)
+    assert final.returncode == 0, final.stdout + final.stderr
+
+
+def test_a_move_to_a_server_whose_ctid_is_taken_is_held_with_the_servers_reason(
+    moving: tuple[GitRepo, list[str]], env: dict[str, str], sim_node: SimNode, server: SshNode
+) -> None:
+    _, args = moving
+    taken = server.node.run("vzctl", "create", "101", "--ostemplate", "debian-12.0-x86_64-minimal")
+    assert taken.returncode == 0, taken.stderr
+    planned = vzgitops(["plan", "--prune", "--format", "json", *args], env)
+    sections = {s["node"]: s for s in json.loads(planned.stdout)["nodes"]}
+    assert sections["laptop"]["changes"] == []
+    (held,) = sections["laptop"]["held"]
+    assert held["kind"] == "moving" and "the move to node server waits" in held["reason"]
+    applied = vzgitops(["apply", "--yes", "--prune", *args], env)
+    assert listed(sim_node) == {101: "running"}, applied.stdout  # nothing moved, nothing lost

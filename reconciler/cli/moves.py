@@ -18,8 +18,11 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from reconciler.apply import DUMP_TIMEOUT
 from reconciler.cli.fleet import NODES_DIR, Member
 from reconciler.errors import NeedsHuman
+from reconciler.node.dumps import CREATING
+from reconciler.node.locks import clear_stale_lock
 from reconciler.node.observe import FALLBACK_ARGV, parse_vzlist_table
 from reconciler.plan import Plan
 from reconciler.plan.moves import Destination, Pairing, pair
@@ -124,19 +127,41 @@ def settle(members: Sequence[Member], desired: DesiredState) -> list[str]:
 
 
 def settle_one(source: Member, dest: Member, ctid: int, name: str) -> str:
+    clear_stale_lock(source.access, ctid)  # an interrupted vzmigrate leaves its lock file
     here, there = _listed(source).get(ctid), _listed(dest).get(ctid)
     if there is not None and (here is None or there == "running"):
         dest.state.record_owned(ctid, name, "migrate", identity=dest.access.identity(ctid))
-        source.state.forget(ctid)
         source.state.clear_intent(ctid)
         if here is None:
+            source.state.forget(ctid)
             return f"container {ctid} ({name}) moved from node {source.node} to node {dest.node}; owned there"
-        return f"container {ctid} ({name}): the move to node {dest.node} had started it there when it was interrupted; owned there. The stopped copy left on node {source.node} is no longer owned: check it and destroy it by hand"
+        return _drop_leftover(source, dest, ctid, name)
     if here is not None:
-        if there is not None:  # a partial copy the interrupted vzmigrate made: not a container
-            dest.access.run(("vzctl", "destroy", str(ctid)), timeout=600)
+        if there is not None:  # the copy an interrupted vzmigrate left stopped: not complete
+            dest.access.run(("vzctl", "umount", str(ctid)), timeout=600)
+            gone = dest.access.run(("vzctl", "destroy", str(ctid)), timeout=600)
+            if gone.code != 0:
+                raise NeedsHuman(
+                    f"container {ctid} ({name}): the partial copy an interrupted move left on node {dest.node} could not be removed (vzctl destroy exit {gone.code}); remove it, then apply again"
+                )
         source.state.clear_intent(ctid)
         return f"container {ctid} ({name}) is still on node {source.node}: its move to node {dest.node} did not finish and runs again"
     raise NeedsHuman(
         f"container {ctid} ({name}) is on neither node {source.node} nor node {dest.node} after an interrupted move; restore it from a backup (spec.restoreFrom) or set spec.migrate: recreate"
     )
+
+
+def _drop_leftover(source: Member, dest: Member, ctid: int, name: str) -> str:
+    """The move was interrupted after vzmigrate started the container on the destination and
+    before it destroyed it on the source: the destination's copy runs and is the one; the
+    stopped source copy is dumped (the safety net) and destroyed, as vzmigrate would have."""
+    dump = (str(ctid), "--mode", "stop", "--compress", "gzip", "--maxfiles", "0")
+    done = source.access.run(("vzdump", *dump), timeout=DUMP_TIMEOUT)
+    made = CREATING.search(done.stdout)
+    if done.code != 0 or made is None:
+        return f"container {ctid} ({name}): the move to node {dest.node} had started it there when it was interrupted; owned there. The stopped copy left on node {source.node} could not be dumped (vzdump exit {done.code}), so it was kept: it is still owned there until it can be"
+    source.state.record_safety_dump(ctid, made.group(1), time.time())
+    gone = source.access.run(("vzctl", "destroy", str(ctid)), timeout=600)
+    if gone.code == 0:
+        source.state.forget(ctid)
+    return f"container {ctid} ({name}): the move to node {dest.node} had started it there when it was interrupted; owned there, and the stopped copy left on node {source.node} was destroyed after a dump ({made.group(1)})"
