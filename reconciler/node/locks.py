@@ -32,6 +32,16 @@ def clear_stale_lock(access: NodeAccess, ctid: int) -> bool:
     first = held.stdout.split("\n", 1)[0].strip() if held.code == 0 else ""
     if not first.isdigit():
         return False
-    if access.run(("test", "-d", f"/proc/{first}"), timeout=60).code == 0:
+    if _alive(access, first):
         return False  # the locker runs: a real lock
     return access.run(("rm", "-f", "--", path), timeout=60).code == 0
+
+
+def _alive(access: NodeAccess, pid: str) -> bool:
+    """Whether process `pid` runs on the node: /proc/PID/stat exists and its state is not
+    zombie or dead (a killed process is a zombie until its parent reaps it)."""
+    done = access.run(("cat", f"/proc/{pid}/stat"), timeout=60)
+    if done.code != 0:
+        return False
+    state = done.stdout.rpartition(")")[2].split()[:1]
+    return state not in (["Z"], ["X"], [])

@@ -8,8 +8,11 @@ are validated by the Node model and passed as separate options after `--`-free c
 - Host keys are always checked (`StrictHostKeyChecking=yes`): against the key the Node pins
   (written to a known_hosts file of this access) or the known_hosts file it names. A key that
   does not match is `HostKeyRefused` (a person must look), never retried.
-- One connection per node: the first command opens a master (`ControlMaster=auto`,
-  `ControlPersist`), every other command of the cycle rides it; `close()` ends it.
+- One connection per node: before the first command a master connection is opened on its own
+  (`ssh -M -N -f`, its output in a file: a master started by a command whose output is a pipe
+  keeps that pipe open, and the command's reader would wait for it until ControlPersist ends),
+  every command of the cycle rides it (`ControlMaster=no`), and `close()` ends it. Should the
+  master die, a command connects on its own.
 - ssh's exit 255 is its own failure (cannot connect, dropped): `NodeUnreachable`, naming the
   node, an error of that node only. Any other code is the remote command's.
 - The config directory is `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` on the node, asked once; all
@@ -95,6 +98,7 @@ class SshAccess:
     _conf_dir: PurePosixPath | None = field(default=None, init=False, repr=False)
     _privates: dict[int, str] = field(default_factory=dict, init=False, repr=False)
     _identities: dict[int, Identity | None] | None = field(default=None, init=False, repr=False)
+    _master: bool = field(default=False, init=False, repr=False)
 
     @property
     def where(self) -> str:
@@ -121,8 +125,8 @@ class SshAccess:
             return str(Path(self.target.known_hosts).expanduser())
         return str(self._workdir() / "known_hosts")
 
-    def ssh_argv(self, remote: str, *extra: str) -> list[str]:
-        """ssh's argument list for one remote command string."""
+    def ssh_argv(self, remote: str, *extra: str, master: str = "no") -> list[str]:
+        """ssh's argument list for one remote command string (`master`: its ControlMaster)."""
         t = self.target
         argv = [find_tool("ssh")]
         if self.ssh_config is not None:
@@ -137,7 +141,7 @@ class SshAccess:
             "-o", f"ConnectTimeout={t.connect_timeout}",
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=3",
-            "-o", "ControlMaster=auto",
+            "-o", f"ControlMaster={master}",
             "-o", f"ControlPath={self._workdir() / '%C'}",
             "-o", f"ControlPersist={CONTROL_PERSIST}",
             "-o", "LogLevel=ERROR",
@@ -150,7 +154,28 @@ class SshAccess:
             argv.append(remote)
         return argv
 
+    def _open_master(self) -> None:
+        """The one connection of this access, in the background until `close()`."""
+        self._master = True
+        argv = self.ssh_argv("", "-N", "-f", master="yes")
+        with tempfile.TemporaryFile() as said:
+            try:
+                done = subprocess.run(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=said,
+                    timeout=self.target.connect_timeout + 30, check=False,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired as exc:
+                raise NodeUnreachable(
+                    f"node {self.node} ({self.where}): no ssh connection after "
+                    f"{self.target.connect_timeout + 30}s; the next cycle tries again"
+                ) from exc
+            said.seek(0)
+            if done.returncode != 0:
+                self._failed(said.read().decode("utf-8", "replace"))
+
     def _ssh(self, remote: str, timeout: float, shown: Sequence[str]) -> tuple[int, bytes, bytes]:
+        if not self._master:
+            self._open_master()
         try:
             done = subprocess.run(
                 self.ssh_argv(remote),
@@ -183,6 +208,7 @@ class SshAccess:
     def close(self) -> None:
         """End the master connection and remove this access's files."""
         directory, self._dir = self._dir, None
+        self._master = False
         if directory is None:
             return
         with contextlib.suppress(OSError, subprocess.SubprocessError, Exception):
