@@ -45,6 +45,7 @@ test: $(STAMP)
 	$(PYTEST) --no-cov tests/sim/test_replay.py --order reverse
 
 demo: $(STAMP)
+	@bash scripts/system-deps.sh
 	$(BIN)/python examples/demo.py
 
 schemas: $(STAMP)

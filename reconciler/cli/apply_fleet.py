@@ -22,7 +22,7 @@ from reconciler.apply import Executor, RetryPolicy
 from reconciler.cli.fleet import Fleet, Member, each, node_error
 from reconciler.cli.moves import arrivals, known_states, paired, placed, settle, settle_one
 from reconciler.cli.progress import Narrator, confirm, destructive
-from reconciler.cli.steps import EXIT_ERROR, EXIT_HELD, plan_exit, reconcile_options, warn
+from reconciler.cli.steps import EXIT_ERROR, EXIT_HELD, note, plan_exit, reconcile_options, warn
 from reconciler.errors import UsageError, VzGitopsError
 from reconciler.plan import Plan
 from reconciler.plan.result import ApplyResult, ChangeResult
@@ -68,7 +68,7 @@ def apply_fleet(args: argparse.Namespace, desired: DesiredState, sha: str, fleet
 def _settle(members: list[Member], desired: DesiredState, errors: dict[str, VzGitopsError]) -> None:
     """Moves a crash or a dropped connection left unfinished are resolved before planning."""
     try:
-        warn(settle(members, desired))
+        note(settle(members, desired))
     except VzGitopsError as error:
         for member in members:
             errors.setdefault(member.node, error)
@@ -186,7 +186,7 @@ def _settled(
     source: Member, dest: Member, result: ChangeResult, errors: dict[str, VzGitopsError]
 ) -> None:
     try:
-        warn([settle_one(source, dest, result.ctid, result.name)])
+        note([settle_one(source, dest, result.ctid, result.name)])
     except VzGitopsError as error:
         errors.setdefault(dest.node, error)
 
@@ -218,6 +218,8 @@ def _apply(
             planned=None if again else plan,
         )  # fmt: skip
         earlier = tuple(moved.get(member.node, ()))
+        if again and not earlier:  # a destination: what it awaited has arrived; its report
+            plan = after  # is the plan after the moves, not the wait before them
         if earlier:
             result = result.model_copy(update={"results": (*earlier, *result.results)})
         failed = [r.error for r in earlier if r.status == "failed" and r.error]

@@ -48,6 +48,12 @@ def warn(warnings: Sequence[str]) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
+def note(notes: Sequence[str]) -> None:
+    """What was done on the side (a move settled), for people: stderr, like warnings."""
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
+
+
 def user_cache() -> Path:
     """Where commands that need no state directory keep mirrors of remote repositories."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
