@@ -12,10 +12,11 @@ import locale
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
 
 from reconciler.errors import CommandTimeout, ToolMissing
 
@@ -77,6 +78,40 @@ class SubprocessRunner:
             stdout = _text(done.stdout if out is None else _read_back(out))
         stderr = _text(done.stderr)
         return Completed(tuple(argv), done.returncode, stdout, stderr, time.monotonic() - started)
+
+
+def run_bytes(
+    argv: Sequence[str], timeout: float, *, detach: bool = False
+) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of one command whose argv[0] is already resolved (ssh).
+
+    With `detach` the command leaves a process running when it exits (`ssh -M -f`): its output
+    goes to anonymous files instead of pipes, so waiting for the command does not wait for what
+    it leaves behind, which holds the pipes open. CommandTimeout past `timeout`."""
+    if detach:
+        return _run_detached(argv, timeout)
+    done = _run(argv, timeout, subprocess.PIPE, subprocess.PIPE)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _run_detached(argv: Sequence[str], timeout: float) -> tuple[int, bytes, bytes]:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        done = _run(argv, timeout, out, err)
+        out.seek(0)
+        err.seek(0)
+        return done.returncode, out.read(), err.read()
+
+
+def _run(
+    argv: Sequence[str], timeout: float, out: IO[bytes] | int, err: IO[bytes] | int
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise CommandTimeout(f"{argv[0]}: no answer after {timeout:g}s") from exc
 
 
 @contextlib.contextmanager

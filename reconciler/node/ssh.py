@@ -27,7 +27,6 @@ import io
 import re
 import shlex
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -43,7 +42,7 @@ from reconciler.errors import (
     ObserveError,
 )
 from reconciler.node.identity import Identity, private_path
-from reconciler.node.process import DEFAULT_TIMEOUT, Completed, find_tool
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, find_tool, run_bytes
 from reconciler.spec.models import SshAccess as SshSpec
 
 SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
@@ -158,40 +157,30 @@ class SshAccess:
         """The one connection of this access, in the background until `close()`."""
         self._master = True
         argv = self.ssh_argv("", "-N", "-f", master="yes")
-        with tempfile.TemporaryFile() as said:
-            try:
-                done = subprocess.run(
-                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=said,
-                    timeout=self.target.connect_timeout + 30, check=False,
-                )  # fmt: skip
-            except subprocess.TimeoutExpired as exc:
-                raise NodeUnreachable(
-                    f"node {self.node} ({self.where}): no ssh connection after "
-                    f"{self.target.connect_timeout + 30}s; the next cycle tries again"
-                ) from exc
-            said.seek(0)
-            if done.returncode != 0:
-                self._failed(said.read().decode("utf-8", "replace"))
+        wait = self.target.connect_timeout + 30
+        try:
+            code, _, said = run_bytes(argv, wait, detach=True)
+        except CommandTimeout as exc:
+            raise NodeUnreachable(
+                f"node {self.node} ({self.where}): no ssh connection after {wait}s; the next "
+                "cycle tries again"
+            ) from exc
+        if code != 0:
+            self._failed(said.decode("utf-8", "replace"))
 
     def _ssh(self, remote: str, timeout: float, shown: Sequence[str]) -> tuple[int, bytes, bytes]:
         if not self._master:
             self._open_master()
         try:
-            done = subprocess.run(
-                self.ssh_argv(remote),
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
+            code, out, err = run_bytes(self.ssh_argv(remote), timeout)
+        except CommandTimeout as exc:
             raise CommandTimeout(
                 f"node {self.node} ({self.where}): {' '.join(shown[:3])}: no answer after "
                 f"{timeout:g}s"
             ) from exc
-        if done.returncode == SSH_FAILED:
-            self._failed(done.stderr.decode("utf-8", "replace"))
-        return done.returncode, done.stdout, done.stderr
+        if code == SSH_FAILED:
+            self._failed(err.decode("utf-8", "replace"))
+        return code, out, err
 
     def _failed(self, stderr: str) -> None:
         said = "; ".join(line.strip() for line in stderr.splitlines() if line.strip())[:300]
@@ -211,14 +200,8 @@ class SshAccess:
         self._master = False
         if directory is None:
             return
-        with contextlib.suppress(OSError, subprocess.SubprocessError, Exception):
-            subprocess.run(
-                [*self.ssh_argv("", "-O", "exit")],
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                timeout=10,
-                check=False,
-            )
+        with contextlib.suppress(OSError, CommandTimeout):
+            run_bytes(self.ssh_argv("", "-O", "exit"), 10)
         shutil.rmtree(directory, ignore_errors=True)
 
     # ---- NodeAccess ---------------------------------------------------------------------
