@@ -54,7 +54,7 @@ EDGES: list[Edge] = [
     ("ip", ["10.0.0.7", "10.0.0.7"], {}),
     ("ip", ["2001:DB8:0:0::5"], {}),
     ("ip", ["2001:db8::6/64", "2001:db8::6"], {}),
-    ("ip", ["0.0.0.0"], {}),  # noqa: S104 - an address vzctl ignores
+    ("ip", ["0.0.0.0"], {}),
     ("ip", ["10.0.0.8/33"], {}),
     ("ip", [], {}),
     ("nameserver", ["10.0.0.1", "10.0.0.1"], {}),
@@ -173,7 +173,7 @@ EDGES: list[Edge] = [
     ("features", {"sysfs": False, "bridge": True}, {}),
     (
         "features",
-        {f: True for f in ("sysfs", "nfs", "sit", "ipip", "ppp", "ipgre", "bridge", "nfsd")},
+        dict.fromkeys(("sysfs", "nfs", "sit", "ipip", "ppp", "ipgre", "bridge", "nfsd"), True),
         {},
     ),
     ("features", {"NFS": True}, {}),
@@ -252,12 +252,17 @@ def _worst(*outcomes: str) -> str:
     return outcomes[0]
 
 
+MOVED = (
+    ("10.0.0.", "10.1.0."), ("2001:db8:", "2001:db9:"), ("2001:DB8:", "2001:DB9:"),
+    ("00:18:51:", "00:18:52:"), ("veth9.", "veth8."),
+)  # fmt: skip
+
+
 def _elsewhere(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec with other addresses and MACs: the set path's container must not repeat those of
+    """The spec with other addresses, MACs and host interfaces: the set path's container must not repeat those of
     the create path's (a repeat across documents is refused, and is its own edge)."""
     text = json.dumps(spec)
-    for old, new in (("10.0.0.", "10.1.0."), ("2001:db8:", "2001:db9:"), ("2001:DB8:", "2001:DB9:"),
-                     ("00:18:51:", "00:18:52:")):  # fmt: skip
+    for old, new in MOVED:
         text = text.replace(old, new)
     moved: dict[str, Any] = json.loads(text)
     return moved

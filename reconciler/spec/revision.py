@@ -200,6 +200,8 @@ def _fleet_checks(placed: list[Placed]) -> list[Problem]:
         )
         + _duplicates(_addresses(placed))
         + _duplicates(_macs(placed))
+        + _duplicates(_host_ifnames(placed))
+        + [p for c in placed for p in _duplicates(_ifnames(c))]
     )
 
 
@@ -216,6 +218,21 @@ def _macs(placed: list[Placed]) -> Iterator[tuple[Entry, Loc, str]]:
                 mac = getattr(netif, name)
                 if mac is not None and (name == "mac" or mac.upper() != netif.mac.upper()):
                     yield c.entry, ("spec", "netif", index, name), f"MAC address {mac.upper()}"
+
+
+def _ifnames(c: Placed) -> Iterator[tuple[Entry, Loc, str]]:
+    """vzctl keeps one NETIF entry per ifname (a second --netif_add of it merges into the
+    first), so two interfaces of one name could never both be there."""
+    for index, netif in enumerate(c.spec.netif or []):
+        yield c.entry, ("spec", "netif", index, "ifname"), f"interface name {netif.ifname}"
+
+
+def _host_ifnames(placed: list[Placed]) -> Iterator[tuple[Entry, Loc, str]]:
+    for c in placed:
+        for index, netif in enumerate(c.spec.netif or []):
+            if netif.host_ifname is not None:
+                key = f"host interface name {netif.host_ifname} on node {c.node!r}"
+                yield c.entry, ("spec", "netif", index, "host_ifname"), key
 
 
 def _duplicates(
