@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from reconciler import units
 from reconciler.spec.models import ContainerSpec
-from reconciler.spec.types import CPUMASK_BITS, cpu_bits
+from reconciler.spec.types import CPUMASK_BITS, cpu_bits, devperm
 
 Canon = Any
 Klass = Literal["live", "restart", "recreate"]
@@ -199,7 +199,7 @@ def _conf_flags(value: str, _ctid: int = 0) -> tuple[tuple[str, bool], ...]:
 
 
 def _perms(value: Any, _ctid: int = 0) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((str(k), str(v)) for k, v in dict(value).items()))
+    return tuple(sorted((str(k), devperm(str(v))) for k, v in dict(value).items()))
 
 
 def _conf_perms(value: str, _ctid: int = 0) -> tuple[tuple[str, str], ...]:
@@ -207,7 +207,7 @@ def _conf_perms(value: str, _ctid: int = 0) -> tuple[tuple[str, str], ...]:
     for item in value.split():
         name, _, perm = item.rpartition(":")
         if name:
-            pairs[name] = perm
+            pairs[name] = devperm(perm) or "none"  # vzctl reads an empty mask as none
     return tuple(sorted(pairs.items()))
 
 

@@ -14,22 +14,26 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from reconciler.spec.load import validate_files
-from reconciler.spec.models import CAPABILITIES
+from reconciler.spec.models import CAPABILITIES, ContainerSpec
+from reconciler.spec.windows import WEEKDAYS
 from tests.conftest import make_sim_node
 from tests.support import GitRepo, container_doc, vzgitops
 from vzsim.hardware import Hardware
+from vzsim.nodeinit import DEFAULT_TEMPLATES
 from vzsim.setparams import FEATURES
 
-# every value that validates (cpus up to 4096, cpumask to CPU 4095, terabytes) must fit: the
-# node is as large as vzctl allows, so pre-flight holds nothing and convergence is what is tested
-BIG = Hardware(cpus=4096, ram=1 << 62, swap=1 << 62, disk=1 << 62)
+# every value that validates (cpus up to 4096, cpumask to CPU 4095, terabytes, ploop) must fit:
+# the node is as large as vzctl allows and has ploop, so pre-flight holds nothing and convergence
+# is what is tested
+BIG = Hardware(cpus=4096, ram=1 << 62, swap=1 << 62, disk=1 << 62, ploop=True)
 MAX = 9223372036854775807
 INT_MAX = 2147483647
 BASE: dict[str, Any] = {"config": "vswap-256m"}
@@ -83,7 +87,7 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "bootorder": st.sampled_from([0, 1, 100, INT_MAX, INT_MAX + 1]),
     "disabled": st.booleans(),
     "description": st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
-    "layout": st.just("simfs"),  # the simulated node has no ploop tools (create exits 99)
+    "layout": st.sampled_from(["simfs", "ploop"]),
     "features": st.dictionaries(st.sampled_from(FEATURES), st.booleans(), max_size=3),
     "capability": st.dictionaries(  # vzctl 4.x's cap_names has no setveid, audit_control
         st.sampled_from([*CAPABILITIES, "setveid", "audit_control"]), st.booleans(), max_size=3
@@ -92,9 +96,27 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "devnodes": st.dictionaries(
         st.sampled_from(["net/tun", "fuse", "sdb"]), st.sampled_from(["r", "rw", "rwq", "none"])
     ),
-    "state": st.sampled_from(["running", "stopped"]),
+    "state": st.sampled_from(["running", "stopped", "absent"]),
     "config": st.sampled_from(["vswap-256m", "vswap-1g", "basic", "light"]),
+    "ostemplate": st.sampled_from([*DEFAULT_TEMPLATES, "Debian-12-x86_64", "debian..12-x86"]),
+    "restart": st.sampled_from(["auto", "never"]),
+    "allowRecreate": st.booleans(),
+    "protect": st.booleans(),
+    "maintenance": st.lists(
+        st.fixed_dictionaries(
+            {
+                "start": st.sampled_from(["00:00", "23:59"]),
+                "duration": st.sampled_from(["1d", "1m"]),
+            },
+            optional={"days": st.lists(st.sampled_from(WEEKDAYS), max_size=2)},
+        ),
+        max_size=2,
+    ),
 }
+# Set on the created container and kept by the change: changing them is a recreate
+KEPT = ("config", "ostemplate", "layout")
+ADDRESSES = ("ip", "netif")  # drawn by _addresses, unique to each container
+KEY = ("ctid",)  # the document's own
 
 
 def _addresses(ctid: int) -> st.SearchStrategy[dict[str, Any]]:
@@ -159,23 +181,64 @@ def _converges(env: dict[str, str], repo: GitRepo, specs: dict[int, dict[str, An
     for ctid, spec in specs.items():
         repo.write(f"ct{ctid}.yaml", container_doc(f"ct{ctid}", ctid, **spec))
     repo.commit("generated values")
-    applied = vzgitops(["apply", "--repo", str(repo.path)], env, timeout=300)
+    applied = vzgitops(["apply", "--repo", str(repo.path), *PRUNE, "--yes"], env, timeout=300)
     shown = yaml.safe_dump(specs) + applied.stdout + applied.stderr
     assert applied.returncode in (0, 4), shown  # 4: held changes remain (checked below)
-    planned = vzgitops(["plan", "--repo", str(repo.path), "--format", "json"], env)
+    planned = vzgitops(["plan", "--repo", str(repo.path), *PRUNE, "--format", "json"], env)
     shown = yaml.safe_dump(specs) + planned.stdout + planned.stderr
     assert planned.returncode == 0, shown
     [section] = json.loads(planned.stdout)["nodes"]
     assert section["changes"] == [], shown
-    # git leaving `disabled` unset keeps a DISABLED=yes of an earlier revision: held, not failed
-    assert all(_kept_disabled(held, specs) for held in section["held"]), shown
+    assert all(_asked_for(held, specs[held["ctid"]]) for held in section["held"]), shown
     assert (applied.returncode == 4) == bool(section["held"]), shown
 
 
-def _kept_disabled(held: dict[str, Any], specs: dict[int, dict[str, Any]]) -> bool:
-    spec = specs[held["ctid"]]
-    wanted_running = spec.get("state", "running") == "running"
-    return held["kind"] == "conflict" and "disabled" not in spec and wanted_running
+def _asked_for(held: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """A change held because the spec says so, with a reason naming what to change."""
+    reason, kind = held["reason"], held["kind"]
+    if kind == "conflict":  # git leaving `disabled` unset keeps an earlier DISABLED=yes
+        wanted_running = spec.get("state", "running") == "running"
+        return "disabled" not in spec and wanted_running and "disabled" in reason
+    if kind == "pending-restart":
+        return spec.get("restart") == "never" and "restart: auto" in reason
+    if kind == "window":
+        return bool(spec.get("maintenance")) and "maintenance window" in reason
+    if kind == "destroy-held":
+        return spec.get("state") == "absent" and spec.get("protect") is True and "protect" in reason
+    return False
+
+
+PRUNE = ("--prune", "--allow-mass-destroy")  # state: absent destroys
+
+
+def _literals(annotation: Any) -> set[Any]:
+    """The values of a `Literal[...]` field (or `Literal[...] | None`)."""
+    if get_origin(annotation) is Literal:
+        return set(get_args(annotation))
+    if get_origin(annotation) in (Union, UnionType):
+        return {v for arg in get_args(annotation) for v in _literals(arg)}
+    return set()
+
+
+def test_every_container_field_is_drawn_by_the_property() -> None:
+    """A new ContainerSpec field without a generator fails here, so convergence covers it."""
+    assert set(ContainerSpec.model_fields) == {*FIELDS, *ADDRESSES, *KEY}
+
+
+def test_every_value_of_a_field_of_few_values_is_drawn() -> None:
+    """layout: ploop, state: absent, restart: never...: each value a Literal allows."""
+    for name, info in ContainerSpec.model_fields.items():
+        allowed = _literals(info.annotation)
+        if allowed:
+            drawn = getattr(FIELDS[name], "elements", ())
+            assert allowed <= set(drawn), (name, allowed - set(drawn))
+
+
+def _keep(first: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in spec.items() if k not in KEPT},
+        **{k: first[k] for k in KEPT if k in first},
+    }
 
 
 @settings(
@@ -193,10 +256,8 @@ def test_every_value_that_validates_converges_and_every_refusal_names_its_field(
     created: tuple[dict[str, Any], ...], changed: tuple[dict[str, Any], ...]
 ) -> None:
     """Created with one set of values, then changed to another: both times the plan empties.
-    The sample config stays (changing it is a recreate, held without allowRecreate)."""
-    kept = tuple(
-        {**spec, "config": first["config"]} for first, spec in zip(created, changed, strict=True)
-    )
+    The sample config, OS template and layout stay (changing one is a recreate)."""
+    kept = tuple(_keep(first, spec) for first, spec in zip(created, changed, strict=True))
     with tempfile.TemporaryDirectory() as tmp:
         env, repo = _node(Path(tmp))
         for specs in (created, kept):

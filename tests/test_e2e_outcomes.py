@@ -32,8 +32,9 @@ def test_missing_os_template_names_the_template(env: dict[str, str], repo: GitRe
     repo.commit()
     done = apply(repo, env)
     assert done.returncode == 4, done.stdout + done.stderr
-    assert "! container 101 (web): preflight: OS template cache nosuch-1.0-x86_64 is not in " in (
-        done.stdout
+    assert (
+        "! container 101 (web): preflight: ostemplate: OS template cache nosuch-1.0-x86_64 is not in "
+        in (done.stdout)
     )
     assert "(vzctl create would exit 91)" in done.stdout
 

@@ -59,11 +59,11 @@ def test_the_plan_holds_what_the_node_cannot_take_and_apply_runs_the_rest(
     assert [c["ctid"] for c in report["nodes"][0]["changes"]] == [102]
     cache = f"{small.dir}/template/cache"
     assert held(report) == {
-        101: "OS template debian-12.0-x86_64-minimal is 64-bit (x86_64) but the node is "
+        101: "ostemplate: OS template debian-12.0-x86_64-minimal is 64-bit (x86_64) but the node is "
         "32-bit (i686)",
         103: "it needs 768M more RAM but the node has 1G (free -b) and its containers take 512M",
         104: "cpumask: 1-3 names CPUs 2, 3, but the node has CPUs 0-1 only",
-        105: f"OS template cache fedora-39-x86 is not in {cache} on the node (vzctl create "
+        105: f"ostemplate: OS template cache fedora-39-x86 is not in {cache} on the node (vzctl create "
         "would exit 91); put fedora-39-x86.tar.gz there or run 'vztmpl-dl fedora-39-x86'",
     }
     assert report["nodes"][0]["warnings"] == [

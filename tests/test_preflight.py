@@ -47,14 +47,14 @@ def reasons(p: Plan) -> dict[int, str]:
         (
             {"ostemplate": "fedora-39-x86_64"},
             FACTS,
-            "OS template cache fedora-39-x86_64 is not in /vz/template/cache on the node "
+            "ostemplate: OS template cache fedora-39-x86_64 is not in /vz/template/cache on the node "
             "(vzctl create would exit 91); put fedora-39-x86_64.tar.gz there or run "
             "'vztmpl-dl fedora-39-x86_64'",
         ),
         (
             {},
             replace(FACTS, arch="i686"),
-            "OS template debian-12.0-x86_64-minimal is 64-bit (x86_64) but the node is "
+            "ostemplate: OS template debian-12.0-x86_64-minimal is 64-bit (x86_64) but the node is "
             "32-bit (i686)",
         ),
         ({"cpus": 8}, FACTS, "cpus: 8 is more than the node's 4 CPUs"),

@@ -130,7 +130,7 @@ def _template(d: DesiredContainer, facts: NodeFacts, cache: bool = True) -> list
             f"(vzctl create would exit 91); put {name}.tar.gz there or run 'vztmpl-dl {name}'"
         )
     refusal = arch_refusal(name, facts.arch)
-    return problems + ([refusal] if refusal else [])
+    return [f"ostemplate: {problem}" for problem in problems + ([refusal] if refusal else [])]
 
 
 def _cpus(change: Change, d: DesiredContainer, facts: NodeFacts) -> list[str]:

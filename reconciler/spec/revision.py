@@ -72,6 +72,7 @@ def build(entries: list[Entry], complete: bool) -> tuple[DesiredState, list[Prob
         problems += [p for c in placed if (p := _needs_template(c)) is not None]
     problems += [p for c in placed if (p := _disabled_running(c)) is not None]
     problems += [p for c in placed if (p := _ram_without_swap(c)) is not None]
+    problems += [p for c in placed for p in _ploop_sizes(c)]
     problems += [p for n in nodes for p in _capacity(n, placed)]
     state = DesiredState(
         nodes=tuple(sorted((_node(n) for n in nodes), key=lambda n: n.metadata.name)),
@@ -200,6 +201,8 @@ def _fleet_checks(placed: list[Placed]) -> list[Problem]:
         )
         + _duplicates(_addresses(placed))
         + _duplicates(_macs(placed))
+        + _duplicates(_host_ifnames(placed))
+        + [p for c in placed for p in _duplicates(_ifnames(c))]
     )
 
 
@@ -216,6 +219,21 @@ def _macs(placed: list[Placed]) -> Iterator[tuple[Entry, Loc, str]]:
                 mac = getattr(netif, name)
                 if mac is not None and (name == "mac" or mac.upper() != netif.mac.upper()):
                     yield c.entry, ("spec", "netif", index, name), f"MAC address {mac.upper()}"
+
+
+def _ifnames(c: Placed) -> Iterator[tuple[Entry, Loc, str]]:
+    """vzctl keeps one NETIF entry per ifname (a second --netif_add of it merges into the
+    first), so two interfaces of one name could never both be there."""
+    for index, netif in enumerate(c.spec.netif or []):
+        yield c.entry, ("spec", "netif", index, "ifname"), f"interface name {netif.ifname}"
+
+
+def _host_ifnames(placed: list[Placed]) -> Iterator[tuple[Entry, Loc, str]]:
+    for c in placed:
+        for index, netif in enumerate(c.spec.netif or []):
+            if netif.host_ifname is not None:
+                key = f"host interface name {netif.host_ifname} on node {c.node!r}"
+                yield c.entry, ("spec", "netif", index, "host_ifname"), key
 
 
 def _duplicates(
@@ -279,6 +297,38 @@ def _ram_without_swap(c: Placed) -> Problem | None:
         "(required UB parameter (swap) not set, exit 28); add swap, 0 for none"
     )
     return c.entry.problem(("spec", "ram"), message)
+
+
+PLOOP_MAX_KIB = 16 << 30  # libploop's PLOOP_MAX_FS_SIZE, 16 TiB
+PLOOP_KIB_PER_INODE = 16  # vzctl_create_image(): ext4's inode_ratio, 16384 bytes per inode
+
+
+def _ploop_sizes(c: Placed) -> list[Problem]:
+    """A ploop image is made of the hard disk-space limit, at most 16T, with 16 KiB per
+    inode (../shared/openvz/REFERENCE.md 3; vzctl's create_image): more fails vzctl create."""
+    if c.spec.layout != "ploop":
+        return []
+    assert isinstance(c.entry.model, Container)
+    own = c.entry.model.spec
+    inodes = 0 if c.spec.diskinodes is None else _hard_items(c.spec.diskinodes)
+    most_inodes = PLOOP_MAX_KIB // PLOOP_KIB_PER_INODE
+    checks = (
+        ("diskspace", _disk(c.spec) > PLOOP_MAX_KIB,
+         "layout: ploop makes an image of the hard limit, and a ploop image is at most 16T"
+         " (vzctl create would exit 151); write at most 16T"),
+        ("diskinodes", inodes > most_inodes,
+         "layout: ploop gives the image 16K per inode, at most 16T, so vzctl create refuses"
+         f" more than {most_inodes} inodes (exit 21); write at most {most_inodes}"),
+    )  # fmt: skip
+    return [
+        c.entry.problem(("spec", name), message, key=getattr(own, name) is None)
+        for name, over, message in checks
+        if over
+    ]
+
+
+def _hard_items(value: str | int) -> int:
+    return value if isinstance(value, int) else units.to_items(units.pair(value)[1])
 
 
 _Measure = Callable[[ContainerSpec], int]

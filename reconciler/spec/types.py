@@ -176,6 +176,12 @@ def some_entries(value: list[str]) -> list[str]:
     return value
 
 
+def devperm(value: str) -> str:
+    """A device permission as vzctl stores it (config.c's devperm2str): r, w, q in that order,
+    each once, so `wr` is `rw`; `none` stays."""
+    return value if value == "none" else "".join(c for c in "rwq" if c in value)
+
+
 def ostemplate(value: str) -> str:
     if not _OSTEMPLATE.fullmatch(value) or ".." in value:
         raise ValueError(
@@ -353,6 +359,7 @@ DevPerm = Annotated[
     str,
     AfterValidator(safe_text),
     AfterValidator(pattern(_DEVPERM, "device permission (r, w, q or none)")),
+    AfterValidator(devperm),
     _string(_DEVPERM.pattern),
 ]
 MemorySize = Annotated[

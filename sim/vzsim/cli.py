@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--ram", metavar="SIZE", help="RAM (free), e.g. 4G; 64G")
     init.add_argument("--swap", metavar="SIZE", help="swap (free), e.g. 1G; 16G")
     init.add_argument("--disk", metavar="SIZE", help="size of /vz (df), e.g. 100G; 1T")
+    init.add_argument("--ploop", action="store_true", help="the node has ploop; without it: none")
     fault = sub.add_parser("fault", help="inject failures, latency or hangs")
     fault.add_argument("dir")
     fault.add_argument("--verb", choices=faults.VERBS)
@@ -78,7 +79,7 @@ def _hardware(args: argparse.Namespace) -> hardware.Hardware:
     cpus = default.cpus if args.cpus is None else args.cpus
     if not 1 <= cpus <= 4096 or sizes["ram"] <= 0 or sizes["disk"] <= 0:
         raise nodeinit.InitError("--cpus must be 1..4096, --ram and --disk more than 0")
-    return hardware.Hardware(arch=args.arch or default.arch, cpus=cpus, **sizes)
+    return hardware.Hardware(arch=args.arch or default.arch, cpus=cpus, ploop=args.ploop, **sizes)
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import os
 import shutil
 
 from reconciler.vzexit import VzctlExit
-from vzsim import conffile, ctconf, store
+from vzsim import conffile, ctconf, ploop, store
 from vzsim.ctx import Ctx
 from vzsim.setcmd import set_name
 from vzsim.setparams import Request
@@ -112,10 +112,10 @@ def _checks(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
     if os.path.isdir(private) and os.listdir(private):
         ctx.log(-1, f"Private area already exists in {private}")
         return VzctlExit.FS_PRVT_AREA_EXIST
-    if (cfg.str("VE_LAYOUT") or "simfs").startswith("ploop"):
+    if ploop.is_ploop(cfg.str("VE_LAYOUT")) and not ploop.supported(ctx):
         ctx.log(-1, "Alternatively, if you can't or don't want to use ploop, please")
         ctx.log(-1, "add --layout simfs option, or set VE_LAYOUT=simfs in /etc/vz/vz.conf")
-        return 99
+        return VzctlExit.PLOOP_UNSUP
     if "NAME" in req.strs:
         return set_name(ctx, req.strs["NAME"], req.strs["NAME"])
     return 0
@@ -126,12 +126,21 @@ def _build(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
     if not ostemplate:
         ctx.log(-1, "OS template is not specified")
         return VzctlExit.VE_OSTEMPLATE_NOTSET
+    image = _image_size(ctx, req, cfg)
+    if image == 0:
+        return VzctlExit.DQ_LIMIT_NOTSET
     tarball = _tarball(ctx, cfg.str("TEMPLATE") or "", ostemplate)
     if tarball is None:
         return VzctlExit.OSTEMPLATE_NOT_FOUND
     ctx.log(0, f"Creating container private area ({ostemplate})")
     private, root = cfg.path("VE_PRIVATE") or "", cfg.path("VE_ROOT") or ""
     _unpack(tarball, private)
+    if image is not None:
+        inodes = req.disk.get("DISKINODES") or cfg.disk("DISKINODES")
+        rc = ploop.create_image(ctx, private, image, inodes[1] if inodes else None)
+        if rc:
+            shutil.rmtree(private, ignore_errors=True)
+            return rc
     os.makedirs(root, exist_ok=True)
     ctx.log(0, "Performing postcreate actions")
     for leftover in os.listdir(ctx.node.conf_dir):
@@ -143,6 +152,18 @@ def _build(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
     req.strs["VE_LAYOUT"] = cfg.str("VE_LAYOUT") or "simfs"
     req.nums["LOCAL_UID"] = req.nums["LOCAL_GID"] = 0
     return 0
+
+
+def _image_size(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int | None:
+    """fs_create(): a ploop container's image size (the hard DISKSPACE, KiB), 0 when none is
+    set (an error), None for simfs."""
+    if not ploop.is_ploop(cfg.str("VE_LAYOUT")):
+        return None
+    disk = req.disk.get("DISKSPACE") or cfg.disk("DISKSPACE")
+    if disk is None or disk[1] <= 0:
+        ctx.log(-1, "Error: diskspace not set (required for ploop)")
+        return 0
+    return disk[1]
 
 
 def create(ctx: Ctx, req: Request) -> int:

@@ -27,13 +27,15 @@ _UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 @dataclass(frozen=True)
 class Hardware:
-    """What the simulated machine has; sizes in bytes."""
+    """What the simulated machine has; sizes in bytes. `ploop`: the kernel's ploop modules
+    and a vzctl built with ploop (`vzsim.ploop`); without them a ploop create exits 99."""
 
     arch: str = "x86_64"
     cpus: int = 16
     ram: int = 64 << 30
     swap: int = 16 << 30
     disk: int = 1 << 40
+    ploop: bool = False
 
 
 def parse_size(text: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from reconciler.vzexit import VzctlExit
-from vzsim import codes, conffile, ctconf, kernel, lifecycle, netopts, store
+from vzsim import codes, conffile, ctconf, kernel, lifecycle, netopts, ploop, store
 from vzsim.ctx import Ctx
 from vzsim.livecfg import apply_live
 from vzsim.setparams import Request
@@ -58,10 +58,10 @@ def _check_opts(ctx: Ctx, req: Request, cfg: ctconf.Config, nargs: int) -> int:
     if req.strs.get("CPUMASK") == "auto" and "NODEMASK" not in req.strs:
         ctx.log(-1, "Error: --cpumask auto requires --nodemask")
         return VzctlExit.INVALID_PARAMETER_SYNTAX
-    return 0 if "save" in req.flags else _needs_save(ctx, req)
+    return 0 if "save" in req.flags else _needs_save(ctx, req, cfg)
 
 
-def _needs_save(ctx: Ctx, req: Request) -> int:
+def _needs_save(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
     checks = (
         (
             "NAME" in req.strs,
@@ -81,6 +81,11 @@ def _needs_save(ctx: Ctx, req: Request) -> int:
         (
             "force" in req.flags,
             "Error: --force is useless without --save",
+            VzctlExit.INVALID_PARAMETER_SYNTAX,
+        ),
+        (
+            "DISKSPACE" in req.disk and ploop.is_ploop(cfg.str("VE_LAYOUT")),
+            "Error: can't use --diskspace without --save for a ploop-based container",
             VzctlExit.INVALID_PARAMETER_SYNTAX,
         ),
         (
@@ -171,6 +176,22 @@ def _running_checks(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int | None:
     return None
 
 
+def _ploop_disk(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
+    """set(): a ploop image is resized to the hard --diskspace; --diskinodes only warns (the
+    image's inodes are fixed when it is made), and is saved all the same."""
+    if not ploop.is_ploop(cfg.str("VE_LAYOUT")):
+        return 0
+    if "DISKSPACE" in req.disk:
+        if not ploop.supported(ctx):
+            return VzctlExit.PLOOP_UNSUP
+        rc = ploop.resize_image(ctx, cfg.path("VE_PRIVATE") or "", req.disk["DISKSPACE"][1])
+        if rc:
+            return rc
+    if "DISKINODES" in req.disk:
+        ctx.log(0, "Warning: --diskinodes is ignored for ploop-based container")
+    return 0
+
+
 def _set(ctx: Ctx, req: Request, nargs: int, quiet_save: list[bool]) -> int:
     """set(): everything before saving."""
     cfg = ctx.cfg()
@@ -195,6 +216,9 @@ def _set(ctx: Ctx, req: Request, nargs: int, quiet_save: list[bool]) -> int:
         if rc:
             quiet_save[0] = True
             return rc
+    rc = _ploop_disk(ctx, req, cfg)
+    if rc:
+        return rc
     if running:
         rc_running = _running_checks(ctx, req, cfg)
         if rc_running is not None:

@@ -260,6 +260,12 @@ def _netfilter(r: Request, v: str, s: Say) -> str:
     return OK
 
 
+def devperm(perms: str) -> str:
+    """config.c's devperm2str() of parse_dev_perm(): the mask in r, w, q order, each once
+    (`wr` and `rwr` are stored `rw`; `none` is the empty mask)."""
+    return "".join(c for c in "rwq" if c in perms)
+
+
 def _devnodes(r: Request, v: str, s: Say) -> str:
     for token in v.split(" "):
         if not token:
@@ -276,7 +282,7 @@ def _devnodes(r: Request, v: str, s: Say) -> str:
             return INVAL
         if perms != "none" and any(c not in "rwq" for c in perms):
             return INVAL
-        r.devnodes.append((name, "" if perms == "none" else perms))
+        r.devnodes.append((name, "" if perms == "none" else devperm(perms)))
     return OK
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from vzsim import netopts
 from vzsim.conffile import quote
 from vzsim.ctconf import UBC_ORDER, Config
-from vzsim.setparams import CAP_NAMES, FEATURES, Request
+from vzsim.setparams import CAP_NAMES, FEATURES, Request, devperm
 from vzsim.values import find_ip, ubcstr
 
 TABLE_ORDER = [
@@ -121,7 +121,8 @@ def _devnodes(req: Request, old: Config) -> str | None:
     if not old_devs and not req.devnodes:
         return None
     new_names = {n for n, _ in req.devnodes}
-    text = "".join(f"{n}:{p} " for n, _, p in old_devs if p and n not in new_names)
+    kept = [(n, devperm(p)) for n, _, p in old_devs if n not in new_names]
+    text = "".join(f"{n}:{p} " for n, p in kept if p)
     text += "".join(f"{n}:{p} " for n, p in req.devnodes if p)
     return text if text or (old_devs and req.devnodes) else None
 

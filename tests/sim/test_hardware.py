@@ -1,4 +1,4 @@
-"""The simulated node's hardware: `sim init --arch/--cpus/--ram/--swap/--disk`, stored in
+"""The simulated node's hardware: `sim init --arch/--cpus/--ram/--swap/--disk/--ploop`, stored in
 hardware.json and answered by its bin/uname, nproc, free and df processes in the real tools'
 formats."""
 
@@ -96,3 +96,19 @@ def test_bad_hardware_is_refused(
 
 def test_an_unknown_arch_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["init", str(tmp_path / "node"), "--arch", "sparc"]) == 64
+
+
+def test_init_ploop_gives_the_node_ploop(tmp_path: Path) -> None:
+    """Without --ploop a ploop create exits 99 (tests/sim/test_ploop.py); with it, it works."""
+    for flag, code in (([], 99), (["--ploop"], 0)):
+        node = tmp_path / f"node{code}"
+        assert main(["init", str(node), *flag]) == 0
+        create = [
+            "create",
+            "101",
+            "--ostemplate",
+            "debian-12.0-x86_64-minimal",
+            "--layout",
+            "ploop",
+        ]
+        assert tool(node, "vzctl", *create).returncode == code

@@ -520,6 +520,16 @@ HARDWARE_DOC = (
     "the disk; `vz.conf` and the template caches are real files, read by the real `cat` and "
     "`ls`. Editing `hardware.json` changes the machine of an existing node.",
     "",
+    "`sim init --ploop` gives the node ploop (`Hardware.ploop`: the kernel's ploop modules and a "
+    "vzctl built with it). Without it `vzctl create --layout ploop` exits 99 with vzctl's "
+    "is_ploop_supported() message. With it, create needs a disk space (63 without one), makes "
+    "`root.hdd/DiskDescriptor.xml` and the image `root.hdd/root.hdd` of the hard limit in the "
+    "private area (the files are unpacked next to them, where the simulated guest reads them), "
+    "and refuses an image above libploop's PLOOP_MAX_FS_SIZE of 16T (151) or more inodes than "
+    "16K each allow in it (21); `set --diskspace` resizes the image (only with `--save`, else "
+    "20; 154 above 16T) and `set --diskinodes` warns that it is ignored and saves it (vzctl's "
+    "set()).",
+    "",
 )
 
 

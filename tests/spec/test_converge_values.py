@@ -39,6 +39,10 @@ STORED = [
     ("nameserver: [10.0.0.2, 10.0.0.1, 10.0.0.2]", "NAMESERVER", "10.0.0.2 10.0.0.1"),
     ("searchdomain: [A.lan, a.lan]", "SEARCHDOMAIN", "a.lan"),
     ("iopslimit: 2147483647", "IOPSLIMIT", "2147483647"),
+    # config.c's devperm2str: r, w, q in that order, each once
+    ("devnodes: {net/tun: wr}", "DEVNODES", "net/tun:rw "),
+    ("devnodes: {sdb: qrr}", "DEVNODES", "sdb:rq "),
+    ("devnodes: {net/tun: none}", "DEVNODES", "net/tun: "),
 ]
 
 
@@ -53,11 +57,65 @@ def test_an_edge_value_plans_equal_to_what_vzctl_stores_for_it(
     assert BY_NAME[field].equal(want, have), (want, have)
 
 
+def test_a_device_permission_reaches_vzctl_as_it_stores_it() -> None:
+    container = load_desired({"web.yaml": (HEAD + OST + "  devnodes: {fuse: wqr}\n").encode()})
+    want = desired_settings(container.containers[0].spec, "web")["devnodes"]
+    assert BY_NAME["devnodes"].argv(want, None) == ["--devnodes", "fuse:rwq"]
+
+
 def test_unlimited_disk_inodes_reach_vzctl_as_a_number() -> None:
     """vzctl's parse_dq reads no `unlimited` (`Bad parameter for --diskinodes`, exit 21)."""
     container = load_desired({"web.yaml": (HEAD + OST + "  diskinodes: unlimited\n").encode()})
     want = desired_settings(container.containers[0].spec, "web")["diskinodes"]
     assert BY_NAME["diskinodes"].argv(want, None) == ["--diskinodes", f"{MAX}:{MAX}"]
+
+
+PLOOP = "  layout: ploop\n"
+REFUSED_PLOOP = [
+    (
+        "diskspace: unlimited",
+        "web.yaml:9:14: spec.diskspace: layout: ploop makes an image of the hard limit, and a"
+        " ploop image is at most 16T (vzctl create would exit 151); write at most 16T",
+    ),
+    (
+        "diskspace: 1G:17T",
+        "web.yaml:9:14: spec.diskspace: layout: ploop makes an image of the hard limit, and a"
+        " ploop image is at most 16T (vzctl create would exit 151); write at most 16T",
+    ),
+    (
+        "diskinodes: 1073741825",
+        "web.yaml:9:15: spec.diskinodes: layout: ploop gives the image 16K per inode, at most"
+        " 16T, so vzctl create refuses more than 1073741824 inodes (exit 21); write at most"
+        " 1073741824",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), REFUSED_PLOOP)
+def test_a_ploop_image_vzctl_cannot_make_is_refused(line: str, message: str) -> None:
+    problems = validate_files({"web.yaml": (HEAD + OST + PLOOP + f"  {line}\n").encode()})
+    assert [p.render() for p in problems] == [message]
+
+
+@pytest.mark.parametrize("line", ["diskspace: 16T", "diskinodes: 1073741824", "diskspace: 1G"])
+def test_a_ploop_image_vzctl_can_make_is_valid(line: str) -> None:
+    assert validate_files({"web.yaml": (HEAD + OST + PLOOP + f"  {line}\n").encode()}) == []
+
+
+def test_the_same_ploop_limits_are_valid_on_simfs() -> None:
+    lines = "  diskspace: unlimited\n  diskinodes: unlimited\n"
+    assert validate_files({"web.yaml": (HEAD + OST + lines).encode()}) == []
+
+
+def test_two_interfaces_of_one_name_are_refused() -> None:
+    netif = (
+        "  netif:\n  - {ifname: eth0, mac: '00:18:51:AA:BB:01'}\n"
+        "  - {ifname: eth0, mac: '00:18:51:AA:BB:02'}\n"
+    )
+    problems = validate_files({"web.yaml": (HEAD + OST + netif).encode()})
+    assert [p.render() for p in problems] == [
+        "web.yaml:10:14: spec.netif[1].ifname: interface name eth0 is already used by this document"
+    ]
 
 
 REFUSED = [
