@@ -102,6 +102,7 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "restart": st.sampled_from(["auto", "never"]),
     "allowRecreate": st.booleans(),
     "protect": st.booleans(),
+    "migrate": st.sampled_from(["offline", "online", "recreate"]),  # moves only: no vzctl value
     "maintenance": st.lists(
         st.fixed_dictionaries(
             {
