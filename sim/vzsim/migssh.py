@@ -42,11 +42,13 @@ def _rsync_word(word: str) -> str:
 
 
 class Link:
-    """ssh/rsync to `[user@]host` (root@ when no user is given, as 4.x always connects)."""
+    """ssh/scp/rsync to `[user@]host`. 4.x always connects as `root@host`; without a user the
+    simulator leaves it to the ssh config (`User`, as write_client_config writes it) or to ssh's
+    default, the user running vzmigrate (root on a node), so tests also run as another user."""
 
     def __init__(self, node_root: str, host: str, ssh_opts: Sequence[str], mux: bool) -> None:
         config = os.path.join(node_root, "etc", "ssh_config")
-        self.dest = host if "@" in host else f"root@{host}"
+        self.dest = host
         self.ssh = ["ssh", "-F", config if os.path.isfile(config) else "/dev/null"]
         self.ssh += ["-o", "BatchMode=yes", *ssh_opts]
         self.socket = ""
