@@ -119,7 +119,7 @@ def _check_source(m: Migration) -> None:
 
 
 def _check_connect(m: Migration) -> None:
-    m.link.open_master()
+    m.link.wait_master()
     if not m.remote_ok("/bin/true"):
         raise Fail(
             E.CANT_CONNECT,

@@ -58,22 +58,29 @@ class Link:
             name = f".vzmigrate-ssh-{os.getpid()}-{host.rpartition('@')[2]}"
             self.socket = os.path.join("/tmp", name)  # noqa: S108
             self.ssh += ["-o", f"ControlPath={self.socket}"]
+        self.opening: subprocess.Popen[bytes] | None = None
         self.master = False
 
     def open_master(self) -> None:
-        """--ssh-mux: the master connection; a failure only means every call connects anew."""
+        """--ssh-mux: start the master connection (`-f`: its first process exits once logged
+        in); vzmigrate checks the source container meanwhile. 4.x starts it in the background
+        too; a master that fails only means every call connects anew."""
         if not self.socket:
             return
-        done = subprocess.run(
+        self.opening = subprocess.Popen(
             [*self.ssh, "-M", "-f", "-N", "-o", "ControlPersist=no", self.dest],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            check=False,
         )
-        self.master = done.returncode == 0
+
+    def wait_master(self) -> None:
+        if self.opening is not None:
+            self.master = self.opening.wait() == 0
+            self.opening = None
 
     def close_master(self) -> None:
+        self.wait_master()
         if not self.master:
             return
         subprocess.run(

@@ -250,6 +250,7 @@ def _run(m: Migration) -> int:
     if not _lock_ct(m):
         return E.LOCKED
     rc = 0
+    m.link.open_master()
     try:
         _migrate(m)
     except Fail as failure:
