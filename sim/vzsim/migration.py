@@ -76,13 +76,26 @@ class Migration:
             sys.stderr.write(err)
 
     def vzctl(self, *args: str) -> int:
-        """The source node's own vzctl, with --skiplock (vzmigrate holds the lock)."""
-        import subprocess
+        """The source node's own vzctl, with --skiplock (vzmigrate holds the lock); its output
+        shown in verbose mode."""
+        rc, out, err = self.local_vzctl("--skiplock", *args)
+        self.shown(out, err)
+        return rc
 
-        argv = [os.path.join(self.node.root, "bin", "vzctl"), "--skiplock", *args]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        self.shown(done.stdout, done.stderr)
-        return done.returncode
+    def local_vzctl(self, *args: str) -> tuple[int, str, str]:
+        """`bin/vzctl ARGS` run in this process: the same code and oplog line as the executable,
+        without a process start (on a busy 2-core machine the largest fixed cost of a move)."""
+        import io
+
+        from vzsim import vzctl
+
+        out, err, saved = io.StringIO(), io.StringIO(), (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = out, err
+        try:
+            rc = vzctl.main([os.path.join(self.node.root, "bin", "vzctl"), *args], self.node.root)
+        finally:
+            sys.stdout, sys.stderr = saved
+        return rc, out.getvalue(), err.getvalue()
 
     def remote_ok(self, *argv: str) -> bool:
         done = self.link.run(argv)
@@ -104,11 +117,7 @@ def error(message: str) -> None:
 
 
 def _check_source(m: Migration) -> None:
-    import subprocess
-
-    argv = [os.path.join(m.node.root, "bin", "vzctl"), "--skiplock", "--quiet", "status"]
-    done = subprocess.run([*argv, str(m.veid)], capture_output=True, text=True, check=False)
-    m.state = done.stdout.split()
+    m.state = m.local_vzctl("--skiplock", "--quiet", "status", str(m.veid))[1].split()
     if m.state[2:3] != ["exist"]:
         raise Fail(E.NOEXIST, f"CT #{m.veid} doesn't exist")
     if m.opts.online and not m.running:
