@@ -21,7 +21,10 @@ from vzsim.migssh import Link
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Callable
+
+    Done = subprocess.CompletedProcess[str]
 
 E = VzmigrateExit
 
@@ -137,12 +140,11 @@ def _check_connect(m: Migration) -> None:
         )
 
 
-def _check_destination(m: Migration) -> None:
+def _check_destination(m: Migration, status: Done) -> None:
     """`vzctl --quiet status CTID` there: OpenVZ must answer (14) without the CTID (9)."""
-    done = m.link.run(["vzctl", "--quiet", "status", str(m.veid)])
-    words = done.stdout.split()
-    if done.returncode != 0 or words[:2] != ["CTID", str(m.veid)]:
-        m.shown(done.stdout, done.stderr)
+    words = status.stdout.split()
+    if status.returncode != 0 or words[:2] != ["CTID", str(m.veid)]:
+        m.shown(status.stdout, status.stderr)
         raise Fail(
             E.OVZ_NOT_RUNNING,
             "OpenVZ is not running on the target machine",
@@ -152,11 +154,10 @@ def _check_destination(m: Migration) -> None:
         raise Fail(E.EXISTS, f"CT #{m.veid} already exists on destination node")
 
 
-def _remote_paths(m: Migration) -> None:
+def _remote_paths(m: Migration, where: Done) -> None:
     """The destination's conf dir (its VZGITOPS_VZ_CONF_DIR: the sim's /etc/vz/conf) and its
     vz.conf's VE_ROOT/VE_PRIVATE for this CTID (19 when they cannot be read)."""
     m.debug("Getting remote VE_ROOT and VE_PRIVATE")
-    where = m.link.run(["printenv", "VZGITOPS_VZ_CONF_DIR"])
     conf_dir = where.stdout.strip()
     vzconf = m.link.run(["cat", os.path.join(os.path.dirname(conf_dir), "vz.conf")])
     values = ctconf.Config(m.veid, ctconf.parse_config(vzconf.stdout, "vz.conf", None))
@@ -170,23 +171,31 @@ def _remote_paths(m: Migration) -> None:
             m.info(f"Using {there} for syncing")
 
 
-def _check_ips(m: Migration) -> None:
+def _check_ips(m: Migration, ips: list[str], listed: Done | None) -> None:
     """The container's addresses must not be on a running container there (/proc/vz/veip)."""
-    ips = [ip.partition("/")[0] for ip in m.cfg.ips()]
-    if not ips:
+    if listed is None:
         return
     m.debug(f"Checking IPs on destination node: {' '.join(ips)}")
-    done = m.link.run(["vzlist", "-H", "-o", "ip"])
-    used = {ip.partition("/")[0] for ip in done.stdout.split()}
+    used = {ip.partition("/")[0] for ip in listed.stdout.split()}
     if used.intersection(ips):
         raise Fail(E.IP_IN_USE, "IP address(es) already in use on destination node")
 
 
 def check(m: Migration) -> None:
+    """4.x's checks in 4.x's order; the destination's three reads run side by side."""
     _check_source(m)
     _check_connect(m)
-    _check_destination(m)
     cfg = m.node.config(m.veid)
     m.cfg = cfg if cfg is not None else m.cfg
-    _remote_paths(m)
-    _check_ips(m)
+    ips = [ip.partition("/")[0] for ip in m.cfg.ips()]
+    status = m.link.spawn(["vzctl", "--quiet", "status", str(m.veid)])
+    where = m.link.spawn(["printenv", "VZGITOPS_VZ_CONF_DIR"])
+    listed = m.link.spawn(["vzlist", "-H", "-o", "ip"]) if ips else None
+    try:
+        _check_destination(m, m.link.collect(status))
+        _remote_paths(m, m.link.collect(where))
+        _check_ips(m, ips, m.link.collect(listed) if listed else None)
+    finally:
+        for started in (status, where, listed):
+            if started is not None:
+                started.communicate()

@@ -97,13 +97,23 @@ class Link:
 
     def run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         """Run one command on the destination; its output captured."""
-        return subprocess.run(
+        return self.collect(self.spawn(argv))
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[str]:
+        """Start one command on the destination (reads that do not depend on each other run
+        side by side over one --ssh-mux connection); `collect` waits for it."""
+        return subprocess.Popen(
             [*self.ssh, self.dest, *(quote(a) for a in argv)],
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
+
+    @staticmethod
+    def collect(started: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+        out, err = started.communicate()
+        return subprocess.CompletedProcess(started.args, started.returncode, out, err)
 
     def scp(self, sources: Sequence[str], target: str) -> subprocess.CompletedProcess[str]:
         """scp local files to the destination's `target` (4.x's config and action scripts).
