@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.dump
 	$(BIN)/python -m benchmarks.migrate
+	$(BIN)/python -m benchmarks.sshfleet
 
 check: lint typecheck test
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.node.access import LocalAccess
 from reconciler.node.observe import observe
 from reconciler.node.process import SubprocessRunner
 from reconciler.plan import Inventory, Policy, plan
@@ -160,7 +161,7 @@ class Fleet:
 def plan_commands(repo: Path, conf_dir: Path, env: Mapping[str, str]) -> list[Sequence[str]]:
     """The vzctl argument lists of vzgitops's plan for `repo` against the node (in-process)."""
     desired = load_desired(read_revision(repo).files)
-    observed = observe(SubprocessRunner(env=dict(env)), conf_dir)
+    observed = observe(LocalAccess(SubprocessRunner(env=dict(env)), conf_dir))
     result = plan(desired.containers, observed, Inventory(), Policy())
     return [command.argv for change in result.changes for command in change.commands]
 

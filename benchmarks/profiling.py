@@ -143,6 +143,7 @@ def _memory(repo: str) -> None:
     import tracemalloc
 
     from reconciler.cli.steps import conf_dir
+    from reconciler.node.access import LocalAccess
     from reconciler.node.observe import observe
     from reconciler.node.process import SubprocessRunner
     from reconciler.plan import Inventory, Policy, plan
@@ -159,7 +160,7 @@ def _memory(repo: str) -> None:
     step("read the revision (git blobs)")
     desired = load_desired(revision.files)
     step("load and validate the desired state")
-    observed = observe(SubprocessRunner(), conf_dir(None))
+    observed = observe(LocalAccess(SubprocessRunner(), conf_dir(None)))
     step("observe (vzlist JSON, CTID.conf)")
     plan(desired.containers, observed, Inventory(owned=frozenset(observed.containers)), Policy())
     step("plan")

@@ -16,16 +16,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from reconciler.errors import CommandTimeout, VzGitopsError, vzctl_detail
 from reconciler.node.dumps import CREATING, log_of
+from reconciler.node.identity import Identity
 from reconciler.node.process import Completed, Runner
-from reconciler.ownership import Identity, identity
 from reconciler.plan import Change, Command, Plan
 from reconciler.plan.result import ChangeResult, CommandResult, Outcome, Status
 from reconciler.state import StateDir
-from reconciler.vzexit import VzctlExit
+from reconciler.vzexit import VzctlExit, VzmigrateExit
 
 E = VzctlExit
 TRANSIENT = frozenset({
@@ -40,7 +39,12 @@ ALREADY_DONE = {
     ("start", E.VE_RUNNING), ("destroy", E.NOVECONFIG), ("umount", E.FS_NOT_MOUNTED),
     ("mount", E.FS_MOUNTED),
 }  # fmt: skip
-MUTATING = frozenset({"create", "set", "start", "stop", "restart", "destroy", "mount", "umount"})
+MUTATING = frozenset(
+    {"create", "set", "start", "stop", "restart", "destroy", "mount", "umount", "vzmigrate"}
+)
+# vzmigrate's codes that may pass: the container is locked (a vzctl call runs), the destination
+# could not be reached (REFERENCE section 10.1); every other failure is permanent for this plan.
+MIGRATE_TRANSIENT = frozenset({VzmigrateExit.LOCKED, VzmigrateExit.CANT_CONNECT})
 VZCTL_TIMEOUT = 900.0
 DUMP_TIMEOUT = 6 * 3600.0  # a dump copies the whole private area
 
@@ -78,12 +82,12 @@ class Executor:
     sleep: Callable[[float], None]
     retry: RetryPolicy = RetryPolicy()
     should_stop: Callable[[], bool] = lambda: False
-    conf_dir: Path | None = None  # where CTID.conf lives, for containers' identities
+    identify: Callable[[int], Identity | None] | None = None  # the node's NodeAccess.identity
     clock: Callable[[], float] = time.time
     dump_keep: float = 7 * 86400.0  # how long a dump taken before a destroy is kept
 
     def _identity(self, ctid: int) -> Identity | None:
-        return identity(self.conf_dir, ctid) if self.conf_dir is not None else None
+        return self.identify(ctid) if self.identify is not None else None
 
     def _once(self, command: Command) -> Completed:
         argv = (command.tool, *command.argv)
@@ -182,6 +186,9 @@ class Executor:
             self.state.record_owned(change.ctid, change.name, "create", protect, found)
         elif command.verb == "destroy" and change.action == "destroy":
             self.state.forget(change.ctid)
+        elif command.tool == "vzmigrate":
+            self.state.forget(change.ctid)  # vzmigrate -r yes destroyed it here; the fleet
+            # records it owned on the destination (`cli.moves.settle`)
 
     def apply(self, plan: Plan, protected: frozenset[int] = frozenset()) -> list[ChangeResult]:
         results: list[ChangeResult] = []
@@ -225,6 +232,8 @@ def _outcome(command: Command, code: int) -> Outcome:
     is not retried here, it fails the change so the destroy after it does not run."""
     if command.tool == "vzctl":
         return classify(command.verb, code)
+    if command.tool == "vzmigrate" and code in MIGRATE_TRANSIENT:
+        return "transient"
     return "ok" if code == 0 else "permanent"
 
 
@@ -239,6 +248,8 @@ def _error(change: Change, result: CommandResult) -> str:
     verb = result.argv[0]
     detail = result.detail or "no output"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    if result.tool == "vzmigrate":
+        return f"container {change.ctid}: vzmigrate failed (exit {result.code}{tries}): {detail}; the container stays on this node"
     if result.tool == "vzdump":
         return f"container {change.ctid}: the dump before the {change.action} failed (vzdump exit {result.code}), so the container was not destroyed: {detail}"
     if result.code == -1:

@@ -114,6 +114,11 @@ class ToolMissing(NeedsHuman):
     """vzctl or vzlist is not on PATH."""
 
 
+class HostKeyRefused(NeedsHuman):
+    """The node's ssh host key is not the one the Node pins (or its known_hosts file holds): no
+    command is sent until a person checks the key and updates git."""
+
+
 class RetryLater(VzGitopsError):
     """Transient: the same action may succeed later."""
 
@@ -126,6 +131,11 @@ class LockHeld(RetryLater):
     """Another vzgitops process holds the node lock."""
 
     exit_code = 75
+
+
+class NodeUnreachable(RetryLater):
+    """The node cannot be reached over ssh (connection refused, dropped, timed out): an error of
+    that node only; the next cycle tries again."""
 
 
 class ObserveError(RetryLater):

@@ -21,56 +21,18 @@ Nothing is written unless `record` is true (`vzgitops plan` computes the same vi
 
 from __future__ import annotations
 
-import fcntl
-import os
-import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from reconciler.errors import OwnershipImplausible
+from reconciler.node.identity import Identity
 from reconciler.plan import Inventory
 from reconciler.plan.observed import ObservedState
 from reconciler.state import StateDir
-from reconciler.vzconf import first_value
 
-Identity = dict[str, int]
-_LONG = struct.calcsize("l")
-FS_IOC_GETVERSION = 0x80000000 | (_LONG << 16) | (ord("v") << 8) | 1  # _IOR('v', 1, long)
-
-
-def identity(conf_dir: Path, ctid: int) -> Identity | None:
-    """The (st_dev, st_ino) of the container's private area, None when it has none."""
-    try:
-        with open(os.path.join(conf_dir, f"{ctid}.conf"), encoding="utf-8", errors="replace") as f:
-            private = first_value(f.read(), "VE_PRIVATE")
-    except OSError:
-        return None
-    if not private:
-        return None
-    path = private.replace("${VEID}", str(ctid)).replace("$VEID", str(ctid))
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        found = os.fstat(fd)
-        mark = {"dev": found.st_dev, "ino": found.st_ino}
-        generation = _generation(fd)
-    finally:
-        os.close(fd)
-    return mark if generation is None else {**mark, "gen": generation}
-
-
-def _generation(fd: int) -> int | None:
-    """The inode's generation number, None where the file system keeps none (tmpfs)."""
-    try:
-        answer = fcntl.ioctl(fd, FS_IOC_GETVERSION, bytes(_LONG))
-    except OSError:
-        return None
-    return int(struct.unpack("l", answer)[0])
+Identify = Callable[[int], Identity | None]  # a node's `NodeAccess.identity`
 
 
 @dataclass
@@ -88,7 +50,7 @@ class _Work:
 def resolve(
     state: StateDir,
     observed: ObservedState,
-    conf_dir: Path,
+    identify: Identify,
     claims: Mapping[int, str],
     record: bool,
 ) -> tuple[Inventory, tuple[str, ...]]:
@@ -96,11 +58,11 @@ def resolve(
 
     `claims` are the names git gives CTIDs, used only to rebuild a lost inventory.
     """
-    work = _start(state, observed, conf_dir, claims)
+    work = _start(state, observed, identify, claims)
     intents = state.intents()
     for ctid, intent in intents.items():
-        _settle_intent(work, ctid, intent, observed, conf_dir)
-    gone = _check_entries(work, intents, observed, conf_dir)
+        _settle_intent(work, ctid, intent, observed, identify)
+    gone = _check_entries(work, intents, observed, identify)
     _forget_gone(work, gone)
     if record:
         _write(state, work)
@@ -111,7 +73,7 @@ def resolve(
 
 
 def _start(
-    state: StateDir, observed: ObservedState, conf_dir: Path, claims: Mapping[int, str]
+    state: StateDir, observed: ObservedState, identify: Identify, claims: Mapping[int, str]
 ) -> _Work:
     data = state.read_inventory_raw()
     if data is not None:
@@ -123,7 +85,7 @@ def _start(
         return _Work(entries, bool(data.get("rebuilt", False)))
     if not state.kept_state_before():
         return _Work({}, False)  # a fresh state directory owns nothing, and knows it
-    work = _Work(_rebuild(state, observed, conf_dir, claims), True, changed=True)
+    work = _Work(_rebuild(state, observed, identify, claims), True, changed=True)
     work.warnings.append(
         f"the inventory {state.inventory_path} is missing; rebuilt from the node with the {len(work.entries)} container(s) whose vzctl name matches git or the last good inventory; nothing is destroyed until 'vzgitops adopt --confirm'"
     )
@@ -131,14 +93,14 @@ def _start(
 
 
 def _rebuild(
-    state: StateDir, observed: ObservedState, conf_dir: Path, claims: Mapping[int, str]
+    state: StateDir, observed: ObservedState, identify: Identify, claims: Mapping[int, str]
 ) -> dict[int, dict[str, Any]]:
     previous = state.previous_inventory()
     wanted = {**{c: str(e.get("name", "")) for c, e in previous.items()}, **claims}
     entries: dict[int, dict[str, Any]] = {}
     for ctid, name in sorted(wanted.items()):
         have = observed.containers.get(ctid)
-        now = identity(conf_dir, ctid)
+        now = identify(ctid)
         was = previous.get(ctid, {}).get("identity")
         if have is None or not have.listed or have.name != name or now is None:
             continue
@@ -155,7 +117,7 @@ def _rebuild(
 
 
 def _settle_intent(
-    work: _Work, ctid: int, intent: dict[str, Any], observed: ObservedState, conf_dir: Path
+    work: _Work, ctid: int, intent: dict[str, Any], observed: ObservedState, identify: Identify
 ) -> None:
     """A leftover create intent: owned if its container carries the identity it was given,
     dropped otherwise. Other intents are settled by `_check_entries`."""
@@ -163,7 +125,7 @@ def _settle_intent(
     if intent.get("action") not in ("create", "recreate") or argv[0] != "create":
         return
     have = observed.containers.get(ctid)
-    now = identity(conf_dir, ctid)
+    now = identify(ctid)
     if have is None:
         if ctid not in work.entries:  # the create made nothing; an owned CTID keeps its intent
             work.done_intents.append(ctid)
@@ -186,7 +148,7 @@ def _settle_intent(
 
 
 def _check_entries(
-    work: _Work, intents: Mapping[int, dict[str, Any]], observed: ObservedState, conf_dir: Path
+    work: _Work, intents: Mapping[int, dict[str, Any]], observed: ObservedState, identify: Identify
 ) -> list[int]:
     """Owned containers checked against the node: the CTIDs that vanished or were replaced."""
     gone: list[int] = []
@@ -195,16 +157,21 @@ def _check_entries(
         intent = intents.get(ctid, {})
         verb, action = (intent.get("argv") or [""])[0], intent.get("action")
         if have is None:
-            if action == "destroy" and verb == "destroy":
-                del work.entries[ctid]  # its destroy finished; forgetting it was interrupted
+            if (action == "destroy" and verb == "destroy") or action == "move":
+                # its destroy finished, or vzmigrate moved it away; forgetting it was interrupted
+                del work.entries[ctid]
                 work.done_intents.append(ctid)
                 work.changed = True
+                if action == "move":
+                    work.warnings.append(
+                        f"container {ctid} ({entry.get('name', ctid)}) was moved to another node by vzmigrate; it is no longer owned here"
+                    )
             elif action not in ("create", "recreate") or verb not in ("create", "destroy"):
                 gone.append(ctid)  # else vzgitops removed it itself to create it again
             continue
         if not have.listed:
             continue  # a config file without a private area: the plan re-creates or holds it
-        _check_identity(work, ctid, entry, identity(conf_dir, ctid), gone)
+        _check_identity(work, ctid, entry, identify(ctid), gone)
     return gone
 
 

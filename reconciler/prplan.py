@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import ObserveError, SpecError, ToolMissing, VzGitopsError
+from reconciler.node.access import NodeAccess
 from reconciler.offline import as_applied, inventory_of
 from reconciler.plan import Plan, plan
 from reconciler.plan.preflight import preflight
-from reconciler.reconcile import NodeAccess, Options, make_plan, policy_for
+from reconciler.reconcile import Options, make_plan, policy_for
 from reconciler.report import CommitInfo, Report, build_plan_report
 from reconciler.source import Revision, Source
 from reconciler.spec.desired import DEFAULT_NODE, DesiredContainer, DesiredState

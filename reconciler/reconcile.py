@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from reconciler.apply import Executor
 from reconciler.errors import NodeMismatch
+from reconciler.node.access import NodeAccess
 from reconciler.node.facts import gather
 from reconciler.node.observe import observe
-from reconciler.node.process import Runner
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.moves import await_arrivals
 from reconciler.plan.observed import ObservedState
 from reconciler.plan.preflight import needs_facts, preflight
 from reconciler.plan.result import ApplyResult, ChangeResult
@@ -28,14 +29,6 @@ from reconciler.plan.scope import hold_suspended, resolve_targets, restrict
 from reconciler.spec.desired import DEFAULT_NODE, DesiredContainer, DesiredState
 from reconciler.spec.windows import closed
 from reconciler.state import StateDir
-
-
-@dataclass(frozen=True)
-class NodeAccess:
-    """How the node is reached: a runner for vzctl/vzlist and the config directory."""
-
-    run: Runner
-    conf_dir: Path
 
 
 @dataclass(frozen=True)
@@ -58,6 +51,9 @@ class Options:
     # The destroys and recreates a person confirmed, as (ctid, action); None: not asked (the
     # controller, --yes). A later round that plans any other is not applied.
     confirmed: frozenset[tuple[int, str]] | None = None
+    # Containers git moved here from another node of the fleet that owns them (ctid -> that
+    # node): never created here; the source migrates them (`plan.moves`).
+    arriving: Mapping[int, str] = field(default_factory=dict)
 
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
@@ -88,7 +84,7 @@ def inventory_for(
     """The exact inventory for this observation (`ownership.resolve`), written only when
     `options.record`; its warnings are added to the observation's."""
     claims = {d.ctid: d.name for d in desired.for_node(options.node)}
-    inventory, warnings = resolve(state, observed, access.conf_dir, claims, options.record)
+    inventory, warnings = resolve(state, observed, access.identity, claims, options.record)
     if warnings:
         observed = dataclasses.replace(observed, warnings=(*observed.warnings, *warnings))
     return inventory, observed
@@ -104,7 +100,7 @@ def node_of(state: StateDir, desired: DesiredState, chosen: str | None, record: 
     to the one node the repository declares when none is chosen."""
     bound = state.bound_node()
     declared = {n.metadata.name for n in desired.nodes}
-    if bound == DEFAULT_NODE and not chosen and len(declared) == 1:
+    if bound == DEFAULT_NODE and len(declared) == 1 and (not chosen or chosen in declared):
         bound = None
     if bound is not None and (chosen or bound) != bound:
         raise NodeMismatch(_mismatch(state, bound, f"node {chosen!r}"))
@@ -133,16 +129,30 @@ def make_plan(
 ) -> tuple[Plan, ObservedState]:
     node = node_of(state, desired, options.node, options.record)
     options = dataclasses.replace(options, node=node)
-    observed = observe(access.run, access.conf_dir)
+    observed = observe(access)
     inventory, observed = inventory_for(state, desired, observed, access, options)
     for warning in observed.warnings:
         options.warn(warning)
     mine = desired.for_node(node)
     result = plan(
-        mine, observed, inventory, policy_for(desired, options), revision=revision, node=node
-    )
-    result = checked(result, mine, observed, access, cpu_overcommit(desired, node))
+        mine, observed, inventory, policy_for(desired, options), revision=revision, node=node,
+        elsewhere=placed_elsewhere(desired, node),
+    )  # fmt: skip
+    arriving = {c: n for c, n in options.arriving.items() if c not in observed.containers}
+    result = checked(result, mine, observed, access, cpu_overcommit(desired, node), arriving)
+    result = await_arrivals(result, arriving)
     return scoped(result, desired, observed, state, options), observed
+
+
+def placed_elsewhere(desired: DesiredState, node: str) -> dict[int, tuple[str, str]]:
+    """Containers git places on another node and moves there (not spec.migrate: recreate)."""
+    if not desired.nodes:
+        return {}
+    return {
+        d.ctid: (d.name, d.node)
+        for d in desired.containers
+        if d.node != node and d.spec.migrate != "recreate"
+    }
 
 
 def scoped(
@@ -174,11 +184,12 @@ def checked(
     observed: ObservedState,
     access: NodeAccess,
     overcommit: float | None,
+    arriving: Mapping[int, str] | None = None,
 ) -> Plan:
     """Pre-flight: the node is asked for its facts only when a change needs them."""
     needed = needs_facts(planned, mine, observed)
     facts = gather(access.run, PurePosixPath(access.conf_dir)) if needed else None
-    return preflight(planned, mine, observed, facts, overcommit)
+    return preflight(planned, mine, observed, facts, overcommit, frozenset(arriving or ()))
 
 
 def cpu_overcommit(desired: DesiredState, node: str) -> float | None:

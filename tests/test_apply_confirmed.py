@@ -9,30 +9,31 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import Executor
+from reconciler.node.access import LocalAccess
+from reconciler.node.identity import local_identity as identity
 from reconciler.node.process import SubprocessRunner
-from reconciler.ownership import identity
-from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
+from reconciler.reconcile import Options, apply_revision, make_plan
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir
 from tests.support import listing
 from tests.test_plan import container
 
 
-def setup(sim_node: Any, tmp_path: Path) -> tuple[NodeAccess, StateDir, DesiredState]:
+def setup(sim_node: Any, tmp_path: Path) -> tuple[LocalAccess, StateDir, DesiredState]:
     made = sim_node.run("vzctl", "create", "101", "--ostemplate", "debian-12.0-x86_64-minimal",
                         "--name", "web")  # fmt: skip
     assert made.returncode == 0, made.stderr
     conf = Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"])
-    access = NodeAccess(run=SubprocessRunner(env=sim_node.env), conf_dir=conf)
+    access = LocalAccess(run=SubprocessRunner(env=sim_node.env), conf_dir=conf)
     state = StateDir(tmp_path / "state")
     state.ensure()
     state.record_owned(101, "web", "adopt", identity=identity(conf, 101))
     return access, state, DesiredState(containers=(container(101, "web", state="absent"),))
 
 
-def apply(access: NodeAccess, state: StateDir, desired: DesiredState, confirmed: Any) -> Any:
+def apply(access: LocalAccess, state: StateDir, desired: DesiredState, confirmed: Any) -> Any:
     options = Options(prune=True, allow_mass_destroy=True, confirmed=confirmed)
-    executor = Executor(run=access.run, state=state, sleep=time.sleep, conf_dir=access.conf_dir)
+    executor = Executor(run=access.run, state=state, sleep=time.sleep, identify=access.identity)
     planned, _ = make_plan(desired, None, access, state, options)
     return apply_revision(desired, None, access, state, executor, options, planned=planned)
 

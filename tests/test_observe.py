@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.node.access import LocalAccess
 from reconciler.node.observe import FALLBACK_ARGV, VZLIST_ARGV, listed_values, observe
 from reconciler.node.process import Completed
 from reconciler.vzconf import parse_conf
@@ -61,7 +62,7 @@ def test_invalid_json_falls_back_to_the_table_and_marks_running_values_unknown(
     runner = Scripted(
         {VZLIST_ARGV: broken, FALLBACK_ARGV: "       101 running\n       102 stopped\n"}
     )
-    state = observe(runner, tmp_path)
+    state = observe(LocalAccess(runner, tmp_path))
     assert runner.calls == [VZLIST_ARGV, FALLBACK_ARGV]
     assert not state.running_known and "unusable JSON" in state.warnings[0]
     assert state.containers[101].status == "running" and state.containers[101].saved["cpus"] == 2

@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import saved_settings
-from reconciler.node.observe import _config_texts, read_configs, read_saved
+from reconciler.node.observe import local_config_texts, read_configs, read_saved
 from reconciler.vzconf import parse_conf
 
 CONTENTS = [
@@ -29,7 +29,7 @@ def test_texts_are_the_files_decoded_with_their_line_ends(tmp_path: Path) -> Non
     for name in ("x.conf", "101.conf.bak", "102.conf~", "ve-basic.conf-sample", "1O1.conf"):
         (tmp_path / name).write_bytes(b'NAME="not a container"\n')
     expected = {ctid: data.decode("utf-8", "replace") for ctid, data in enumerate(CONTENTS, 101)}
-    assert dict(_config_texts(tmp_path)) == expected
+    assert dict(local_config_texts(tmp_path)) == expected
     configs = read_configs(tmp_path)
     assert sorted(configs) == list(range(101, 101 + len(CONTENTS)))
     # vzctl: only "\n" ends a line, "\r" is a blank cut from either end of one
@@ -41,7 +41,7 @@ def test_saved_values_are_the_parsers(tmp_path: Path) -> None:
     for ctid, data in enumerate(CONTENTS, start=101):
         (tmp_path / f"{ctid}.conf").write_bytes(data)
     expected = {
-        ctid: saved_settings(parse_conf(text), ctid) for ctid, text in _config_texts(tmp_path)
+        ctid: saved_settings(parse_conf(text), ctid) for ctid, text in local_config_texts(tmp_path)
     }
     assert read_saved(tmp_path) == expected
 
@@ -83,5 +83,5 @@ def test_no_descriptor_is_left_open(tmp_path: Path) -> None:
     before = set(os.listdir("/proc/self/fd"))
     for _ in range(3):
         read_saved(tmp_path)
-        next(_config_texts(tmp_path))  # abandoned part way: closed when collected
+        next(local_config_texts(tmp_path))  # abandoned part way: closed when collected
     assert set(os.listdir("/proc/self/fd")) <= before

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reconciler.ownership import identity
+from reconciler.node.identity import local_identity as identity
 
 # RLIMIT_FSIZE makes write() fail with EFBIG once the file would grow past the limit (Python
 # ignores SIGXFSZ): the same partial write a full disk gives, without filling one.

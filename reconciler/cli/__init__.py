@@ -27,7 +27,7 @@ from reconciler.cli.steps import (
     EXIT_USAGE,
     print_problems,
 )
-from reconciler.errors import SpecError, VzGitopsError
+from reconciler.errors import SpecError, UsageError, VzGitopsError
 
 __all__ = ["BATCH_GC_THRESHOLD", "COMMANDS", "build_parser", "main", "run"]
 
@@ -42,11 +42,34 @@ def run(argv: Sequence[str]) -> int:
     if argv[:1] == ["sim"]:
         return _sim(argv[1:])
     args = build_parser().parse_args(argv)
-    if getattr(args, "node", "") is None:  # --node not given: $VZGITOPS_NODE, as with --state-dir
-        args.node = os.environ.get(NODE_ENV) or None
+    _nodes(args)
     if args.command == "run":
         return cmd_run(args)
     return _batch(COMMANDS[args.command], args)
+
+
+FLEET_COMMANDS = frozenset({"plan", "apply", "drift"})
+
+
+def _nodes(args: argparse.Namespace) -> None:
+    """`args.nodes`: every --node, else $VZGITOPS_NODE (as with --state-dir); `args.node`: the
+    one node when exactly one is named. Only plan, apply and drift work on several."""
+    if not hasattr(args, "node"):
+        return
+    given = getattr(args, "node", None)
+    if not isinstance(given, list):  # a command whose --node is one value
+        args.node = given or os.environ.get(NODE_ENV) or None
+        args.nodes = [args.node] if args.node else []
+        return
+    nodes = list(given or ())
+    if not nodes and os.environ.get(NODE_ENV):
+        nodes = [os.environ[NODE_ENV]]
+    if len(nodes) > 1 and args.command not in FLEET_COMMANDS:
+        raise UsageError(
+            f"{args.command}: --node names one node (plan, apply and drift take several)"
+        )
+    args.nodes = nodes
+    args.node = nodes[0] if len(nodes) == 1 else None
 
 
 SIM_MISSING = (

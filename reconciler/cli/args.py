@@ -36,7 +36,7 @@ def _source_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _node_options(p: argparse.ArgumentParser) -> None:
+def _node_options(p: argparse.ArgumentParser, several: bool = False) -> None:
     p.add_argument(
         "--state-dir",
         default=None,
@@ -47,7 +47,33 @@ def _node_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="container config directory (default $VZGITOPS_VZ_CONF_DIR or /etc/vz/conf)",
     )
-    p.add_argument("--node", default=None, help="node name, when the repository declares several")
+    if several:
+        p.add_argument(
+            "--node",
+            action="append",
+            default=None,
+            metavar="NAME",
+            help="a node (repeatable; default $VZGITOPS_NODE, else every node reachable from here: the ones with access: ssh and this machine's)",
+        )
+    else:
+        p.add_argument("--node", default=None, help="the node (default $VZGITOPS_NODE)")
+
+
+def _fleet_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ssh-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an ssh_config file for nodes with access: ssh (passed to ssh as -F)",
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=8,
+        metavar="N",
+        help="plan, apply or check at most N nodes at once (default 8)",
+    )
 
 
 def _plan_options(p: argparse.ArgumentParser) -> None:
@@ -173,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="show what applying a revision would change")
     _source_options(p)
-    _node_options(p)
+    _node_options(p, several=True)
+    _fleet_options(p)
     _plan_options(p)
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument(
@@ -183,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="make the node match a revision")
     _source_options(p)
-    _node_options(p)
+    _node_options(p, several=True)
+    _fleet_options(p)
     _plan_options(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument(
@@ -221,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("drift", help="compare the node with the last applied revision")
     _source_options(p)
-    _node_options(p)
+    _node_options(p, several=True)
+    _fleet_options(p)
     _drift_options(p)
 
     p = sub.add_parser("schema", help="write the JSON Schemas of the document kinds")

@@ -74,7 +74,7 @@ def _table(archives: list[Archive]) -> str:
 
 def cmd_backups(args: argparse.Namespace) -> int:
     access = node_access(args)
-    where = node_dump_dir(access.conf_dir, args.dump_dir)
+    where = node_dump_dir(access.run, access.conf_dir, args.dump_dir)
     archives = list_archives(access.run, where, frozenset(args.ctids) if args.ctids else None)
     if args.format == "json":
         data = {"dump_dir": where, "archives": [a.as_dict() for a in archives]}

@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING
 from reconciler.cli.steps import (
     EXIT_CHANGES,
     EXIT_ERROR,
-    EXIT_HELD,
     EXIT_OK,
     load,
     node_access,
@@ -55,8 +53,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from reconciler.cli.fleet import each, failed_sections, fleet_for
+    from reconciler.cli.moves import arrivals, known_states, paired
     from reconciler.reconcile import make_plan
-    from reconciler.report import build_report, render
+    from reconciler.report import build_plan_report, build_report, render
     from reconciler.state import StateDir
 
     if args.base is not None or args.offline:
@@ -69,12 +69,44 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print_problems(error, "json" if args.format == "json" else "text")
         return EXIT_ERROR
     options = dataclasses.replace(reconcile_options(args), record=False)  # plan writes no state
-    plan, observed = make_plan(loaded.desired, loaded.commit.sha, node_access(args), state, options)
-    warn(observed.warnings)
+    fleet = fleet_for(args, loaded.desired, state)
+    awaited = arrivals(known_states(state, loaded.desired), loaded.desired)
+    try:
+        done = each(
+            fleet.members,
+            lambda m: make_plan(
+                loaded.desired, loaded.commit.sha, m.access, m.state,
+                dataclasses.replace(options, node=m.node, arriving=awaited.get(m.node, {})),
+            ),
+            args.parallel,
+        )  # fmt: skip
+    finally:
+        fleet.close()
+    if not fleet.several:  # one node: its error is the command's, as before there were fleets
+        _, outcome = done[0]
+        if isinstance(outcome, VzGitopsError):
+            raise outcome
+        plan, observed = outcome
+        warn(observed.warnings)
+        if args.out is not None:
+            args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        report = build_report(plan)
+        sys.stdout.write(render(report, args.format))
+        return plan_exit(args, report.has_changes)
     if args.out is not None:
-        args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    report = build_report(plan)
+        raise UsageError("plan: --out saves the plan of one node; pass --node NAME")
+    planned, running = {}, {}
+    for member, outcome in done:
+        if not isinstance(outcome, VzGitopsError):
+            warn([f"node {member.node}: {w}" for w in outcome[1].warnings])
+            planned[member.node] = outcome[0]
+            running[member.node] = outcome[1].running_ctids()
+    pairing = paired(planned, running, loaded.desired, ignore_windows=args.ignore_windows)
+    plans = [pairing.plans[m.node] for m in fleet.members if m.node in pairing.plans]
+    report = build_plan_report(plans, failed=failed_sections(done))
     sys.stdout.write(render(report, args.format))
+    if report.failed_nodes:
+        return EXIT_ERROR
     return plan_exit(args, report.has_changes)
 
 
@@ -112,7 +144,9 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    """`drift`: the node against the last applied revision (or --ref); exit 2 on drift."""
+    """`drift`: the nodes against the last applied revision (or --ref); exit 2 on drift."""
+    from reconciler.cli.apply_fleet import render_fleet
+    from reconciler.cli.fleet import each, fleet_for, node_error
     from reconciler.controller.drift_record import applied_revision, observe_drift
     from reconciler.report import build_drift_report, render
     from reconciler.state import StateDir
@@ -127,7 +161,35 @@ def cmd_drift(args: argparse.Namespace) -> int:
     args.ref = args.ref or applied_revision(state)
     loaded = load(args, state)
     desired, sha = loaded.desired, loaded.commit.sha
-    drift, observed = observe_drift(desired, sha, node_access(args), state, args.node)
+    fleet = fleet_for(args, desired, state)
+    if args.adopt and fleet.several:
+        fleet.close()
+        raise UsageError("drift --adopt writes one node's drift back into git; pass --node NAME")
+    try:
+        done = each(
+            fleet.members,
+            lambda m: observe_drift(desired, sha, m.access, m.state, m.node),
+            args.parallel,
+        )
+    finally:
+        fleet.close()
+    if fleet.several:
+        reports = {
+            m.node: build_drift_report(d[0]) for m, d in done if not isinstance(d, VzGitopsError)
+        }
+        errors = {m.node: node_error(m.node, d) for m, d in done if isinstance(d, VzGitopsError)}
+        sys.stdout.write(render_fleet(reports, errors, args.format))
+        if errors:
+            return EXIT_ERROR
+        return (
+            EXIT_OK
+            if all(r.drift is None or r.drift.clean for r in reports.values())
+            else EXIT_CHANGES
+        )
+    _, outcome = done[0]
+    if isinstance(outcome, VzGitopsError):
+        raise outcome
+    drift, observed = outcome
     sys.stdout.write(render(build_drift_report(drift), args.format))
     if args.adopt:
         from reconciler.adopt_drift import adopt
@@ -140,11 +202,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from reconciler.apply import Executor, RetryPolicy
-    from reconciler.cli.progress import Narrator, confirm, destructive
-    from reconciler.reconcile import apply_revision, make_plan
-    from reconciler.report import build_report, render
-    from reconciler.state import StateDir, node_lock
+    from reconciler.cli.apply_fleet import apply_fleet
+    from reconciler.cli.fleet import fleet_for
+    from reconciler.state import StateDir
 
     state = StateDir(state_dir(args.state_dir))
     state.ensure()  # apply keeps state; its first run already caches the validated revision
@@ -153,42 +213,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except SpecError as error:
         print_problems(error, args.format)
         return EXIT_ERROR
-    desired, sha = loaded.desired, loaded.commit.sha
-    access = node_access(args)
-    options = reconcile_options(args)
-    speak = sys.stderr if args.format == "json" else sys.stdout  # stdout: one JSON document
-    approved = args.yes or args.plan_file is not None  # a saved plan was reviewed when made
-    with node_lock(state, wait=args.wait_lock, what="vzgitops apply"):
-        before, observed = make_plan(desired, sha, access, state, options)
-        warn(observed.warnings)
-        del observed  # ~36 MiB at 10,000 containers; apply observes the node again after changes
-        _check_saved(args.plan_file, before)
-        speak.write(render(build_report(before), "text") + "\n")
-        speak.flush()
-        terminal = sys.stdin if sys.stdin is not None and sys.stdin.isatty() else None
-        confirm(before, approved, terminal, speak)
-        # what later rounds may destroy or recreate: what this plan showed (all, with --yes)
-        confirmed = None if args.yes else frozenset((c.ctid, c.action) for c in destructive(before))
-        retry = RetryPolicy(
-            attempts=max(1, args.retry_attempts), initial=max(0.0, args.retry_backoff)
-        )
-        executor = Executor(
-            run=Narrator(access.run, speak), state=state, sleep=time.sleep, retry=retry,
-            conf_dir=access.conf_dir, dump_keep=options.dump_keep,
-        )  # fmt: skip
-        result, after = apply_revision(
-            desired, sha, access, state, executor,
-            dataclasses.replace(options, confirmed=confirmed), planned=before,
-        )  # fmt: skip
-    sys.stdout.write(render(build_report(before, result, after), args.format))
-    if not result.converged:
-        return EXIT_ERROR
-    if result.held:
-        return EXIT_HELD
-    return plan_exit(args, not before.empty)
+    fleet = fleet_for(args, loaded.desired, state)
+    try:
+        return apply_fleet(args, loaded.desired, loaded.commit.sha, fleet)
+    finally:
+        fleet.close()
 
 
-def _check_saved(path: Path | None, before: Plan) -> None:
+def check_saved(path: Path | None, before: Plan) -> None:
     """`--plan-file`: apply only a saved plan that is still what planning now gives."""
     from reconciler.plan import Plan
 
@@ -222,12 +254,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from reconciler.atomicwrite import replace_file
     from reconciler.importer import MODELINE, check_wanted, documents
     from reconciler.node.observe import observe
-    from reconciler.ownership import identity
     from reconciler.state import StateDir, node_lock
 
     access = node_access(args)
     state = StateDir(state_dir(args.state_dir))
-    observed = observe(access.run, access.conf_dir)
+    observed = observe(access)
     found = documents(observed, check_wanted(observed, args.ctid), args.node)
     for warning in found.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -244,14 +275,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             text = MODELINE + yaml.safe_dump(document, sort_keys=False)
             replace_file(paths[ctid], text.encode("utf-8"))
             name = document["metadata"]["name"]
-            state.record_owned(ctid, name, "import", identity=identity(access.conf_dir, ctid))
+            state.record_owned(ctid, name, "import", identity=access.identity(ctid))
             print(f"imported container {ctid} -> {paths[ctid]}")
     return EXIT_OK
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
     from reconciler.node.observe import observe
-    from reconciler.ownership import identity, resolve
+    from reconciler.ownership import resolve
     from reconciler.state import StateDir, node_lock
 
     state = StateDir(state_dir(args.state_dir))
@@ -262,13 +293,13 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         for ctid in args.forget:  # first: acknowledging vanished containers unblocks resolving
             owned = state.forget(ctid)
             print(f"forgot container {ctid}" if owned else f"container {ctid} was not owned")
-        observed = observe(access.run, access.conf_dir)
-        warn(resolve(state, observed, access.conf_dir, {}, record=True)[1])
+        observed = observe(access)
+        warn(resolve(state, observed, access.identity, {}, record=True)[1])
         for ctid in args.ctids:
             container = observed.containers.get(ctid)
             if container is None or not container.listed:
                 raise VzGitopsError(f"container {ctid} is not on the node; nothing adopted")
-            found = identity(access.conf_dir, ctid)
+            found = access.identity(ctid)
             state.record_owned(ctid, container.name or f"ct{ctid}", "adopt", identity=found)
             print(f"adopted container {ctid}")
         if args.confirm:

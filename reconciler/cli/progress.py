@@ -26,21 +26,28 @@ def say(out: TextIO, line: str) -> None:
 
 
 def _who(argv: Sequence[str]) -> str:
-    return f"container {argv[2]}" if len(argv) > 2 and argv[2].isdigit() else "node"
+    """`container CTID`, from where each tool takes it: vzctl VERB CTID, vzdump CTID ...,
+    vzmigrate ... DEST CTID."""
+    tool = argv[0] if argv else ""
+    at = {"vzctl": 2, "vzdump": 1, "vzmigrate": len(argv) - 1}.get(tool)
+    ctid = argv[at] if at is not None and 0 < at < len(argv) else ""
+    return f"container {ctid}" if ctid.isdigit() else "node"
 
 
 def started_line(argv: Sequence[str]) -> str:
-    return f"{_who(argv)}: {command_line(tuple(argv[1:]))} ..."
+    return f"{_who(argv)}: {command_line(tuple(argv[1:]), argv[0])} ..."
 
 
 def finished_line(done: Completed) -> str:
-    verb = done.argv[1] if len(done.argv) > 1 else done.argv[0]
+    tool = done.argv[0]
+    verb = done.argv[1] if tool == "vzctl" and len(done.argv) > 1 else ""
+    what = f"{tool} {verb}".strip()
     took = f"{done.seconds:.1f}s"
-    outcome = classify(verb, done.code)
+    outcome = classify(verb, done.code) if tool == "vzctl" else "ok" if done.code == 0 else "failed"
     if outcome == "ok":
         code = "" if done.code == 0 else f", exit {done.code}: already done"
-        return f"{_who(done.argv)}: vzctl {verb} done after {took}{code}"
-    return f"{_who(done.argv)}: vzctl {verb} failed after {took} (exit {done.code}, {outcome})"
+        return f"{_who(done.argv)}: {what} done after {took}{code}"
+    return f"{_who(done.argv)}: {what} failed after {took} (exit {done.code}, {outcome})"
 
 
 @dataclass(frozen=True)
@@ -49,20 +56,24 @@ class Narrator:
 
     inner: Runner
     out: TextIO
+    prefix: str = ""  # `node server: ` when several nodes are applied at once
 
     def __call__(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
-        say(self.out, started_line(argv))
+        say(self.out, self.prefix + started_line(argv))
         try:
             done = self.inner(argv, timeout=timeout)
         except CommandTimeout:
-            say(self.out, f"{_who(argv)}: vzctl {argv[1]} timed out after {timeout:g}s")
+            say(
+                self.out, f"{self.prefix}{_who(argv)}: vzctl {argv[1]} timed out after {timeout:g}s"
+            )
             raise
-        say(self.out, finished_line(done))
+        say(self.out, self.prefix + finished_line(done))
         return done
 
 
 def destructive(plan: Plan) -> tuple[Change, ...]:
-    return tuple(c for c in plan.changes if c.destructive)
+    """What a person confirms at a terminal: destroys, recreates and moves."""
+    return tuple(c for c in plan.changes if c.confirmed_first)
 
 
 def _listed(changes: Sequence[Change]) -> str:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from reconciler.errors import SpecError
 
 if TYPE_CHECKING:
-    from reconciler.reconcile import NodeAccess, Options
+    from reconciler.node.access import NodeAccess
+    from reconciler.reconcile import Options
     from reconciler.source import Commit, Source
     from reconciler.spec.desired import DesiredState
     from reconciler.state import StateDir
@@ -54,10 +55,10 @@ def user_cache() -> Path:
 
 
 def node_access(args: argparse.Namespace) -> NodeAccess:
+    from reconciler.node.access import LocalAccess
     from reconciler.node.process import SubprocessRunner
-    from reconciler.reconcile import NodeAccess
 
-    return NodeAccess(run=SubprocessRunner(), conf_dir=conf_dir(args.vz_conf_dir))
+    return LocalAccess(run=SubprocessRunner(), conf_dir=conf_dir(args.vz_conf_dir))
 
 
 @dataclass(frozen=True)

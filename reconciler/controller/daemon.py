@@ -29,8 +29,8 @@ from reconciler.controller.sources import GitWatch, SignalTriggers
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.controller.webhook import WebhookServer, read_secret
 from reconciler.errors import UsageError
+from reconciler.node.access import LocalAccess
 from reconciler.node.process import SubprocessRunner
-from reconciler.reconcile import NodeAccess
 from reconciler.source import find_git_dir, is_url, open_source, redact
 from reconciler.state import StateDir, controller_lock
 
@@ -100,7 +100,7 @@ def _seams(settings: Settings, log: Logger, stopping: threading.Event) -> Seams:
     source = open_source(settings.repo, state.root / "source", timeout=settings.fetch_timeout)
     return Seams(
         source=source,
-        access=NodeAccess(run=runner, conf_dir=settings.conf_dir),
+        access=LocalAccess(run=runner, conf_dir=settings.conf_dir),
         state=state,
         log=log,
         metrics=metrics,

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from reconciler.drift import Drift, compute_drift
 from reconciler.errors import VzGitopsError
+from reconciler.node.access import NodeAccess
 from reconciler.node.observe import observe
 from reconciler.plan.observed import ObservedState
-from reconciler.reconcile import NodeAccess, node_of
+from reconciler.reconcile import node_of
 from reconciler.report import Report
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, write_durably
@@ -56,7 +57,7 @@ def observe_drift(
 ) -> tuple[Drift, ObservedState]:
     """`check_drift`, also returning what was observed (for `drift --adopt`)."""
     node = node_of(state, desired, node, record=False)
-    observed = observe(access.run, access.conf_dir)
+    observed = observe(access)
     drift = compute_drift(
         desired.for_node(node),
         observed,

@@ -34,10 +34,11 @@ from reconciler.controller.notify import notify
 from reconciler.controller.status import ContainerStatus, container_states, utc
 from reconciler.drift import Drift, compute_drift
 from reconciler.errors import Disposition, NotifyFailed, ShuttingDown
+from reconciler.node.access import NodeAccess
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner
 from reconciler.plan import Held, Plan
 from reconciler.plan.result import ApplyResult, ChangeResult
-from reconciler.reconcile import NodeAccess, Options, apply_revision, make_plan
+from reconciler.reconcile import Options, apply_revision, make_plan
 from reconciler.report import Report, build_drift_report
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, node_lock
@@ -166,7 +167,7 @@ class Enforcer:
 
     def _executor(self, only: frozenset[int] | None = None) -> Executor:
         run, stop, retry = self.access.run, self.stopping.is_set, self.retry
-        conf, keep = self.access.conf_dir, self.options.dump_keep
+        conf, keep = self.access.identity, self.options.dump_keep
         if only is None:
             return Executor(
                 run, self.state, self._sleep, retry, stop, conf, self.clock, dump_keep=keep

@@ -19,7 +19,7 @@ from reconciler.controller.metrics import Health, Metrics
 from reconciler.controller.notify import check_url
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.errors import UsageError
-from reconciler.reconcile import NodeAccess
+from reconciler.node.access import NodeAccess
 from reconciler.source import Source
 from reconciler.state import StateDir
 

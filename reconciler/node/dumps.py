@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePath
 
 from reconciler.errors import VzGitopsError, vzctl_detail
 from reconciler.node.process import Runner
@@ -54,16 +54,15 @@ class Dump:
         return self.code == 0 and self.archive is not None
 
 
-def node_dump_dir(conf_dir: Path, override: str | None) -> str:
+def node_dump_dir(run: Runner, conf_dir: PurePath, override: str | None) -> str:
     """--dump-dir, else DUMPDIR of the node's vz.conf (beside the config directory, as
-    /etc/vz/vz.conf is beside /etc/vz/conf), else /vz/dump."""
+    /etc/vz/vz.conf is beside /etc/vz/conf), else /vz/dump; read on the node (`cat`)."""
     if override:
         return override
-    try:
-        text = (conf_dir.parent / "vz.conf").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    done = run(("cat", str(conf_dir.parent / "vz.conf")), timeout=60)
+    if done.code != 0:
         return DEFAULT_DUMP_DIR
-    value = parse_conf(text).get("DUMPDIR", "")
+    value = parse_conf(done.stdout).get("DUMPDIR", "")
     return value if value.startswith("/") else DEFAULT_DUMP_DIR
 
 

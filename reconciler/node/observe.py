@@ -15,15 +15,18 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import UBC_COUNTERS, Canon, SavedMemo, saved_settings
 from reconciler.node.process import Runner
 from reconciler.plan.observed import ObservedContainer, ObservedState, check_complete
 from reconciler.vzconf import parse_conf
+
+if TYPE_CHECKING:
+    from reconciler.node.access import NodeAccess
 
 DEFAULT_CONF_DIR = "/etc/vz/conf"
 CONF_DIR_ENV = "VZGITOPS_VZ_CONF_DIR"
@@ -110,19 +113,27 @@ def running_settings(item: Mapping[str, Any]) -> dict[str, Canon]:
 
 
 def read_configs(conf_dir: Path) -> dict[int, dict[str, str]]:
-    """Every `CTID.conf` in the config directory (vzctl: the container exists iff it is there)."""
-    return {ctid: parse_conf(text) for ctid, text in _config_texts(conf_dir)}
+    """Every `CTID.conf` in a local config directory, parsed."""
+    return configs_of(local_config_texts(conf_dir))
 
 
 def read_saved(conf_dir: Path) -> dict[int, dict[str, Canon]]:
-    """`saved_settings` of every `CTID.conf`; each raw config is let go as soon as it is read."""
+    """`saved_of` a local config directory."""
+    return saved_of(local_config_texts(conf_dir))
+
+
+def configs_of(texts: Iterable[tuple[int, str]]) -> dict[int, dict[str, str]]:
+    """(ctid, CTID.conf text) pairs, parsed."""
+    return {ctid: parse_conf(text) for ctid, text in texts}
+
+
+def saved_of(texts: Iterable[tuple[int, str]]) -> dict[int, dict[str, Canon]]:
+    """`saved_settings` of each `CTID.conf`; each raw config is let go as soon as it is read."""
     seen: SavedMemo = defaultdict(dict)
-    return {
-        ctid: saved_settings(parse_conf(text), ctid, seen) for ctid, text in _config_texts(conf_dir)
-    }
+    return {ctid: saved_settings(parse_conf(text), ctid, seen) for ctid, text in texts}
 
 
-def _config_texts(conf_dir: Path) -> Iterator[tuple[int, str]]:
+def local_config_texts(conf_dir: Path) -> Iterator[tuple[int, str]]:
     """(ctid, text) of each `CTID.conf`, opened relative to the directory (no path to resolve)."""
     try:
         dir_fd = os.open(conf_dir, os.O_RDONLY | os.O_DIRECTORY)
@@ -279,7 +290,7 @@ def listed_values(text: str) -> dict[int, _Listed]:
     return result
 
 
-def observe(run: Runner, conf_dir: Path) -> ObservedState:
+def observe(access: NodeAccess) -> ObservedState:
     """Runs vzlist once (twice only when its JSON is unusable) and reads the configs; raises
     ObservationIncomplete when they disagree (`incomplete`), so nothing is planned from them.
 
@@ -287,7 +298,7 @@ def observe(run: Runner, conf_dir: Path) -> ObservedState:
     and each config is reduced to its saved values as it is read, so that no two of these large
     intermediate forms are held at once.
     """
-    done = run(VZLIST_ARGV, timeout=120)
+    done = access.run(VZLIST_ARGV, timeout=120)
     if done.code != 0:
         raise ObserveError(
             f"vzlist failed (exit {done.code}): {done.stderr.strip() or done.stdout.strip()}"
@@ -296,9 +307,12 @@ def observe(run: Runner, conf_dir: Path) -> ObservedState:
         listed = listed_values(done.stdout)
     except ValueError as exc:
         why = f"vzlist -j printed unusable JSON ({exc}); running values are unknown this time"
-        return check_complete(_observe_fallback(run, read_configs(conf_dir), why), conf_dir)
+        fallback = _observe_fallback(access.run, configs_of(access.config_texts()), why)
+        return check_complete(fallback, access.conf_dir)
     del done
-    return check_complete(_build(listed, read_saved(conf_dir), True, ()), conf_dir)
+    return check_complete(
+        _build(listed, saved_of(access.config_texts()), True, ()), access.conf_dir
+    )
 
 
 def _observe_fallback(

@@ -26,6 +26,7 @@ from reconciler.plan.model import (
     Policy,
     Unmanaged,
 )
+from reconciler.plan.moves import held_out
 from reconciler.plan.observed import ObservedState, check_complete
 from reconciler.spec.desired import DesiredContainer
 
@@ -206,8 +207,12 @@ def plan(
     *,
     revision: str | None = None,
     node: str = "default",
+    elsewhere: Mapping[int, tuple[str, str]] | None = None,
 ) -> Plan:
     """Desired vs observed: the ordered changes that make the node match git.
+
+    `elsewhere`: the containers git places on other nodes (ctid -> name, node) and moves there
+    with vzmigrate; one this node owns is held `moving`, never destroyed (`moves`).
 
     Raises ObservationIncomplete when `observed` has a listed container without a config or a
     config without a listing: what would be planned from it (a recreate, a create over a config)
@@ -230,6 +235,10 @@ def plan(
             continue
         if ctid in inventory.owned:
             name = have.name or inventory.names.get(ctid) or str(ctid)
+            moved = (elsewhere or {}).get(ctid)
+            if moved is not None and moved[0] == name:
+                acc.held.append(held_out(ctid, name, node, moved[1]))
+                continue
             doomed.append(plan_destroy(ctid, name, have, "owned by vzgitops and no longer in git"))
         else:
             unmanaged.append(Unmanaged(ctid=ctid, name=have.name, status=have.status))

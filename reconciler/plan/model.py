@@ -9,7 +9,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy"]
+Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy", "move"]
 ChangeClass = Literal["live", "restart", "recreate"]
 HeldKind = Literal[
     "pending-restart",
@@ -21,9 +21,10 @@ HeldKind = Literal[
     "suspended",
     "preflight",
     "window",
+    "moving",
 ]
 HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
-Tool = Literal["vzctl", "vzdump"]
+Tool = Literal["vzctl", "vzdump", "vzmigrate"]
 PLAN_FORMAT = 1
 
 
@@ -40,7 +41,7 @@ class Command(Frozen):
     )
     tool: Tool = Field(
         default="vzctl",
-        description="The program: vzctl, or vzdump (a dump taken before a destroy).",
+        description="The program: vzctl, vzdump (a dump taken before a destroy) or vzmigrate (a move, run on the source node).",
     )
 
     @property
@@ -79,6 +80,12 @@ class Change(Frozen):
         return self.action in ("destroy", "recreate")
 
     @property
+    def confirmed_first(self) -> bool:
+        """Asked for at a terminal before it runs: it destroys data, or moves the container
+        (downtime, and the data leave the node)."""
+        return self.destructive or self.action == "move"
+
+    @property
     def dumps_first(self) -> bool:
         """A vzdump runs before the destroy (the safety net); the destroy waits for it."""
         return any(c.tool == "vzdump" for c in self.commands)
@@ -94,7 +101,7 @@ class Held(Frozen):
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
     kind: HeldKind = Field(
-        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'; preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs); window: a restart, recreate, stop or destroy waits for a maintenance window."
+        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'; preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs); window: a restart, recreate, stop, destroy or move waits for a maintenance window; moving: git moved the container to another node, and the move waits (for the destination, or on it, for the migration from the source)."
     )
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
@@ -137,10 +144,13 @@ class Plan(Frozen):
         create = self.count("create")
         destroy = self.count("destroy")
         recreate = self.count("recreate")
-        change = len(self.changes) - create - destroy - recreate
+        move = self.count("move")
+        change = len(self.changes) - create - destroy - recreate - move
         line = f"Plan: {create} to create, {change} to change, {destroy} to destroy"
         if recreate:
             line += f", {recreate} to recreate"
+        if move:
+            line += f", {move} to move"
         if self.held:  # held work: the node does not match git, even with nothing to do
             line += f", {len(self.held)} held"
         return line + "."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePath
 
 from reconciler.errors import ObservationIncomplete
 from reconciler.fields import Canon
@@ -42,6 +42,9 @@ class ObservedState:
     running_known: bool = True
     warnings: tuple[str, ...] = ()
 
+    def running_ctids(self) -> frozenset[int]:
+        return frozenset(c for c, have in self.containers.items() if have.is_running)
+
 
 _SHOWN = 10  # CTIDs named in a message; a wrong directory on a large node would list them all
 
@@ -52,7 +55,7 @@ def _ctids(ctids: list[int]) -> str:
     return f"container{'s' if len(ctids) > 1 else ''} {shown}{more}"
 
 
-def incomplete(observed: ObservedState, conf_dir: Path | None = None) -> str | None:
+def incomplete(observed: ObservedState, conf_dir: PurePath | None = None) -> str | None:
     """Pure: why this observation cannot be planned from, or None when listing and configs agree.
 
     vzlist -a lists every container that has a `CTID.conf` and a private area, and every
@@ -81,7 +84,7 @@ def incomplete(observed: ObservedState, conf_dir: Path | None = None) -> str | N
     return "observation incomplete: " + "; ".join(why) + "; nothing is planned for this node"
 
 
-def check_complete(observed: ObservedState, conf_dir: Path | None = None) -> ObservedState:
+def check_complete(observed: ObservedState, conf_dir: PurePath | None = None) -> ObservedState:
     """`observed`, or ObservationIncomplete when it cannot be planned from (see `incomplete`)."""
     why = incomplete(observed, conf_dir)
     if why is not None:

@@ -117,12 +117,14 @@ class _Budget:
         return over
 
 
-def _template(d: DesiredContainer, facts: NodeFacts) -> list[str]:
+def _template(d: DesiredContainer, facts: NodeFacts, cache: bool = True) -> list[str]:
+    """The template cache (not for a container that arrives by vzmigrate: its private area
+    comes with it) and the template's arch."""
     name = d.spec.ostemplate
     if name is None:
         return []
     problems = []
-    if name not in facts.templates:
+    if cache and name not in facts.templates:
         problems.append(
             f"OS template cache {name} is not in {facts.template_dir}/cache on the node "
             f"(vzctl create would exit 91); put {name}.tar.gz there or run 'vztmpl-dl {name}'"
@@ -170,11 +172,16 @@ def _hold(change: Change, reasons: list[str]) -> Held:
 
 
 def _node_checks(
-    change: Change, d: DesiredContainer | None, facts: NodeFacts, budget: _Budget, delta: Usage
+    change: Change,
+    d: DesiredContainer | None,
+    facts: NodeFacts,
+    budget: _Budget,
+    delta: Usage,
+    arriving: frozenset[int],
 ) -> list[str]:
     problems = []
     if d is not None and change.action in ("create", "recreate"):
-        problems += _template(d, facts)
+        problems += _template(d, facts, cache=change.ctid not in arriving)
     if d is not None:
         problems += _cpus(change, d, facts)
     return problems or budget.charge(delta)
@@ -186,8 +193,10 @@ def preflight(
     observed: ObservedState,
     facts: NodeFacts | FactsUnknown | None,
     cpu_overcommit: float | None = None,
+    arriving: frozenset[int] = frozenset(),
 ) -> Plan:
-    """The plan with every change the node cannot take held, and hostname warnings added."""
+    """The plan with every change the node cannot take held, and hostname warnings added.
+    `arriving`: containers whose create stands for a move here (no template cache needed)."""
     warnings = (*plan.warnings, *duplicate_hostnames(desired, observed))
     if not isinstance(facts, NodeFacts):
         facts_reason = facts.reason if isinstance(facts, FactsUnknown) else None
@@ -198,7 +207,7 @@ def preflight(
     kept, held = [], list(plan.held)
     for change in plan.changes:
         d = by_ctid.get(change.ctid)
-        problems = _node_checks(change, d, facts, budget, deltas[change.ctid])
+        problems = _node_checks(change, d, facts, budget, deltas[change.ctid], arriving)
         if problems:
             held.append(_hold(change, problems))
         else:

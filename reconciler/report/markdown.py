@@ -66,6 +66,9 @@ def _count_table(sections: tuple[NodeSection, ...]) -> list[str]:
     ]
     for s in sections:
         c = s.counts
+        if s.error is not None:
+            rows.append(f"| `{s.node}` | error | | | | | |")
+            continue
         rows.append(
             f"| `{s.node}` | {c['create']} | {c['change']} | {c['needs_restart']} "
             f"| {c['recreate']} | {c['destroy']} | {c['held']} |"
@@ -77,10 +80,13 @@ def _flags(report: Report) -> list[str]:
     changes = report.changes
     destructive = [f"{c.ctid} ({c.name}) {c.action}" for c in changes if c.destructive]
     restarting = [f"{c.ctid} ({c.name})" for c in changes if c.restarts]
+    moving = [f"{c.ctid} ({c.name})" for c in changes if c.action == "move"]
     held = [f"{h.ctid} ({h.name}) {h.kind}" for s in report.nodes for h in s.held]
     lines = []
     if destructive:
         lines.append(f":warning: **Destroys data:** {_listing(destructive)}")
+    if moving:
+        lines.append(f":truck: **Moves to another node (downtime):** {_listing(moving)}")
     if restarting:
         lines.append(f":arrows_counterclockwise: **Restarts:** {_listing(restarting)}")
     if held:
@@ -108,8 +114,10 @@ def _change_details(change: Change) -> str:
     fence = "```"
     while fence in commands:  # a value with backticks cannot close the fence early
         fence += "`"
-    flags = (" \u26a0\ufe0f <b>destroys data</b>" if change.destructive else "") + (
-        " \U0001f504 <b>restart</b>" if change.restarts else ""
+    flags = (
+        (" \u26a0\ufe0f <b>destroys data</b>" if change.destructive else "")
+        + (" \U0001f504 <b>restart</b>" if change.restarts else "")
+        + (" \U0001f69a <b>downtime</b>" if change.action == "move" else "")
     )  # inside HTML: no markdown, no emoji shortcodes
     return (
         f"<details><summary><code>{html.escape(SIGIL[change.action])}</code> container "
@@ -124,6 +132,9 @@ def _plan_blocks(report: Report) -> list[str]:
     for s in report.nodes:
         if several:
             blocks.append(f"\n#### Node `{s.node}`: {html.escape(s.summary)}\n\n")
+        if s.error is not None:
+            blocks.append(f"- :x: could not be planned: {html.escape(s.error)}\n")
+            continue
         blocks += [_change_details(c) for c in s.changes]
         blocks += [
             f"- :pause_button: {h.ctid} ({html.escape(h.name)}) {h.kind}: {html.escape(h.reason)}\n"

@@ -22,7 +22,7 @@ from reconciler.plan.result import ApplyResult
 REPORT_VERSION = 1
 Kind = Literal["plan", "apply", "drift"]
 Against = Literal["node", "base"]
-ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy")
+ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy", "move")
 
 
 class Frozen(BaseModel):
@@ -52,6 +52,10 @@ class NodeSection(Frozen):
     )
     warnings: tuple[str, ...] = Field(
         default=(), description="Pre-flight warnings that hold nothing (e.g. shared hostnames)."
+    )
+    error: str | None = Field(
+        default=None,
+        description="Why this node could not be planned (unreachable, locked...); the other nodes are still planned.",
     )
 
 
@@ -103,6 +107,10 @@ class Report(Frozen):
         return tuple(c for section in self.nodes for c in section.changes)
 
     @property
+    def failed_nodes(self) -> tuple[str, ...]:
+        return tuple(s.node for s in self.nodes if s.error is not None)
+
+    @property
     def has_changes(self) -> bool:
         """Exit code 2 material: planned changes or held ones (the node does not match git
         either way), or drift."""
@@ -113,7 +121,10 @@ class Report(Frozen):
 
 def plan_counts(plan: Plan) -> dict[str, int]:
     counts = {action: plan.count(action) for action in ACTIONS}
-    counts["change"] = len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
+    counts["change"] = (
+        len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
+        - counts["move"]
+    )  # fmt: skip
     counts["needs_restart"] = sum(1 for c in plan.changes if c.restarts)
     counts["destructive"] = sum(1 for c in plan.changes if c.destructive)
     counts["held"] = len(plan.held)
@@ -142,14 +153,21 @@ def _merged(plans: Sequence[Plan]) -> Plan:
     )
 
 
+def failed_section(node: str, error: str) -> NodeSection:
+    """The section of a node that could not be planned."""
+    return NodeSection(node=node, summary=f"Error: {error}", counts={}, error=error)
+
+
 def build_plan_report(
     plans: Sequence[Plan],
     *,
     head: CommitInfo | None = None,
     base: CommitInfo | None = None,
     against: Against | None = None,
+    failed: Sequence[NodeSection] = (),
 ) -> Report:
-    """A plan report over one or more nodes; for a pull request, name base and head."""
+    """A plan report over one or more nodes; for a pull request, name base and head. `failed`:
+    the sections of nodes that could not be planned, after the others."""
     total = _merged(plans)
     return Report(
         kind="plan",
@@ -161,7 +179,7 @@ def build_plan_report(
         against=against,
         summary=total.summary(),
         counts=plan_counts(total),
-        nodes=tuple(section(p) for p in plans),
+        nodes=(*(section(p) for p in plans), *failed),
         targets=tuple(sorted({t for p in plans for t in p.targets})),
     )
 

@@ -21,6 +21,7 @@ SIGIL = {
     "start": "~",
     "stop": "~",
     "restart": "~",
+    "move": "->",
 }
 CLASS_NOTE = {"restart": " (needs restart)", "recreate": " (forces recreate)"}
 DUMP_NOTE = " (dump first)"
@@ -79,6 +80,8 @@ def _held(held: Held) -> str:
 
 def _section(section: NodeSection, several: bool, is_plan: bool) -> list[str]:
     lines = [f"Node {section.node}:"] if several else []
+    if section.error is not None:
+        return [*lines, f"  error: {section.error}"]
     if not section.changes and is_plan:
         held = len(section.held)
         lines.append(

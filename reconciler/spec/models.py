@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reconciler.spec.types import (
     ByteRate,
@@ -21,10 +21,12 @@ from reconciler.spec.types import (
     DevNode,
     DevPerm,
     DiskSize,
+    HostKey,
     Hostname,
     IfName,
     IpInterface,
     ItemCount,
+    KnownHostsPath,
     Mac,
     MemorySize,
     ObjectName,
@@ -33,6 +35,8 @@ from reconciler.spec.types import (
     SafeStr,
     SampleName,
     SearchDomains,
+    SshHost,
+    SshUser,
     StrictInt,
     SwapSize,
     TotalDisk,
@@ -216,6 +220,10 @@ class Settings(Frozen):
     protect: YesNo | None = Field(
         default=None, description="Never destroy this container, whatever git says."
     )
+    migrate: Literal["offline", "online", "recreate"] | None = Field(
+        default=None,
+        description="When metadata.node changes: offline (vzmigrate, stopped while copied; the default), online (vzmigrate --online when it runs), or recreate (create it anew on the new node, destroy the old one after a dump).",
+    )
     maintenance: list[MaintenanceWindow] | None = Field(
         default=None,
         description="Maintenance windows: restarts, recreates, stops and destroys wait for one (live changes do not); replaces the node's windows; omitted: the node's.",
@@ -274,12 +282,42 @@ class Capacity(Frozen):
     )
 
 
+class SshAccess(Frozen):
+    """How vzgitops reaches a node over ssh (OpenSSH's client; --ssh-config FILE is its -F)."""
+
+    host: SshHost = Field(description="Host name or IP address of the node.")
+    port: StrictInt = Field(default=22, ge=1, le=65535, description="sshd's port.")
+    user: SshUser = Field(default="root", description="The user vzctl runs as (root on a node).")
+    hostKey: HostKey | None = Field(
+        default=None,
+        description="The node's pinned host key, as ssh-keyscan prints it: ssh-ed25519 AAAA...; a connection to another key is refused.",
+    )
+    knownHosts: KnownHostsPath | None = Field(
+        default=None,
+        description="A known_hosts file on the machine that runs vzgitops (absolute or ~/...) that holds the node's host key (instead of hostKey).",
+    )
+    connectTimeout: StrictInt = Field(
+        default=10, ge=1, le=600, description="Seconds to wait for the connection."
+    )
+
+    @model_validator(mode="after")
+    def _one_host_key(self) -> SshAccess:
+        if (self.hostKey is None) == (self.knownHosts is None):
+            raise ValueError(
+                "give exactly one of hostKey (the pinned key) or knownHosts (a file): the node's "
+                "host key is always checked"
+            )
+        return self
+
+
 class NodeSpec(Frozen):
     """How a node is reached, what it can hold, and whether vzgitops prunes on it."""
 
-    access: Literal["local"] = Field(
-        default="local", description="How the node is reached: local (vzctl on PATH)."
+    access: Literal["local", "ssh"] = Field(
+        default="local",
+        description="How the node is reached: local (vzctl on PATH, the agent on the node itself) or ssh (spec.ssh).",
     )
+    ssh: SshAccess | None = Field(default=None, description="With access: ssh, where and how.")
     capacity: Capacity | None = Field(
         default=None, description="Capacity; checked against the sum of the containers."
     )
@@ -291,6 +329,14 @@ class NodeSpec(Frozen):
         default=None,
         description="Maintenance windows of the node's containers (unless a container or Defaults sets its own); omitted: always open.",
     )
+
+    @model_validator(mode="after")
+    def _ssh_given(self) -> NodeSpec:
+        if self.access == "ssh" and self.ssh is None:
+            raise ValueError("access: ssh needs spec.ssh (host, and hostKey or knownHosts)")
+        if self.access == "local" and self.ssh is not None:
+            raise ValueError("spec.ssh is only used with access: ssh")
+        return self
 
 
 class DefaultsSpec(Settings):

@@ -287,6 +287,39 @@ ObjectName = Annotated[
     AfterValidator(pattern(_NAME, "name (letters, digits, . _ + -)")),
     _string(_NAME.pattern),
 ]
+_SSH_HOST = re.compile(r"^(?!-)[A-Za-z0-9.:_-]{1,253}$")
+_SSH_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_HOST_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521)"
+    r" [A-Za-z0-9+/]+={0,3}$"
+)
+_KNOWN_HOSTS = re.compile(r"^(?:/|~/)[A-Za-z0-9._/+~-]{0,4094}$")
+SshHost = Annotated[
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(pattern(_SSH_HOST, "ssh host (a host name or an IP address)")),
+    _string(_SSH_HOST.pattern),
+]
+SshUser = Annotated[
+    str, AfterValidator(pattern(_SSH_USER, "user name (a-z, 0-9, _ -)")), _string(_SSH_USER.pattern)
+]
+HostKey = Annotated[
+    str,
+    AfterValidator(
+        pattern(_HOST_KEY, "host key ('ssh-ed25519 AAAA...', as ssh-keyscan prints it)")
+    ),
+    _string(_HOST_KEY.pattern),
+]
+KnownHostsPath = Annotated[
+    str,
+    AfterValidator(
+        pattern(
+            _KNOWN_HOSTS,
+            "known_hosts file path (absolute or ~/..., on the machine that runs vzgitops)",
+        )
+    ),
+    _string(_KNOWN_HOSTS.pattern),
+]
 ContainerName = Annotated[
     str,
     AfterValidator(safe_text),

@@ -18,8 +18,8 @@ from reconciler.controller.loop import Controller
 from reconciler.controller.metrics import Health, Metrics
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.triggers import TriggerQueue
+from reconciler.node.access import LocalAccess
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed
-from reconciler.reconcile import NodeAccess
 from reconciler.source import DEFAULT_LIMITS, Commit, Limits, Revision
 from reconciler.state import StateDir
 
@@ -104,7 +104,7 @@ def make(source: FakeSource, tmp_path: Path) -> tuple[Controller, io.StringIO]:
     state.ensure()  # as the daemon does before it starts the controller
     seams = Seams(
         source=source,
-        access=NodeAccess(empty_node, tmp_path / "conf"),
+        access=LocalAccess(empty_node, tmp_path / "conf"),
         state=state,
         log=EventLog("json", log),
         metrics=Metrics(),

@@ -18,8 +18,8 @@ from reconciler.controller.schedule import Schedule
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.errors import UsageError
+from reconciler.node.access import LocalAccess
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
-from reconciler.reconcile import NodeAccess
 from reconciler.state import StateDir
 from tests.controller.harness import Controllers, Remote
 from tests.controller.test_controller import NODE, FakeSource, events, result
@@ -46,7 +46,7 @@ def controller(
     state = StateDir(tmp_path / "state")
     state.ensure()
     conf = Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"])
-    seams = Seams(source=source, access=NodeAccess(runner, conf), state=state,
+    seams = Seams(source=source, access=LocalAccess(runner, conf), state=state,
                   log=EventLog("json", log), metrics=Metrics(), health=Health(),
                   queue=TriggerQueue(), stopping=threading.Event())  # fmt: skip
     settings = Settings(

@@ -18,8 +18,9 @@ from reconciler.controller.enforce import Enforcer, StoppableRunner
 from reconciler.controller.events import EventLog
 from reconciler.controller.metrics import Metrics
 from reconciler.errors import ShuttingDown
+from reconciler.node.access import LocalAccess
 from reconciler.node.process import SubprocessRunner
-from reconciler.reconcile import NodeAccess, Options
+from reconciler.reconcile import Options
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
 from tests.controller.harness import conf_value
@@ -40,7 +41,7 @@ class Clock:
 def enforcer(sim_node: Any, tmp_path: Path) -> tuple[Enforcer, Clock]:
     clock = Clock()
     enforcer = Enforcer(
-        access=NodeAccess(
+        access=LocalAccess(
             SubprocessRunner(sim_node.env), Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"])
         ),
         state=StateDir(tmp_path / "state"),

@@ -9,8 +9,8 @@ import pytest
 
 from reconciler.controller.drift_record import applied_revision, check_drift, history, record_drift
 from reconciler.errors import UsageError, VzGitopsError
+from reconciler.node.access import LocalAccess
 from reconciler.node.process import SubprocessRunner
-from reconciler.reconcile import NodeAccess
 from reconciler.report import build_drift_report
 from reconciler.spec.load import load_desired
 from reconciler.state import StateDir
@@ -45,7 +45,7 @@ def test_drift_names_the_node_the_plan_names(sim_node: SimNode, tmp_path: Path) 
     desired = load_desired(
         {"n.yaml": b"apiVersion: vzgitops/v1\nkind: Node\nmetadata:\n  name: office\n"}
     )
-    access = NodeAccess(SubprocessRunner(env=sim_node.env), sim_node.dir / "conf")
+    access = LocalAccess(SubprocessRunner(env=sim_node.env), sim_node.dir / "conf")
     assert check_drift(desired, None, access, StateDir(tmp_path / "state")).node == "office"
     several = load_desired(
         {

@@ -1,0 +1,331 @@
+"""A node reached over ssh (shell): OpenSSH's own client, one multiplexed connection per node.
+
+Every command is an argument list; on the node it becomes one string for the remote shell
+(`ssh host cmd args` re-parses its arguments there), so each argument is quoted with
+`shlex.quote` and nothing from a repository ever reaches ssh's own options: host, port and user
+are validated by the Node model and passed as separate options after `--`-free checks.
+
+- Host keys are always checked (`StrictHostKeyChecking=yes`): against the key the Node pins
+  (written to a known_hosts file of this access) or the known_hosts file it names. A key that
+  does not match is `HostKeyRefused` (a person must look), never retried.
+- One connection per node: before the first command a master connection is opened on its own
+  (`ssh -M -N -f`, its output in a file: a master started by a command whose output is a pipe
+  keeps that pipe open, and the command's reader would wait for it until ControlPersist ends),
+  every command of the cycle rides it (`ControlMaster=no`), and `close()` ends it. Should the
+  master die, a command connects on its own.
+- ssh's exit 255 is its own failure (cannot connect, dropped): `NodeUnreachable`, naming the
+  node, an error of that node only. Any other code is the remote command's.
+- The config directory is `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` on the node, asked once; all
+  `CTID.conf` files come back in one `tar` stream, and the identities of many containers in one
+  `stat`/`lsattr` call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from reconciler.errors import (
+    CommandTimeout,
+    HostKeyRefused,
+    NodeUnreachable,
+    ObservationIncomplete,
+    ObserveError,
+)
+from reconciler.node.identity import Identity, private_path
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, find_tool
+from reconciler.spec.models import SshAccess as SshSpec
+
+SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
+CONTROL_PERSIST = 60  # seconds the master stays after the last command (close() ends it sooner)
+_CONF_NAME = re.compile(r"^(?:\./)?([1-9][0-9]*)\.conf$")
+_CONF_DIR_SCRIPT = 'printf "%s" "${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"'
+_KEY_REFUSED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where one node's sshd is, and the host key it must present."""
+
+    node: str
+    host: str
+    port: int
+    user: str
+    host_key: str | None
+    known_hosts: str | None
+    connect_timeout: int
+
+    @classmethod
+    def of(cls, node: str, spec: SshSpec) -> SshTarget:
+        return cls(
+            node, spec.host, spec.port, spec.user, spec.hostKey, spec.knownHosts,
+            spec.connectTimeout,
+        )  # fmt: skip
+
+    @property
+    def where(self) -> str:
+        return f"ssh {self.user}@{self.host}:{self.port}"
+
+    def known_hosts_line(self) -> str:
+        """The pinned key as a known_hosts line (`[host]:port key` off port 22)."""
+        name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        return f"{name} {self.host_key}\n"
+
+
+def remote_command(argv: Sequence[str]) -> str:
+    """The one string the remote shell parses back into exactly `argv`."""
+    return " ".join(shlex.quote(arg) for arg in argv)
+
+
+@dataclass
+class SshAccess:
+    """A node over ssh; `run` is its Runner. Not shared between threads."""
+
+    target: SshTarget
+    ssh_config: Path | None = None
+    control_dir: Path | None = None
+    _dir: Path | None = field(default=None, init=False, repr=False)
+    _conf_dir: PurePosixPath | None = field(default=None, init=False, repr=False)
+    _privates: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+    _identities: dict[int, Identity | None] | None = field(default=None, init=False, repr=False)
+    _master: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def where(self) -> str:
+        return self.target.where
+
+    @property
+    def node(self) -> str:
+        return self.target.node
+
+    # ---- the connection -----------------------------------------------------------------
+
+    def _workdir(self) -> Path:
+        if self._dir is None:
+            # short: a unix socket path has ~100 bytes; %C below is a 40-character hash
+            self._dir = Path(tempfile.mkdtemp(prefix="vzg-", dir=self.control_dir))
+            if self.target.host_key is not None:
+                (self._dir / "known_hosts").write_text(
+                    self.target.known_hosts_line(), encoding="utf-8"
+                )
+        return self._dir
+
+    def _known_hosts(self) -> str:
+        if self.target.known_hosts is not None:
+            return str(Path(self.target.known_hosts).expanduser())
+        return str(self._workdir() / "known_hosts")
+
+    def ssh_argv(self, remote: str, *extra: str, master: str = "no") -> list[str]:
+        """ssh's argument list for one remote command string (`master`: its ControlMaster)."""
+        t = self.target
+        argv = [find_tool("ssh")]
+        if self.ssh_config is not None:
+            argv += ["-F", str(self.ssh_config)]
+        argv += [
+            "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={self._known_hosts()}",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "CheckHostIP=no",
+            "-o", "UpdateHostKeys=no",
+            "-o", f"ConnectTimeout={t.connect_timeout}",
+            "-o", "ServerAliveInterval=5",
+            "-o", "ServerAliveCountMax=3",
+            "-o", f"ControlMaster={master}",
+            "-o", f"ControlPath={self._workdir() / '%C'}",
+            "-o", f"ControlPersist={CONTROL_PERSIST}",
+            "-o", "LogLevel=ERROR",
+            "-p", str(t.port),
+            "-l", t.user,
+            *extra,
+            t.host,
+        ]  # fmt: skip
+        if remote:
+            argv.append(remote)
+        return argv
+
+    def _open_master(self) -> None:
+        """The one connection of this access, in the background until `close()`."""
+        self._master = True
+        argv = self.ssh_argv("", "-N", "-f", master="yes")
+        with tempfile.TemporaryFile() as said:
+            try:
+                done = subprocess.run(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=said,
+                    timeout=self.target.connect_timeout + 30, check=False,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired as exc:
+                raise NodeUnreachable(
+                    f"node {self.node} ({self.where}): no ssh connection after "
+                    f"{self.target.connect_timeout + 30}s; the next cycle tries again"
+                ) from exc
+            said.seek(0)
+            if done.returncode != 0:
+                self._failed(said.read().decode("utf-8", "replace"))
+
+    def _ssh(self, remote: str, timeout: float, shown: Sequence[str]) -> tuple[int, bytes, bytes]:
+        if not self._master:
+            self._open_master()
+        try:
+            done = subprocess.run(
+                self.ssh_argv(remote),
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CommandTimeout(
+                f"node {self.node} ({self.where}): {' '.join(shown[:3])}: no answer after "
+                f"{timeout:g}s"
+            ) from exc
+        if done.returncode == SSH_FAILED:
+            self._failed(done.stderr.decode("utf-8", "replace"))
+        return done.returncode, done.stdout, done.stderr
+
+    def _failed(self, stderr: str) -> None:
+        said = "; ".join(line.strip() for line in stderr.splitlines() if line.strip())[:300]
+        if any(mark in stderr for mark in _KEY_REFUSED):
+            raise HostKeyRefused(
+                f"node {self.node} ({self.where}): its ssh host key is not the one pinned in "
+                f"git (hostKey/knownHosts); nothing was sent to it. ssh said: {said}"
+            )
+        raise NodeUnreachable(
+            f"node {self.node} ({self.where}) cannot be reached over ssh: "
+            f"{said or 'the connection failed'}; the next cycle tries again"
+        )
+
+    def close(self) -> None:
+        """End the master connection and remove this access's files."""
+        directory, self._dir = self._dir, None
+        self._master = False
+        if directory is None:
+            return
+        with contextlib.suppress(OSError, subprocess.SubprocessError, Exception):
+            subprocess.run(
+                [*self.ssh_argv("", "-O", "exit")],
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=10,
+                check=False,
+            )
+        shutil.rmtree(directory, ignore_errors=True)
+
+    # ---- NodeAccess ---------------------------------------------------------------------
+
+    def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        started = time.monotonic()
+        self._identities = None  # a vzctl call may create, destroy or move a private area
+        code, out, err = self._ssh(remote_command(argv), timeout, argv)
+        return Completed(tuple(argv), code, _text(out), _text(err), time.monotonic() - started)
+
+    @property
+    def conf_dir(self) -> PurePosixPath:
+        if self._conf_dir is None:
+            code, out, err = self._ssh(_CONF_DIR_SCRIPT, 60, ["conf-dir"])
+            text = out.decode("utf-8", "replace").strip()
+            if code != 0 or not text.startswith("/"):
+                raise ObserveError(
+                    f"node {self.node}: cannot tell its container config directory "
+                    f"(exit {code}): {_text(err).strip()}"
+                )
+            self._conf_dir = PurePosixPath(text)
+        return self._conf_dir
+
+    def config_texts(self) -> Iterator[tuple[int, str]]:
+        conf = str(self.conf_dir)
+        script = (
+            f"cd -- {shlex.quote(conf)} || exit 3; "
+            "find . -maxdepth 1 -name '*.conf' -type f -print0 | "
+            "tar --null --ignore-failed-read -T - -cf -"
+        )
+        code, out, err = self._ssh(script, 120, ["tar", conf])
+        if code == 3:
+            raise ObservationIncomplete(
+                f"node {self.node}: the container config directory {conf} cannot be entered: "
+                f"{_text(err).strip()}; nothing is planned for this node"
+            )
+        if code not in (0, 1):  # GNU tar: 1 = a file changed or went away while read
+            raise ObserveError(
+                f"node {self.node}: reading {conf} failed (exit {code}): {_text(err).strip()}"
+            )
+        texts = dict(_untar(out, self.node))
+        self._privates = {
+            ctid: path for ctid, text in texts.items() if (path := private_path(text, ctid))
+        }
+        self._identities = None
+        return iter(sorted(texts.items()))
+
+    def identity(self, ctid: int) -> Identity | None:
+        if self._identities is None or ctid not in self._identities:
+            self._identities = {**(self._identities or {}), **self._fetch_identities(ctid)}
+        return self._identities.get(ctid)
+
+    def _fetch_identities(self, wanted: int) -> dict[int, Identity | None]:
+        """Identities of every container whose private area is known, and of `wanted`, in
+        one round trip (`stat` and `lsattr -v` give the numbers `local_identity` reads)."""
+        paths = dict(self._privates)
+        if wanted not in paths:
+            found = self._private_of(wanted)
+            if found is None:
+                return {wanted: None}
+            paths[wanted] = found
+        quoted = " ".join(shlex.quote(p) for p in paths.values())
+        script = f"stat -L -c '%d %i %n' -- {quoted}; echo @; lsattr -d -v -- {quoted} 2>/dev/null"
+        _, out, _ = self._ssh(script, 120, ["stat"])
+        return identities_of(out.decode("utf-8", "replace"), paths)
+
+    def _private_of(self, ctid: int) -> str | None:
+        path = str(self.conf_dir / f"{ctid}.conf")
+        code, out, _ = self._ssh(remote_command(["cat", "--", path]), 60, ["cat", path])
+        if code != 0:
+            return None
+        return private_path(out.decode("utf-8", "replace"), ctid)
+
+
+def identities_of(text: str, paths: Mapping[int, str]) -> dict[int, Identity | None]:
+    """Pure: `stat -c '%d %i %n'`, a line `@`, then `lsattr -d -v` output -> identities."""
+    stat_part, _, lsattr_part = text.partition("\n@\n")
+    marks: dict[str, Identity] = {}
+    for line in stat_part.splitlines():
+        dev, _, rest = line.partition(" ")
+        ino, _, name = rest.partition(" ")
+        if dev.isdigit() and ino.isdigit():
+            marks[name] = {"dev": int(dev), "ino": int(ino)}
+    for line in lsattr_part.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0].isdigit() and parts[2] in marks:
+            marks[parts[2]]["gen"] = int(parts[0])
+    return {ctid: marks.get(path) for ctid, path in paths.items()}
+
+
+def _untar(data: bytes, node: str) -> Iterator[tuple[int, str]]:
+    """(ctid, text) of each `CTID.conf` in a tar stream (0.conf, the host's, left out)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+            for member in archive:
+                match = _CONF_NAME.match(member.name)
+                if not (match and member.isfile()):
+                    continue
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    yield int(match.group(1)), extracted.read().decode("utf-8", "replace")
+    except tarfile.TarError as exc:
+        raise ObservationIncomplete(
+            f"node {node}: the container configs came back unreadable ({exc}); nothing is "
+            "planned for this node"
+        ) from exc
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace").replace("\r\n", "\n")
