@@ -86,7 +86,7 @@ def _plain(src: Path, dst: Path) -> float:
     target = dst / "plain"
     shutil.rmtree(target, ignore_errors=True)
     shell = f"ssh -F {src / 'etc' / 'ssh_config'} -o BatchMode=yes"
-    argv = ["rsync", "-aH", "-e", shell, f"{src / 'private' / '101'}/", f"root@peer:{target}/"]
+    argv = ["rsync", "-aH", "-e", shell, f"{src / 'private' / '101'}/", f"peer:{target}/"]
     seconds = _timed(argv)
     shutil.rmtree(target)
     return seconds

@@ -54,3 +54,21 @@ def test_the_benchmark_runs_at_ten_containers(tmp_path: Path) -> None:
     assert rows["admin script: set everything"]["vzctl"] == "10"
     assert set(_table(report, "trigger")) == {"--watch", "signed webhook"}
     assert "idle over 1 s" in report
+
+
+@pytest.mark.slow
+def test_the_migrate_benchmark_moves_the_container_and_writes_its_row(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n## How it is measured\n\n- ...\n", encoding="utf-8")
+    argv = [sys.executable, "-m", "benchmarks.migrate", "--mib", "4", "--runs", "1",
+            "--workdir", str(tmp_path), "--out", str(out)]  # fmt: skip
+    for _ in range(2):  # the second run replaces the section
+        done = subprocess.run(
+            argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "rsync -aH over the same ssh" in done.stdout
+    report = out.read_text(encoding="utf-8")
+    assert report.count("## Moving a container: vzmigrate vs rsync") == 1
+    assert report.index("## Moving a container") < report.index("## How it is measured")
+    assert "| stopped CT, 4 MiB private area | 1 |" in report

@@ -42,11 +42,13 @@ def _rsync_word(word: str) -> str:
 
 
 class Link:
-    """ssh/rsync to `[user@]host` (root@ when no user is given, as 4.x always connects)."""
+    """ssh/scp/rsync to `[user@]host`. 4.x always connects as `root@host`; without a user the
+    simulator leaves it to the ssh config (`User`, as write_client_config writes it) or to ssh's
+    default, the user running vzmigrate (root on a node), so tests also run as another user."""
 
     def __init__(self, node_root: str, host: str, ssh_opts: Sequence[str], mux: bool) -> None:
         config = os.path.join(node_root, "etc", "ssh_config")
-        self.dest = host if "@" in host else f"root@{host}"
+        self.dest = host
         self.ssh = ["ssh", "-F", config if os.path.isfile(config) else "/dev/null"]
         self.ssh += ["-o", "BatchMode=yes", *ssh_opts]
         self.socket = ""
@@ -56,22 +58,29 @@ class Link:
             name = f".vzmigrate-ssh-{os.getpid()}-{host.rpartition('@')[2]}"
             self.socket = os.path.join("/tmp", name)  # noqa: S108
             self.ssh += ["-o", f"ControlPath={self.socket}"]
+        self.opening: subprocess.Popen[bytes] | None = None
         self.master = False
 
     def open_master(self) -> None:
-        """--ssh-mux: the master connection; a failure only means every call connects anew."""
+        """--ssh-mux: start the master connection (`-f`: its first process exits once logged
+        in); vzmigrate checks the source container meanwhile. 4.x starts it in the background
+        too; a master that fails only means every call connects anew."""
         if not self.socket:
             return
-        done = subprocess.run(
+        self.opening = subprocess.Popen(
             [*self.ssh, "-M", "-f", "-N", "-o", "ControlPersist=no", self.dest],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            check=False,
         )
-        self.master = done.returncode == 0
+
+    def wait_master(self) -> None:
+        if self.opening is not None:
+            self.master = self.opening.wait() == 0
+            self.opening = None
 
     def close_master(self) -> None:
+        self.wait_master()
         if not self.master:
             return
         subprocess.run(
@@ -88,13 +97,23 @@ class Link:
 
     def run(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         """Run one command on the destination; its output captured."""
-        return subprocess.run(
+        return self.collect(self.spawn(argv))
+
+    def spawn(self, argv: Sequence[str]) -> subprocess.Popen[str]:
+        """Start one command on the destination (reads that do not depend on each other run
+        side by side over one --ssh-mux connection); `collect` waits for it."""
+        return subprocess.Popen(
             [*self.ssh, self.dest, *(quote(a) for a in argv)],
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
+
+    @staticmethod
+    def collect(started: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+        out, err = started.communicate()
+        return subprocess.CompletedProcess(started.args, started.returncode, out, err)
 
     def scp(self, sources: Sequence[str], target: str) -> subprocess.CompletedProcess[str]:
         """scp local files to the destination's `target` (4.x's config and action scripts).

@@ -37,6 +37,7 @@ from vzsim.output import raw_bytes_ok
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
 ACT_SCRIPTS = ("start", "stop", "mount", "umount", "premount", "postumount")
 
 
@@ -249,11 +250,12 @@ def _run(m: Migration) -> int:
     if not _lock_ct(m):
         return E.LOCKED
     rc = 0
+    m.link.open_master()
     try:
         _migrate(m)
     except Fail as failure:
         rc = _rollback(m, failure)
-    except LinkError as exc:
+    except (LinkError, OSError) as exc:  # a path ssh cannot carry; a missing ssh, scp, rsync
         rc = _rollback(m, Fail(E.COPY, str(exc)))
     except Crash as crash:
         return crash.code
