@@ -39,7 +39,7 @@ def test_pair_turns_the_hold_into_one_vzmigrate_on_the_source() -> None:
     assert move.action == "move" and move.confirmed_first and not move.destructive
     (command,) = move.commands
     assert command.tool == "vzmigrate"
-    assert command.argv == ("--ssh=-p 2222", "-r", "yes", "root@10.0.0.2", "101")
+    assert command.argv == ("--ssh-mux", "--ssh=-p 2222", "-r", "yes", "root@10.0.0.2", "101")
     assert paired.plans["laptop"].held == ()
     assert (
         paired.plans["laptop"].summary()

@@ -71,14 +71,24 @@ def await_arrivals(plan: Plan, arriving: Mapping[int, str]) -> Plan:
 
 
 def move_command(ctid: int, dest: Destination, online: bool) -> Command:
-    """`vzmigrate [--online] --ssh=OPTS -r yes USER@HOST CTID` (REFERENCE section 10.1), run on
-    the source: it copies the config and private area, starts the container on the destination
-    if it ran, and destroys it on the source."""
+    """`vzmigrate [--online] --ssh-mux --ssh=OPTS -r yes USER@HOST CTID` (REFERENCE section
+    10.1), run on the source: it copies the config and private area, starts the container on
+    the destination if it ran, and destroys it on the source. `--ssh-mux`: one ssh connection
+    for its ~10 remote steps and the copy (benchmarks.migrate: 1.23x a plain rsync, 2.84x
+    without)."""
     ssh = shlex.join(["-p", str(dest.port)])
     live = ("--online",) if online else ()
     return Command(
         tool="vzmigrate",
-        argv=(*live, f"--ssh={ssh}", "-r", "yes", f"{dest.user}@{dest.host}", str(ctid)),
+        argv=(
+            *live,
+            "--ssh-mux",
+            f"--ssh={ssh}",
+            "-r",
+            "yes",
+            f"{dest.user}@{dest.host}",
+            str(ctid),
+        ),
     )
 
 
