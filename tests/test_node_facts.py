@@ -87,7 +87,9 @@ def test_gather_asks_the_simulated_node_what_sim_init_was_told(tmp_path: Path) -
     assert facts.template_dir == str(sim.dir / "template")
     assert {"mine-1-x86", "centos-6-x86", "debian-12.0-x86_64-minimal"} <= facts.templates
     assert "README" not in facts.templates
-    assert [c[0] for c in run.calls] == ["cat", "free", "ls", "uname", "nproc", "df"]
+    assert {"basic", "vswap-256m"} <= (facts.samples or frozenset())
+    assert "101" not in (facts.samples or frozenset())
+    assert [c[0] for c in run.calls] == ["cat", "free", "ls", "ls", "uname", "nproc", "df"]
 
 
 def test_the_simulated_disk_fills_as_containers_are_created(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Shell part: `gather()` runs six short commands through the `Runner` (argument lists, the same
 on a real node, over ssh and on the simulated node, whose `bin/` answers them from its
 hardware): `cat VZ_CONF`, `uname -m`, `nproc`, `free -b`, `df -P -k PRIVATE` and
-`ls -1 TEMPLATE/cache`. The reconcile asks only when a plan has something pre-flight must check
+`ls -1 TEMPLATE/cache` and `ls -1 CONF_DIR` (the config samples). The reconcile asks only when a plan has something pre-flight must check
 (a create, a start, a raised limit), so a converged node costs nothing. Pure part: the parsers,
 one per tool output. Any failure gives `FactsUnknown` naming the command, never a guess.
 """
@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from reconciler.errors import VzGitopsError
 from reconciler.node.process import Runner
-from reconciler.plan.facts import FactsUnknown, NodeFacts, template_names
+from reconciler.plan.facts import FactsUnknown, NodeFacts, sample_names, template_names
 from reconciler.vzconf import parse_conf
 
 PROBE_TIMEOUT = 30.0
@@ -89,6 +89,7 @@ def _gather(run: Runner, conf_dir: PurePosixPath) -> NodeFacts:
     ram, swap = parse_free(_run(run, ("free", "-b")))
     # a missing cache directory holds no templates: `ls` fails, and that is the answer
     listing = _run(run, ("ls", "-1", f"{template}/cache"), failed_ok=True)
+    samples = _run(run, ("ls", "-1", str(conf_dir)), failed_ok=True)
     return NodeFacts(
         arch=parse_arch(_run(run, ("uname", "-m"))),
         cpus=parse_int(_run(run, ("nproc",)), ("nproc",)),
@@ -97,6 +98,8 @@ def _gather(run: Runner, conf_dir: PurePosixPath) -> NodeFacts:
         disk_free=parse_df(_run(run, ("df", "-P", "-k", private))),
         template_dir=template,
         templates=template_names(listing.splitlines()),
+        conf_dir=str(conf_dir),
+        samples=sample_names(samples.splitlines()) if samples else None,
     )
 
 

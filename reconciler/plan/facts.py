@@ -28,6 +28,10 @@ class NodeFacts:
     disk_free: int  # KiB available on the filesystem of VE_PRIVATE
     template_dir: str
     templates: frozenset[str]  # cache names without their suffix
+    conf_dir: str = "/etc/vz/conf"
+    samples: frozenset[str] | None = (
+        None  # config samples (ve-NAME.conf-sample): NAME; None: unknown
+    )
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,18 @@ def arch_refusal(template: str, node_arch: str) -> str | None:
     if wanted == "x86_64" and node == "x86":
         return f"OS template {template} is 64-bit (x86_64) but the node is 32-bit ({node_arch})"
     return None
+
+
+SAMPLE_PREFIX, SAMPLE_SUFFIX = "ve-", ".conf-sample"
+
+
+def sample_names(listing: list[str]) -> frozenset[str]:
+    """Names of the config samples in a listing of the config directory (vzctl --config NAME
+    reads CONF_DIR/ve-NAME.conf-sample)."""
+    return frozenset(
+        line[len(SAMPLE_PREFIX) : -len(SAMPLE_SUFFIX)]
+        for line in (entry.strip() for entry in listing)
+        if line.startswith(SAMPLE_PREFIX)
+        and line.endswith(SAMPLE_SUFFIX)
+        and len(line) > len(SAMPLE_PREFIX) + len(SAMPLE_SUFFIX)
+    )

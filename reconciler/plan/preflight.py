@@ -133,6 +133,17 @@ def _template(d: DesiredContainer, facts: NodeFacts, cache: bool = True) -> list
     return [f"ostemplate: {problem}" for problem in problems + ([refusal] if refusal else [])]
 
 
+def _sample(d: DesiredContainer, facts: NodeFacts) -> list[str]:
+    """`config`: the sample vzctl create --config NAME reads (exit 82 when it is missing)."""
+    name = d.spec.config
+    if name is None or facts.samples is None or name in facts.samples:
+        return []
+    return [
+        f"config: the sample ve-{name}.conf-sample is not in {facts.conf_dir} on the node "
+        f"(vzctl create would exit 82); the node has: {', '.join(sorted(facts.samples)) or 'none'}"
+    ]
+
+
 def _cpus(change: Change, d: DesiredContainer, facts: NodeFacts) -> list[str]:
     fields = {f.field for f in change.fields}
     new = change.action in ("create", "recreate")
@@ -182,6 +193,7 @@ def _node_checks(
     problems = []
     if d is not None and change.action in ("create", "recreate"):
         problems += _template(d, facts, cache=change.ctid not in arriving)
+        problems += _sample(d, facts) if change.ctid not in arriving else []
     if d is not None:
         problems += _cpus(change, d, facts)
     return problems or budget.charge(delta)
