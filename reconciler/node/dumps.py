@@ -18,9 +18,9 @@ from reconciler.node.process import Runner
 from reconciler.vzconf import parse_conf
 
 ARCHIVE = re.compile(
-    r"^vzdump-openvz-(\d+)-(\d{4})_(\d\d)_(\d\d)-(\d\d)_(\d\d)_(\d\d)\.(tar|tar\.gz|tgz)$"
+    r"^vzdump-openvz-(\d+)-(\d{4})_(\d\d)_(\d\d)-(\d\d)_(\d\d)_(\d\d)\.(tar|tar\.gz|tar\.lzo|tgz)$"
 )
-SUFFIX = re.compile(r"\.(tar|tar\.gz|tgz)$")
+SUFFIX = re.compile(r"\.(tar|tar\.gz|tar\.lzo|tgz)$")
 CREATING = re.compile(r"^INFO: creating archive '(.+)'$", re.MULTILINE)
 MODES = ("stop", "suspend", "snapshot")
 DEFAULT_DUMP_DIR = "/vz/dump"

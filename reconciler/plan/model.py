@@ -9,7 +9,9 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy"]
+Action = Literal[
+    "create", "update", "restart", "start", "stop", "recreate", "destroy", "restore"
+]
 ChangeClass = Literal["live", "restart", "recreate"]
 HeldKind = Literal[
     "pending-restart",
@@ -23,7 +25,7 @@ HeldKind = Literal[
     "window",
 ]
 HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
-Tool = Literal["vzctl", "vzdump"]
+Tool = Literal["vzctl", "vzdump", "vzrestore"]
 PLAN_FORMAT = 1
 
 
@@ -32,15 +34,15 @@ class Frozen(BaseModel):
 
 
 class Command(Frozen):
-    """One call of a node tool (vzctl, or vzdump for the dump before a destroy): the argument
-    list after the program name."""
+    """One call of a node tool (vzctl; vzdump for the dump before a destroy; vzrestore for a
+    restore): the argument list after the program name."""
 
     argv: tuple[str, ...] = Field(
         description="Arguments, e.g. ('set', '101', '--cpus', '2', '--save')."
     )
     tool: Tool = Field(
         default="vzctl",
-        description="The program: vzctl, or vzdump (a dump taken before a destroy).",
+        description="The program: vzctl, vzdump (a dump taken before a destroy) or vzrestore (a restoreFrom).",
     )
 
     @property
@@ -106,6 +108,18 @@ class Unmanaged(Frozen):
     status: str = Field(description="Status on the node.")
 
 
+class BackupLine(Frozen):
+    """A container's declared backup policy, as a plan shows it."""
+
+    ctid: int = Field(description="Container ID.")
+    name: str = Field(description="Container name.")
+    policy: str = Field(description="The policy in one line: schedule, mode, compression, retention.")  # fmt: skip
+    last: str | None = Field(
+        default=None, description="The last successful scheduled dump (UTC, ISO 8601), if any."
+    )
+    next_due: str = Field(description="When the next dump is due (UTC, ISO 8601), jitter included.")  # fmt: skip
+
+
 class Plan(Frozen):
     format_version: int = Field(default=PLAN_FORMAT, description="Plan format version.")
     revision: str | None = Field(
@@ -125,6 +139,9 @@ class Plan(Frozen):
         default=(),
         description="Pre-flight warnings that hold nothing, e.g. a hostname two containers share.",
     )
+    backups: tuple[BackupLine, ...] = Field(
+        default=(), description="Declared backup policies of the planned containers."
+    )
 
     @property
     def empty(self) -> bool:
@@ -137,10 +154,13 @@ class Plan(Frozen):
         create = self.count("create")
         destroy = self.count("destroy")
         recreate = self.count("recreate")
-        change = len(self.changes) - create - destroy - recreate
+        restore = self.count("restore")
+        change = len(self.changes) - create - destroy - recreate - restore
         line = f"Plan: {create} to create, {change} to change, {destroy} to destroy"
         if recreate:
             line += f", {recreate} to recreate"
+        if restore:
+            line += f", {restore} to restore"
         if self.held:  # held work: the node does not match git, even with nothing to do
             line += f", {len(self.held)} held"
         return line + "."
@@ -154,6 +174,8 @@ class Inventory:
     protected: frozenset[int] = frozenset()
     names: Mapping[int, str] = field(default_factory=dict)
     trusted: bool = True
+    # ctid -> the archive a restoreFrom restored it from (its restoreFrom is then done)
+    restored: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,6 +193,11 @@ class Policy:
 
     dump_before_destroy: bool = True
     dump_dir: str | None = None  # vzdump --dumpdir; None: the node's default (vz.conf DUMPDIR)
+    # restoreFrom: ctid -> (its dump directory, the complete archive names found there), for
+    # the absent containers that declare one; and the CTIDs whose vzrestore was interrupted
+    # (its intent is left): restored again with --force, which removes what it unpacked.
+    archives: Mapping[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    interrupted_restores: frozenset[int] = frozenset()
 
 
 # ---- one container ---------------------------------------------------------------------------
