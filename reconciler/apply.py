@@ -146,7 +146,7 @@ class Executor:
                 )
             result = self.run_command(command)
             results.append(result)
-            if result.outcome != "ok" and command.tool == "vzrestore" and result.code != -1:
+            if result.outcome != "ok" and command.tool == "vzrestore" and result.code > 0:
                 # vzrestore answered: it removed what it unpacked, or refused before unpacking
                 # (a directory that is not ours); only an interrupted one is forced over
                 self.state.clear_intent(change.ctid)

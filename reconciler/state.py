@@ -357,7 +357,6 @@ class StateDir:
         entries = [e for e in self.safety_dumps() if e["path"] not in archives]
         write_json(self.safety_dumps_path, {"dumps": entries})
 
-
     # ---- scheduled backups -------------------------------------------------------------------
 
     @property

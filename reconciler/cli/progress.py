@@ -26,21 +26,33 @@ def say(out: TextIO, line: str) -> None:
 
 
 def _who(argv: Sequence[str]) -> str:
-    return f"container {argv[2]}" if len(argv) > 2 and argv[2].isdigit() else "node"
+    """vzctl VERB CTID, vzdump CTID, vzrestore ARCHIVE CTID: the container it is about."""
+    at = {"vzctl": 2, "vzdump": 1, "vzrestore": 2}.get(argv[0], 2) if argv else 2
+    return f"container {argv[at]}" if len(argv) > at and argv[at].isdigit() else "node"
+
+
+def _what(argv: Sequence[str]) -> str:
+    """`vzctl set`, `vzdump`, `vzrestore`."""
+    if argv and argv[0] != "vzctl":
+        return argv[0]
+    return f"vzctl {argv[1]}" if len(argv) > 1 else "vzctl"
 
 
 def started_line(argv: Sequence[str]) -> str:
-    return f"{_who(argv)}: {command_line(tuple(argv[1:]))} ..."
+    return f"{_who(argv)}: {command_line(tuple(argv[1:]), argv[0] if argv else 'vzctl')} ..."
 
 
 def finished_line(done: Completed) -> str:
     verb = done.argv[1] if len(done.argv) > 1 else done.argv[0]
     took = f"{done.seconds:.1f}s"
-    outcome = classify(verb, done.code)
+    tool = done.argv[0] if done.argv else "vzctl"
+    outcome = classify(verb, done.code) if tool == "vzctl" else ("ok" if done.code == 0 else "permanent")  # fmt: skip
     if outcome == "ok":
         code = "" if done.code == 0 else f", exit {done.code}: already done"
-        return f"{_who(done.argv)}: vzctl {verb} done after {took}{code}"
-    return f"{_who(done.argv)}: vzctl {verb} failed after {took} (exit {done.code}, {outcome})"
+        return f"{_who(done.argv)}: {_what(done.argv)} done after {took}{code}"
+    return (
+        f"{_who(done.argv)}: {_what(done.argv)} failed after {took} (exit {done.code}, {outcome})"
+    )
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ class Narrator:
         try:
             done = self.inner(argv, timeout=timeout)
         except CommandTimeout:
-            say(self.out, f"{_who(argv)}: vzctl {argv[1]} timed out after {timeout:g}s")
+            say(self.out, f"{_who(argv)}: {_what(argv)} timed out after {timeout:g}s")
             raise
         say(self.out, finished_line(done))
         return done

@@ -81,9 +81,7 @@ def _plan_desired(
     plan_update(d, want, have, policy, acc)
 
 
-def _plan_missing(
-    d: DesiredContainer, want: Mapping[str, Canon], policy: Policy, acc: Acc
-) -> None:
+def _plan_missing(d: DesiredContainer, want: Mapping[str, Canon], policy: Policy, acc: Acc) -> None:
     """A container the node has neither listed nor configured: create it, or restore it when it
     declares restoreFrom. (A config without a listing never reaches the planner: `plan`
     refuses an incomplete observation.)"""

@@ -9,9 +9,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Action = Literal[
-    "create", "update", "restart", "start", "stop", "recreate", "destroy", "restore"
-]
+Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy", "restore"]
 ChangeClass = Literal["live", "restart", "recreate"]
 HeldKind = Literal[
     "pending-restart",

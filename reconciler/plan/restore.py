@@ -47,7 +47,10 @@ def plan_restore(d: DesiredContainer, policy: Policy, acc: Acc) -> None:
     if archive is None:
         missing = "no archive" if d.spec.restoreFrom == LATEST else f"no archive {d.spec.restoreFrom}"  # fmt: skip
         acc.held.append(
-            _held(d, f"restoreFrom: {missing} of container {d.ctid} in {where or 'the dump directory'} ({d.origin.render()}); list them with 'vzgitops backups {d.ctid}', or remove restoreFrom to create it empty")  # fmt: skip
+            _held(
+                d,
+                f"restoreFrom: {missing} of container {d.ctid} in {where or 'the dump directory'} ({d.origin.render()}); list them with 'vzgitops backups {d.ctid}', or remove restoreFrom to create it empty",
+            )
         )
         return
     again = d.ctid in policy.interrupted_restores
@@ -69,5 +72,8 @@ def refuse_existing(
     if d.spec.restoreFrom is None or d.ctid in inventory.restored or not have.listed:
         return
     acc.held.append(
-        _held(d, f"restoreFrom: container {d.ctid} exists on the node, and vzrestore never overwrites one; to restore it, destroy it first (state: absent with pruning, then state: running again), or remove restoreFrom from {d.origin.render()}")  # fmt: skip
+        _held(
+            d,
+            f"restoreFrom: container {d.ctid} exists on the node, and vzrestore never overwrites one; to restore it, destroy it first (state: absent with pruning, then state: running again), or remove restoreFrom from {d.origin.render()}",
+        )
     )

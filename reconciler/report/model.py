@@ -16,13 +16,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.drift import Drift
-from reconciler.plan import Change, Held, Plan, Unmanaged
+from reconciler.plan import BackupLine, Change, Held, Plan, Unmanaged
 from reconciler.plan.result import ApplyResult
 
 REPORT_VERSION = 1
 Kind = Literal["plan", "apply", "drift"]
 Against = Literal["node", "base"]
-ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy")
+ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy", "restore")
 
 
 class Frozen(BaseModel):
@@ -52,6 +52,9 @@ class NodeSection(Frozen):
     )
     warnings: tuple[str, ...] = Field(
         default=(), description="Pre-flight warnings that hold nothing (e.g. shared hostnames)."
+    )
+    backups: tuple[BackupLine, ...] = Field(
+        default=(), description="Declared backup policies: one line per container, next due time."
     )
 
 
@@ -113,7 +116,10 @@ class Report(Frozen):
 
 def plan_counts(plan: Plan) -> dict[str, int]:
     counts = {action: plan.count(action) for action in ACTIONS}
-    counts["change"] = len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
+    counts["change"] = (
+        len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
+        - counts["restore"]
+    )  # fmt: skip
     counts["needs_restart"] = sum(1 for c in plan.changes if c.restarts)
     counts["destructive"] = sum(1 for c in plan.changes if c.destructive)
     counts["held"] = len(plan.held)
@@ -130,6 +136,7 @@ def section(plan: Plan) -> NodeSection:
         held=plan.held,
         unmanaged=plan.unmanaged,
         warnings=plan.warnings,
+        backups=plan.backups,
     )
 
 

@@ -256,9 +256,7 @@ def missed(policy: BackupPolicy, due: float, now: float) -> bool:
     return now > due + period_at(policy, due)
 
 
-def expired(
-    archives: Sequence[tuple[str, float]], policy: BackupPolicy, now: float
-) -> list[str]:
+def expired(archives: Sequence[tuple[str, float]], policy: BackupPolicy, now: float) -> list[str]:
     """Which of a container's archives (path, when taken) retention deletes: those neither
     among the newest `keepLast` nor younger than `keepFor`; the newest is always kept, and
     no rule set keeps everything."""
