@@ -1,0 +1,177 @@
+"""Scheduled backups in `vzgitops run` (shell; called by the loop between reconcile cycles).
+
+Each owned container of the live revision with a backup policy (`spec.backup`, its Defaults'
+or its Node's) is dumped when due: the policy's interval after its last successful dump, or
+its cron schedule's next match, plus a per-container jitter (`spec.backup.next_due`, pure). The
+dumps run one after another in the loop's own thread, between cycles and under the node lock:
+never two at once on a node from vzgitops, never during an apply (a manual apply holding the
+lock makes them wait for the next wake-up). After a successful dump only, retention deletes
+that container's older archives in its dump directory that neither `keepLast` nor `keepFor`
+keeps; the archives of the safety net (safety-dumps.json) are never counted or deleted here,
+`--dump-keep` keeps its own rule for them. Every dump is recorded in backups.json (when,
+archive; or when it failed and why), logged, and shown in status.json and /metrics: a failed
+dump, or one overdue by more than its period, is an error there. A failed dump is tried again
+after a tenth of its period (between a minute and an hour).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.controller.events import Logger
+from reconciler.controller.metrics import Metrics
+from reconciler.controller.status import BackupState, BackupStatus, utc
+from reconciler.errors import CommandTimeout, LockHeld, ShuttingDown, StateUnusable, VzGitopsError
+from reconciler.node.dumps import list_archives, remove, take, taken_at
+from reconciler.reconcile import NodeAccess, dump_dir_of
+from reconciler.reconcile import Options as ReconcileOptions
+from reconciler.spec.backup import (
+    COMPRESS_ARG,
+    BackupPolicy,
+    expired,
+    missed,
+    next_due,
+    retry_delay,
+)
+from reconciler.spec.desired import DesiredState
+from reconciler.state import StateDir, node_lock
+
+LOCK_HOLDER = "vzgitops run (scheduled backups)"
+
+
+def due_at(policy: BackupPolicy, ctid: int, record: Mapping[str, Any], since: float) -> float:
+    """When this container's next dump is due, from its backups.json record."""
+    ok, failed = record.get("ok_at"), record.get("failed_at")
+    last = float(ok) if isinstance(ok, int | float) else None
+    if isinstance(failed, int | float) and (last is None or failed > last):
+        return float(failed) + retry_delay(policy, float(failed))
+    return next_due(policy, ctid, last, since)
+
+
+def backup_status(
+    ctid: int, name: str, policy: BackupPolicy, record: Mapping[str, Any], since: float, now: float
+) -> BackupStatus:
+    """One container's line in status.json."""
+    ok = record.get("ok_at")
+    last = float(ok) if isinstance(ok, int | float) else None
+    due = due_at(policy, ctid, record, since)
+    regular = next_due(policy, ctid, last, since)
+    state: BackupState = "ok" if last is not None else "never"
+    error = None
+    failed = record.get("failed_at")
+    if isinstance(failed, int | float) and (last is None or failed > last):
+        state, error = "failed", f"the last dump failed at {utc(failed).isoformat()}: {record.get('error')}"  # fmt: skip
+    elif missed(policy, regular, now):
+        state, error = "missed", f"no successful dump since it was due at {utc(regular).isoformat()}"  # fmt: skip
+    return BackupStatus(
+        ctid=ctid, name=name, policy=policy.summary(), state=state,
+        last_success=utc(last) if last is not None else None,
+        archive=record.get("archive") if last is not None else None,
+        age_seconds=round(now - last, 3) if last is not None else None,
+        next_due=utc(due), error=error,
+    )  # fmt: skip
+
+
+@dataclass
+class Backups:
+    """Takes the scheduled dumps of one node and reports on them."""
+
+    access: NodeAccess
+    state: StateDir
+    options: ReconcileOptions
+    log: Logger
+    metrics: Metrics
+    stopping: threading.Event
+    clock: Callable[[], float] = time.time
+    since: float = 0.0  # when the controller started: never-dumped containers are due then
+
+    def policies(self, desired: DesiredState, node: str) -> dict[int, tuple[str, BackupPolicy]]:
+        """ctid -> (name, policy) of the owned containers git wants present."""
+        owned = self.state.load_inventory().owned
+        names = {d.ctid: d.name for d in desired.for_node(node) if d.spec.state != "absent"}
+        found = desired.backup_policies(node)
+        return {c: (names[c], p) for c, p in sorted(found.items()) if c in names and c in owned}
+
+    def _records(self) -> dict[int, dict[str, Any]]:
+        try:
+            return self.state.backups()
+        except StateUnusable as error:
+            self.log("error", "backup.state_unusable", error=str(error))
+            return {}
+
+    def next_at(self, desired: DesiredState, node: str) -> float | None:
+        """The earliest due time (Unix time), None without policies."""
+        records = self._records()
+        dues = [due_at(p, c, records.get(c, {}), self.since)
+                for c, (_, p) in self.policies(desired, node).items()]  # fmt: skip
+        return min(dues) if dues else None
+
+    def statuses(self, desired: DesiredState, node: str) -> tuple[BackupStatus, ...]:
+        records, now = self._records(), self.clock()
+        found = tuple(
+            backup_status(c, name, p, records.get(c, {}), self.since, now)
+            for c, (name, p) in self.policies(desired, node).items()
+        )
+        ages = {(s.ctid, s.name): s.age_seconds for s in found if s.age_seconds is not None}
+        self.metrics.backups(ages, sum(1 for s in found if s.error))
+        return found
+
+    def run_due(self, desired: DesiredState, node: str) -> int:
+        """Take every dump that is due now, one at a time under the node lock; how many ran."""
+        records, now = self._records(), self.clock()
+        due = [(c, name, p) for c, (name, p) in self.policies(desired, node).items()
+               if due_at(p, c, records.get(c, {}), self.since) <= now]  # fmt: skip
+        if not due:
+            return 0
+        try:
+            with node_lock(self.state, what=LOCK_HOLDER):
+                return self._take_all(desired, due)
+        except LockHeld as error:
+            self.log("info", "backup.waiting", reason=str(error))
+            return 0
+
+    def _take_all(self, desired: DesiredState, due: list[tuple[int, str, BackupPolicy]]) -> int:
+        ran = 0
+        for ctid, name, policy in due:
+            if self.stopping.is_set():
+                break
+            try:
+                self._take(desired, ctid, name, policy)
+            except ShuttingDown:
+                break
+            ran += 1
+        return ran
+
+    def _take(self, desired: DesiredState, ctid: int, name: str, policy: BackupPolicy) -> None:
+        where = dump_dir_of(desired, ctid, self.access, self.options)
+        self.log("info", "backup.started", ctid=ctid, name=name, mode=policy.mode, dump_dir=where)
+        try:
+            dump = take(self.access.run, ctid, policy.mode, where, COMPRESS_ARG[policy.compress])
+            archive, detail = dump.archive if dump.ok else None, dump.detail or f"vzdump exit {dump.code}"  # fmt: skip
+        except CommandTimeout as error:
+            archive, detail = None, str(error)
+        at = self.clock()
+        self.state.record_backup(ctid, at, archive, None if archive else detail)
+        if archive is None:
+            self.log("error", "backup.failed", ctid=ctid, name=name, error=detail)
+            return
+        self.log("info", "backup.taken", ctid=ctid, name=name, archive=archive)
+        self._prune(ctid, name, policy, where, at)
+
+    def _prune(self, ctid: int, name: str, policy: BackupPolicy, where: str, now: float) -> None:
+        """Retention, after a successful dump only; the safety net's archives are not ours."""
+        safety = {e["path"] for e in self.state.safety_dumps()}
+        try:
+            found = list_archives(self.access.run, where, frozenset({ctid}))
+        except VzGitopsError as error:
+            self.log("warning", "backup.prune_failed", ctid=ctid, error=str(error))
+            return
+        mine = [(a.path, taken_at(a)) for a in found if a.path not in safety]
+        for path in expired(mine, policy, now):
+            removed = remove(self.access.run, path)
+            self.log("info" if removed else "warning", "backup.pruned", ctid=ctid, name=name,
+                     archive=path, removed=removed)  # fmt: skip
