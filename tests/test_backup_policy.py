@@ -189,7 +189,9 @@ def test_missed_means_overdue_by_more_than_one_period(
 def test_a_cron_period_is_the_gap_to_the_next_match() -> None:
     assert period_at(policy(schedule="0 2 * * 1-5"), T0) == 86400.0  # Thu 02:00 -> Fri 02:00
     friday = datetime(2026, 12, 4, 1, 0, tzinfo=UTC).timestamp()
-    assert period_at(policy(schedule="0 2 * * 1-5"), friday) == 3 * 86400.0  # Fri 02:00 -> Mon 02:00
+    assert (
+        period_at(policy(schedule="0 2 * * 1-5"), friday) == 3 * 86400.0
+    )  # Fri 02:00 -> Mon 02:00
 
 
 # ---- retention -------------------------------------------------------------------------------
