@@ -4,6 +4,7 @@ planner does with restoreFrom."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -280,3 +281,23 @@ def test_restore_from_is_not_planned_for_an_unowned_container() -> None:
     d = container(restoreFrom="latest")
     p = run([d], node(matching(d)), Inventory())
     assert [h.kind for h in p.held] == ["unowned"]
+
+
+def test_text_markdown_and_json_show_the_restore_and_the_backup_lines() -> None:
+    from reconciler.report import build_report, render
+
+    web = container(restoreFrom="latest", backup={"schedule": "1d", "keepLast": 7})
+    p = run([web], node(), Inventory(), archives={101: ("/vz/dump", (ARCHIVE,))})
+    p = p.model_copy(update={"backups": backup_lines((web,), {101: policy(schedule="1d", keepLast=7)}, {}, T0)})  # fmt: skip
+    report = build_report(p)
+    text = render(report, "text")
+    assert f"+ container 101 (web): restore from /vz/dump/{ARCHIVE}  # restoreFrom: latest" in text
+    assert f"$ vzrestore /vz/dump/{ARCHIVE} 101" in text
+    assert "backup container 101 (web): every 1d, snapshot, gzip, keep last 7; next due 2026-12-02T12:" in text  # fmt: skip
+    assert "never dumped" in text
+    markdown = render(report, "markdown")
+    assert f"<b>restore from /vz/dump/{ARCHIVE}</b>" in markdown
+    assert ":floppy_disk: backup 101 (web): every 1d" in markdown
+    data = json.loads(render(report, "json"))
+    assert data["counts"]["restore"] == 1
+    assert data["nodes"][0]["backups"][0]["policy"] == "every 1d, snapshot, gzip, keep last 7"

@@ -170,7 +170,7 @@ def restore_from(value: str) -> str:
 
 
 Schedule = Annotated[str, AfterValidator(schedule), WithJsonSchema({"type": "string"})]
-KeepFor = Annotated[str, AfterValidator(keep_for), WithJsonSchema({"type": "string", "pattern": _INTERVAL.pattern})]  # fmt: skip
+KeepFor = Annotated[str, AfterValidator(keep_for), WithJsonSchema({"type": "string", "pattern": "^(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?$"})]  # fmt: skip
 DumpDir = Annotated[str, AfterValidator(dump_dir), WithJsonSchema({"type": "string", "pattern": _DIR.pattern})]  # fmt: skip
 RestoreFrom = Annotated[str, AfterValidator(restore_from), WithJsonSchema({"type": "string"})]
 
