@@ -301,3 +301,14 @@ def test_text_markdown_and_json_show_the_restore_and_the_backup_lines() -> None:
     data = json.loads(render(report, "json"))
     assert data["counts"]["restore"] == 1
     assert data["nodes"][0]["backups"][0]["policy"] == "every 1d, snapshot, gzip, keep last 7"
+
+
+def test_offline_plans_count_a_base_restore_as_done_and_show_a_new_one_unresolved() -> None:
+    from reconciler.offline import as_applied, inventory_of
+    from reconciler.plan import Policy, plan
+
+    web = container(restoreFrom="latest")
+    same = plan((web,), as_applied([web]), inventory_of([web]), Policy())
+    assert same.empty and same.held == ()
+    new = plan((web,), as_applied([]), inventory_of([]), Policy())
+    assert [(c.action, c.commands[0].argv) for c in new.changes] == [("restore", ("latest", "101"))]

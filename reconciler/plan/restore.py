@@ -30,9 +30,12 @@ def newest(ctid: int, names: tuple[str, ...]) -> str | None:
 
 
 def _resolve(d: DesiredContainer, policy: Policy) -> tuple[str | None, str]:
-    """(the archive's path, or None) and where it was looked for."""
+    """(the archive's path, or None) and where it was looked for. Without a listing (an
+    offline plan, which is never applied) the declared name stands for the archive."""
     wanted = d.spec.restoreFrom or ""
-    where, names = policy.archives.get(d.ctid, ("", ()))
+    if d.ctid not in policy.archives:
+        return wanted, ""
+    where, names = policy.archives[d.ctid]
     name = newest(d.ctid, names) if wanted == LATEST else (wanted if wanted in names else None)
     return (f"{where.rstrip('/')}/{name}" if name else None), where
 

@@ -100,7 +100,7 @@ def test_dumps_are_taken_when_due_and_then_an_interval_after_the_last_success(
     [archive] = archives(sim_node)
     record = json.loads((made.s.state.root / "backups.json").read_text())["containers"][str(CTID)]
     assert record["ok_at"] == first and record["archive"].endswith(archive)
-    assert [e["event"] for e in events(log) if e["event"].startswith("backup.")] == [
+    assert [e["event"] for e in events(log) if str(e["event"]).startswith("backup.")] == [
         "backup.started", "backup.taken"
     ]  # fmt: skip
     clock.now = first + HOUR
