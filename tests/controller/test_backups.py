@@ -117,7 +117,8 @@ def test_dumps_are_taken_when_due_and_then_an_interval_after_the_last_success(
 
 
 def _older(sim_node: Any, stamps: list[str]) -> list[Path]:
-    """Copies of the one archive under older names, each with its log, as earlier dumps."""
+    """The one archive moved to older names, each with its log, as earlier dumps (so the next
+    dump's name is newer than all of them, within the same second or not)."""
     [newest] = (sim_node.dir / "dump").glob(f"vzdump-openvz-{CTID}-*.tar.gz")
     made = []
     for stamp in stamps:
@@ -125,6 +126,7 @@ def _older(sim_node: Any, stamps: list[str]) -> list[Path]:
         shutil.copy(newest, copy)
         copy.with_suffix("").with_suffix(".log").write_text("old\n")
         made.append(copy)
+    newest.unlink()
     return made
 
 
