@@ -12,6 +12,8 @@ clock: `now` and the last dump's time are the caller's. The vzdump options are
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 import zlib
 from collections.abc import Sequence
@@ -98,6 +100,7 @@ def _part(text: str, name: str, low: int, high: int) -> set[int]:
     return set(range(first, last + 1, step))
 
 
+@functools.lru_cache(maxsize=256)
 def parse_cron(expression: str) -> Cron:
     """The five fields of `expression`; ValueError naming the field that is wrong."""
     parts = expression.split()
@@ -120,18 +123,37 @@ def parse_cron(expression: str) -> Cron:
     )
 
 
+def _first_of_next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _times(cron: Cron, day: date, after: datetime, zone: ZoneInfo) -> datetime | None:
+    """The first of the day's matching minutes after `after` (skipping earlier hours)."""
+    floor = after.astimezone(zone)
+    same_day = floor.date() == day
+    for hour in cron.hours:
+        if same_day and hour < floor.hour:
+            continue
+        start = bisect.bisect_left(cron.minutes, floor.minute) if same_day and hour == floor.hour else 0  # fmt: skip
+        for minute in cron.minutes[start:]:
+            at = datetime.combine(day, time(hour, minute), tzinfo=zone)
+            if at.astimezone(UTC) > after.astimezone(UTC):
+                return at
+    return None
+
+
 def next_match(cron: Cron, after: datetime, zone: ZoneInfo) -> datetime | None:
     """The first minute after `after` that `cron` matches, in `zone`; None within 8 years."""
-    start = after.astimezone(zone)
-    for offset in range(8 * 366 + 1):
-        day = start.date() + timedelta(days=offset)
-        if not cron.day_matches(day):
+    day = after.astimezone(zone).date()
+    last = day + timedelta(days=8 * 366)
+    while day <= last:
+        if day.month not in cron.months:
+            day = _first_of_next_month(day)
             continue
-        for hour in cron.hours:
-            for minute in cron.minutes:
-                at = datetime.combine(day, time(hour, minute), tzinfo=zone)
-                if at.astimezone(UTC) > after.astimezone(UTC):
-                    return at
+        found = _times(cron, day, after, zone) if cron.day_matches(day) else None
+        if found is not None:
+            return found
+        day += timedelta(days=1)
     return None
 
 
@@ -221,15 +243,21 @@ def _jitter(ctid: int, period: float) -> float:
     return unit * min(period / 10, MAX_JITTER)
 
 
+@functools.lru_cache(maxsize=4096)
+def _match_after(expression: str, timezone: str, after: float) -> float | None:
+    """`next_match` as Unix time, remembered: a fleet shares its schedules and start times."""
+    found = next_match(parse_cron(expression), datetime.fromtimestamp(after, UTC), ZoneInfo(timezone))  # fmt: skip
+    return found.timestamp() if found is not None else None
+
+
 def period_at(policy: BackupPolicy, at: float) -> float:
     """Seconds from one due time to the next: the interval, or the gap to the next cron match."""
     every = interval_seconds(policy.schedule)
     if every:
         return float(every)
-    zone = ZoneInfo(policy.timezone)
-    first = next_match(parse_cron(policy.schedule), datetime.fromtimestamp(at, UTC), zone)
-    second = next_match(parse_cron(policy.schedule), first, zone) if first else None
-    return (second - first).total_seconds() if first and second else 86400.0
+    first = _match_after(policy.schedule, policy.timezone, at)
+    second = _match_after(policy.schedule, policy.timezone, first) if first else None
+    return second - first if first and second else 86400.0
 
 
 def next_due(policy: BackupPolicy, ctid: int, last_ok: float | None, since: float) -> float:
@@ -240,9 +268,9 @@ def next_due(policy: BackupPolicy, ctid: int, last_ok: float | None, since: floa
     if every:
         base = last_ok + every if last_ok is not None else since
         return base + _jitter(ctid, every)
-    start = datetime.fromtimestamp(last_ok if last_ok is not None else since, UTC)
-    found = next_match(parse_cron(policy.schedule), start, ZoneInfo(policy.timezone))
-    at = found.timestamp() if found is not None else start.timestamp() + 86400.0
+    start = last_ok if last_ok is not None else since
+    found = _match_after(policy.schedule, policy.timezone, start)
+    at = found if found is not None else start + 86400.0
     return at + _jitter(ctid, period_at(policy, at - 1))
 
 
