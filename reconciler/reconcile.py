@@ -147,11 +147,13 @@ def make_plan(
     return scoped(with_backups(result, lines), desired, observed, state, options), observed
 
 
-def dump_dir_of(desired: DesiredState, ctid: int, access: NodeAccess, options: Options) -> str:
-    """Where a container's archives are: its backup policy's dumpDir, else --dump-dir, else
-    the node's (vz.conf DUMPDIR, else /vz/dump)."""
-    policy = desired.backup_policies(options.node).get(ctid)
-    chosen = policy.dumpDir if policy is not None and policy.dumpDir else options.dump_dir
+def dump_dir_of(
+    desired: DesiredState, node: str, ctid: int, access: NodeAccess, dump_dir: str | None
+) -> str:
+    """Where a container's archives are: its backup policy's dumpDir (its own, its Defaults'
+    or its node's), else --dump-dir, else the node's (vz.conf DUMPDIR, else /vz/dump)."""
+    policy = desired.backup_policies(node).get(ctid)
+    chosen = policy.dumpDir if policy is not None and policy.dumpDir else dump_dir
     return node_dump_dir(access.conf_dir, chosen)
 
 
@@ -165,9 +167,10 @@ def with_restores(
 ) -> Policy:
     """restoreFrom of absent containers: the archives in their dump directories (listed through
     the Runner only when one needs it), and the restores a crash interrupted."""
+    node = options.node or DEFAULT_NODE
     wanted = [
         d.ctid
-        for d in desired.for_node(options.node)
+        for d in desired.for_node(node)
         if d.spec.restoreFrom is not None and d.ctid not in observed.containers
     ]
     if not wanted:
@@ -175,7 +178,7 @@ def with_restores(
     archives: dict[int, tuple[str, tuple[str, ...]]] = {}
     listed: dict[str, tuple[str, ...]] = {}
     for ctid in wanted:
-        where = dump_dir_of(desired, ctid, access, options)
+        where = dump_dir_of(desired, node, ctid, access, options.dump_dir)
         if where not in listed:
             found = list_archives(access.run, where)
             listed[where] = tuple(PurePosixPath(a.path).name for a in found)

@@ -129,26 +129,36 @@ class Backups:
             return 0
         try:
             with node_lock(self.state, what=LOCK_HOLDER):
-                return self._take_all(desired, due)
+                return self._take_all(desired, node, due, records)
         except LockHeld as error:
             self.log("info", "backup.waiting", reason=str(error))
             return 0
 
-    def _take_all(self, desired: DesiredState, due: list[tuple[int, str, BackupPolicy]]) -> int:
+    def _take_all(
+        self, desired: DesiredState, node: str, due: list[tuple[int, str, BackupPolicy]],
+        records: Mapping[int, Mapping[str, Any]],
+    ) -> int:  # fmt: skip
         ran = 0
         for ctid, name, policy in due:
             if self.stopping.is_set():
                 break
+            ok = records.get(ctid, {}).get("ok_at")
             try:
-                self._take(desired, ctid, name, policy)
+                self._take(desired, node, ctid, name, policy,
+                           float(ok) if isinstance(ok, int | float) else None)  # fmt: skip
             except ShuttingDown:
                 break
             ran += 1
         return ran
 
-    def _take(self, desired: DesiredState, ctid: int, name: str, policy: BackupPolicy) -> None:
-        where = dump_dir_of(desired, ctid, self.access, self.options)
-        self.log("info", "backup.started", ctid=ctid, name=name, mode=policy.mode, dump_dir=where)
+    def _take(
+        self, desired: DesiredState, node: str, ctid: int, name: str, policy: BackupPolicy,
+        last: float | None,
+    ) -> None:  # fmt: skip
+        where = dump_dir_of(desired, node, ctid, self.access, self.options.dump_dir)
+        age = round(self.clock() - last, 3) if last is not None else None
+        self.log("info", "backup.started", ctid=ctid, name=name, mode=policy.mode,
+                 dump_dir=where, last_age_seconds=age)  # fmt: skip
         try:
             dump = take(self.access.run, ctid, policy.mode, where, COMPRESS_ARG[policy.compress])
             archive, detail = dump.archive if dump.ok else None, dump.detail or f"vzdump exit {dump.code}"  # fmt: skip

@@ -201,3 +201,24 @@ def test_no_dump_while_another_process_holds_the_node_lock(sim_node: Any, tmp_pa
         release.set()
         thread.join(30)
     assert made.run_backups() == 1 and dumps(sim_node) == 1
+
+
+def test_a_nodes_policy_and_dump_dir_apply_to_its_containers(sim_node: Any, tmp_path: Path) -> None:
+    source, clock, log = FakeSource(), Clock(), io.StringIO()
+    where = tmp_path / "node-dumps"
+    where.mkdir()  # vzdump refuses a dump directory that does not exist
+    node = NODE + f"spec:\n  backup: {{schedule: 1d, mode: stop, dumpDir: {where}}}\n".encode()
+    source.add("a", {"node.yaml": node, "web.yaml": container_doc("web", CTID).encode()}, None)
+    state = StateDir(tmp_path / "state")
+    state.ensure()
+    conf = Path(sim_node.env["VZGITOPS_VZ_CONF_DIR"])
+    seams = Seams(source=source, access=NodeAccess(SubprocessRunner(dict(sim_node.env)), conf),
+                  state=state, log=EventLog("json", log), metrics=Metrics(), health=Health(),
+                  queue=TriggerQueue(), stopping=threading.Event(), clock=clock)  # fmt: skip
+    made = Controller(Settings(repo="fake", ref=None, path="", state_dir=state.root,
+                               conf_dir=conf), seams)  # fmt: skip
+    made.run_cycle(frozenset({"startup"}))
+    clock.now = due(made)
+    assert made.run_backups() == 1
+    assert len(list(where.glob(f"vzdump-openvz-{CTID}-*.tar.gz"))) == 1, log.getvalue()
+    assert line(made)["policy"] == f"every 1d, stop, gzip, in {where}, keep all"
