@@ -5,7 +5,8 @@ or its Node's) is dumped when due: the policy's interval after its last successf
 its cron schedule's next match, plus a per-container jitter (`spec.backup.next_due`, pure). The
 dumps run one after another in the loop's own thread, between cycles and under the node lock:
 never two at once on a node from vzgitops, never during an apply (a manual apply holding the
-lock makes them wait for the next wake-up). After a successful dump only, retention deletes
+lock makes them wait for the next wake-up). A stop-mode dump stops the container, so like a
+stop it waits for the container's maintenance window (unless --ignore-windows). After a successful dump only, retention deletes
 that container's older archives in its dump directory that neither `keepLast` nor `keepFor`
 keeps; the archives of the safety net (safety-dumps.json) are never counted or deleted here,
 `--dump-keep` keeps its own rule for them. Every dump is recorded in backups.json (when,
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from reconciler.spec.backup import (
     retry_delay,
 )
 from reconciler.spec.desired import DesiredState
+from reconciler.spec.windows import MaintenanceWindow, is_open, next_open
 from reconciler.state import StateDir, node_lock
 
 LOCK_HOLDER = "vzgitops run (scheduled backups)"
@@ -52,13 +54,25 @@ def due_at(policy: BackupPolicy, ctid: int, record: Mapping[str, Any], since: fl
     return next_due(policy, ctid, last, since)
 
 
+def windowed(
+    due: float, now: float, policy: BackupPolicy, windows: Sequence[MaintenanceWindow]
+) -> float:
+    """A stop-mode dump stops the container: like a stop, it waits for a maintenance window
+    (the next start of one, when the container's windows are closed when it is due)."""
+    at = max(due, now)
+    if policy.mode != "stop" or not windows or is_open(windows, utc(at)):
+        return due
+    return next_open(windows, utc(at)).timestamp()
+
+
 def backup_status(
-    ctid: int, name: str, policy: BackupPolicy, record: Mapping[str, Any], since: float, now: float
-) -> BackupStatus:
+    ctid: int, name: str, policy: BackupPolicy, record: Mapping[str, Any], since: float,
+    now: float, windows: Sequence[MaintenanceWindow] = (),
+) -> BackupStatus:  # fmt: skip
     """One container's line in status.json."""
     ok = record.get("ok_at")
     last = float(ok) if isinstance(ok, int | float) else None
-    due = due_at(policy, ctid, record, since)
+    due = windowed(due_at(policy, ctid, record, since), now, policy, windows)
     regular = next_due(policy, ctid, last, since)
     state: BackupState = "ok" if last is not None else "never"
     error = None
@@ -103,17 +117,30 @@ class Backups:
             self.log("error", "backup.state_unusable", error=str(error))
             return {}
 
+    def _due(
+        self, desired: DesiredState, node: str, records: Mapping[int, Mapping[str, Any]]
+    ) -> dict[int, float]:
+        """ctid -> when its next dump may run: due, and inside a window for a stop-mode one."""
+        now, windows = self.clock(), self._windows(desired, node)
+        return {
+            c: windowed(due_at(p, c, records.get(c, {}), self.since), now, p, windows.get(c, ()))
+            for c, (_, p) in self.policies(desired, node).items()
+        }
+
+    def _windows(
+        self, desired: DesiredState, node: str
+    ) -> dict[int, tuple[MaintenanceWindow, ...]]:
+        return {} if self.options.ignore_windows else windows_of(desired, node)
+
     def next_at(self, desired: DesiredState, node: str) -> float | None:
         """The earliest due time (Unix time), None without policies."""
-        records = self._records()
-        dues = [due_at(p, c, records.get(c, {}), self.since)
-                for c, (_, p) in self.policies(desired, node).items()]  # fmt: skip
-        return min(dues) if dues else None
+        dues = self._due(desired, node, self._records())
+        return min(dues.values()) if dues else None
 
     def statuses(self, desired: DesiredState, node: str) -> tuple[BackupStatus, ...]:
-        records, now = self._records(), self.clock()
+        records, now, windows = self._records(), self.clock(), self._windows(desired, node)
         found = tuple(
-            backup_status(c, name, p, records.get(c, {}), self.since, now)
+            backup_status(c, name, p, records.get(c, {}), self.since, now, windows.get(c, ()))
             for c, (name, p) in self.policies(desired, node).items()
         )
         ages = {(s.ctid, s.name): s.age_seconds for s in found if s.age_seconds is not None}
@@ -123,8 +150,9 @@ class Backups:
     def run_due(self, desired: DesiredState, node: str) -> int:
         """Take every dump that is due now, one at a time under the node lock; how many ran."""
         records, now = self._records(), self.clock()
+        dues = self._due(desired, node, records)
         due = [(c, name, p) for c, (name, p) in self.policies(desired, node).items()
-               if due_at(p, c, records.get(c, {}), self.since) <= now]  # fmt: skip
+               if dues[c] <= now]  # fmt: skip
         if not due:
             return 0
         try:
@@ -185,3 +213,9 @@ class Backups:
             removed = remove(self.access.run, path)
             self.log("info" if removed else "warning", "backup.pruned", ctid=ctid, name=name,
                      archive=path, removed=removed)  # fmt: skip
+
+
+def windows_of(desired: DesiredState, node: str) -> dict[int, tuple[MaintenanceWindow, ...]]:
+    """ctid -> its maintenance windows: its own (or its Defaults'), else the node's."""
+    of_node = desired.node_windows(node)
+    return {d.ctid: tuple(d.spec.maintenance or of_node) for d in desired.for_node(node)}

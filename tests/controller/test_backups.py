@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,23 @@ def test_a_nodes_policy_and_dump_dir_apply_to_its_containers(sim_node: Any, tmp_
     assert made.run_backups() == 1
     assert len(list(where.glob(f"vzdump-openvz-{CTID}-*.tar.gz"))) == 1, log.getvalue()
     assert line(made)["policy"] == f"every 1d, stop, gzip, in {where}, keep all"
+
+
+def test_a_stop_mode_dump_waits_for_the_maintenance_window(sim_node: Any, tmp_path: Path) -> None:
+    # T0 is a Friday, 08:00 UTC; the window opens at 02:00 UTC every day for an hour
+    made, clock, _ = started(sim_node, tmp_path, schedule="1d")
+    assert made.live_desired is not None
+    window = {"start": "02:00", "duration": "1h"}
+    doc = yaml.safe_load(container_doc("web", CTID, maintenance=[window]))
+    doc["spec"]["backup"] = {"schedule": "1d", "mode": "stop"}
+    source = made.s.source
+    assert isinstance(source, FakeSource)
+    source.add("b", {"node.yaml": NODE, "web.yaml": yaml.safe_dump(doc).encode()}, source.tip)
+    made.run_cycle(frozenset({"poll"}))
+    opens = datetime(2027, 1, 16, 2, 0, tzinfo=UTC).timestamp()
+    assert datetime.fromtimestamp(T0, UTC).isoformat() == "2027-01-15T08:00:00+00:00"
+    clock.now = T0 + 60
+    assert made.run_backups() == 0 and dumps(sim_node) == 0
+    assert due(made) == opens and line(made)["next_due"] == "2027-01-16T02:00:00Z"
+    clock.now = opens
+    assert made.run_backups() == 1 and dumps(sim_node) == 1
