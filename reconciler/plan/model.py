@@ -94,7 +94,7 @@ class Held(Frozen):
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
     kind: HeldKind = Field(
-        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'; preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs); window: a restart, recreate, stop or destroy waits for a maintenance window."
+        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'; preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs); window: a restart, recreate, stop or destroy waits for a maintenance window; refused: a restoreFrom that cannot run (the container exists, or its archive is not in the dump directory)."
     )
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
