@@ -162,3 +162,23 @@ def test_kill_9_of_vzrestore_midway_then_a_rerun_restores_with_force(
     planned = _plan(repo, env)
     assert "--force" in planned.stdout and "the last restore was interrupted" in planned.stdout
     _converges(repo, env, sim_node)
+
+
+def test_plans_show_the_backup_policy_and_count_from_vzgitops_backup(
+    sim_node: Any, env: dict[str, str], tmp_path: Path
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    backup = {"schedule": "6h", "mode": "stop", "keepLast": 3}
+    repo.write("web.yaml", container_doc("web", 101, backup=backup))
+    repo.commit("web, backed up")
+    _apply(repo, env)
+    planned = _plan(repo, env)
+    assert planned.returncode == 0, planned.stdout + planned.stderr  # a policy is no change
+    assert "backup container 101 (web): every 6h, stop, gzip, keep last 3; next due " in planned.stdout  # fmt: skip
+    assert "never dumped" in planned.stdout
+    assert vzgitops(["backup", "101", "--mode", "stop"], env).returncode == 0
+    records = json.loads((tmp_path / "state" / "backups.json").read_text(encoding="utf-8"))
+    assert records["containers"]["101"]["archive"].startswith(str(sim_node.dir / "dump"))
+    shown = json.loads(vzgitops(["plan", "--repo", str(repo.path), "--format", "json"], env).stdout)
+    [line] = shown["nodes"][0]["backups"]
+    assert line["last"] is not None and line["next_due"] > line["last"]
