@@ -1,7 +1,7 @@
 """restoreFrom end to end (real git, real vzgitops, the simulated node's real vzctl, vzdump and
 vzrestore): a file inside the container survives dump, destroy and a restore planned from git;
 the next plan is empty; an existing container is never overwritten; kill -9 during a restore,
-then a re-run converges."""
+then a re-run converges; plans show a container's backup policy and its next due time."""
 
 from __future__ import annotations
 
