@@ -40,8 +40,10 @@ ALREADY_DONE = {
     ("mount", E.FS_MOUNTED),
 }  # fmt: skip
 MUTATING = frozenset(
-    {"create", "set", "start", "stop", "restart", "destroy", "mount", "umount", "vzmigrate"}
-)
+    {"create", "set", "start", "stop", "restart", "destroy", "mount", "umount", "vzrestore",
+     "vzmigrate"}
+)  # fmt: skip
+MAKES = frozenset({"create", "vzrestore"})  # the calls that make a container: identity before
 # vzmigrate's codes that may pass: the container is locked (a vzctl call runs), the destination
 # could not be reached (REFERENCE section 10.1); every other failure is permanent for this plan.
 MIGRATE_TRANSIENT = frozenset({VzmigrateExit.LOCKED, VzmigrateExit.CANT_CONNECT})
@@ -141,12 +143,16 @@ class Executor:
                     change, "failed", results, "stopped before finishing: shutting down"
                 )
             if command.verb in MUTATING:
-                before = self._identity(change.ctid) if command.verb == "create" else None
+                before = self._identity(change.ctid) if command.verb in MAKES else None
                 self.state.write_intent(
                     change.ctid, change.action, command.argv, change.name, before
                 )
             result = self.run_command(command)
             results.append(result)
+            if result.outcome != "ok" and command.tool == "vzrestore" and result.code > 0:
+                # vzrestore answered: it removed what it unpacked, or refused before unpacking
+                # (a directory that is not ours); only an interrupted one is forced over
+                self.state.clear_intent(change.ctid)
             if result.outcome != "ok":
                 return ChangeResult(
                     ctid=change.ctid,
@@ -184,6 +190,11 @@ class Executor:
         if command.verb == "create":
             found = self._identity(change.ctid)
             self.state.record_owned(change.ctid, change.name, "create", protect, found)
+        elif command.verb == "vzrestore":
+            found = self._identity(change.ctid)
+            self.state.record_owned(
+                change.ctid, change.name, "restore", protect, found, restored=command.argv[0]
+            )
         elif command.verb == "destroy" and change.action == "destroy":
             self.state.forget(change.ctid)
         elif command.tool == "vzmigrate":
@@ -228,7 +239,7 @@ class Executor:
 
 
 def _outcome(command: Command, code: int) -> Outcome:
-    """vzctl's codes by the table; vzdump only says 0 or not (255 "job errors"): a failed dump
+    """vzctl's codes by the table; vzdump and vzrestore only say 0 or not (255): a failed dump
     is not retried here, it fails the change so the destroy after it does not run."""
     if command.tool == "vzctl":
         return classify(command.verb, code)
@@ -252,6 +263,8 @@ def _error(change: Change, result: CommandResult) -> str:
         return f"container {change.ctid}: vzmigrate failed (exit {result.code}{tries}): {detail}; the container stays on this node"
     if result.tool == "vzdump":
         return f"container {change.ctid}: the dump before the {change.action} failed (vzdump exit {result.code}), so the container was not destroyed: {detail}"
+    if result.tool == "vzrestore":
+        return f"container {change.ctid}: vzrestore {result.argv[0]} failed (exit {result.code}): {detail}"
     if result.code == -1:
         return f"container {change.ctid}: vzctl {verb} timed out{tries}"
     return f"container {change.ctid}: vzctl {verb} failed (exit {result.code}{tries}): {detail}"

@@ -4,7 +4,8 @@ In a pull request there is often no node to ask. `as_applied(base)` builds the O
 a node that matches the base revision exactly (every container present with its desired saved
 values and state, owned by vzgitops), so planning the head against it shows what merging the
 head would change, given that the node was converged on base. Running values are left unknown:
-an offline plan never shows running-only differences.
+an offline plan never shows running-only differences. A container of base that declares
+`restoreFrom` counts as restored.
 """
 
 from __future__ import annotations
@@ -42,4 +43,5 @@ def inventory_of(desired: Sequence[DesiredContainer]) -> Inventory:
         owned=frozenset(d.ctid for d in present),
         protected=frozenset(d.ctid for d in present if d.spec.protect),
         names={d.ctid: d.name for d in present},
+        restored={d.ctid: d.spec.restoreFrom for d in present if d.spec.restoreFrom},
     )

@@ -30,7 +30,7 @@ from reconciler.errors import OwnershipImplausible
 from reconciler.node.identity import Identity
 from reconciler.plan import Inventory
 from reconciler.plan.observed import ObservedState
-from reconciler.state import StateDir
+from reconciler.state import StateDir, restored_of
 
 Identify = Callable[[int], Identity | None]  # a node's `NodeAccess.identity`
 
@@ -69,7 +69,9 @@ def resolve(
     owned = frozenset(work.entries) - work.unknown
     protected = frozenset(c for c in owned if work.entries[c].get("protect"))
     names = {c: str(e.get("name", c)) for c, e in work.entries.items()}
-    return Inventory(owned, protected, names, not work.rebuilt), tuple(work.warnings)
+    restored = restored_of({str(c): e for c, e in work.entries.items()})
+    inventory = Inventory(owned, protected, names, not work.rebuilt, restored)
+    return inventory, tuple(work.warnings)
 
 
 def _start(
@@ -122,6 +124,9 @@ def _settle_intent(
     """A leftover create intent: owned if its container carries the identity it was given,
     dropped otherwise. Other intents are settled by `_check_entries`."""
     argv = intent.get("argv") or [""]
+    if intent.get("action") == "restore":
+        _settle_restore(work, ctid, intent, observed, identify)
+        return
     if intent.get("action") not in ("create", "recreate") or argv[0] != "create":
         return
     have = observed.containers.get(ctid)
@@ -144,6 +149,29 @@ def _settle_intent(
         return
     work.warnings.append(
         f"container {ctid} is on the node but is not the one an interrupted 'vzctl create' of {name!r} would have made (another name, or a private area that existed before); vzgitops does not own it"
+    )
+
+
+def _settle_restore(
+    work: _Work, ctid: int, intent: dict[str, Any], observed: ObservedState, identify: Identify
+) -> None:
+    """A leftover vzrestore intent: its container is owned (and restored) if it is listed with
+    a private area other than the one before the call (vzrestore writes CTID.conf last, and
+    the archive's NAME, which may be another's); with nothing on the node the intent stays,
+    so the restore is planned again with --force over what it may have unpacked."""
+    have = observed.containers.get(ctid)
+    now = identify(ctid)
+    if have is None or ctid in work.entries:
+        return
+    work.done_intents.append(ctid)
+    if have.listed and now is not None and now != intent.get("before"):
+        archive = str((intent.get("argv") or [""])[0])
+        work.entries[ctid] = {"how": "restore", "since": intent.get("at"), "protect": False,
+                              "name": intent.get("name"), "identity": now, "restored": archive}  # fmt: skip
+        work.changed = True
+        return
+    work.warnings.append(
+        f"container {ctid} is on the node but is not the one an interrupted vzrestore would have made (its private area existed before); vzgitops does not own it"
     )
 
 

@@ -17,10 +17,12 @@ from pathlib import PurePosixPath
 from reconciler.apply import Executor
 from reconciler.errors import NodeMismatch
 from reconciler.node.access import NodeAccess
+from reconciler.node.dumps import list_archives, node_dump_dir
 from reconciler.node.facts import gather
 from reconciler.node.observe import observe
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
+from reconciler.plan.backups import backup_lines, with_backups
 from reconciler.plan.moves import await_arrivals
 from reconciler.plan.observed import ObservedState
 from reconciler.plan.preflight import needs_facts, preflight
@@ -134,14 +136,56 @@ def make_plan(
     for warning in observed.warnings:
         options.warn(warning)
     mine = desired.for_node(node)
+    policy = with_restores(policy_for(desired, options), desired, observed, access, state, options)
     result = plan(
-        mine, observed, inventory, policy_for(desired, options), revision=revision, node=node,
+        mine, observed, inventory, policy, revision=revision, node=node,
         elsewhere=placed_elsewhere(desired, node),
     )  # fmt: skip
     arriving = {c: n for c, n in options.arriving.items() if c not in observed.containers}
     result = checked(result, mine, observed, access, cpu_overcommit(desired, node), arriving)
     result = await_arrivals(result, arriving)
-    return scoped(result, desired, observed, state, options), observed
+    lines = backup_lines(mine, desired.backup_policies(node), state.last_backups(), options.clock())
+    return scoped(with_backups(result, lines), desired, observed, state, options), observed
+
+
+def dump_dir_of(
+    desired: DesiredState, node: str, ctid: int, access: NodeAccess, dump_dir: str | None
+) -> str:
+    """Where a container's archives are: its backup policy's dumpDir (its own, its Defaults'
+    or its node's), else --dump-dir, else the node's (vz.conf DUMPDIR, else /vz/dump)."""
+    policy = desired.backup_policies(node).get(ctid)
+    chosen = policy.dumpDir if policy is not None and policy.dumpDir else dump_dir
+    return node_dump_dir(access.run, access.conf_dir, chosen)
+
+
+def with_restores(
+    policy: Policy,
+    desired: DesiredState,
+    observed: ObservedState,
+    access: NodeAccess,
+    state: StateDir,
+    options: Options,
+) -> Policy:
+    """restoreFrom of absent containers: the archives in their dump directories (listed through
+    the Runner only when one needs it), and the restores a crash interrupted."""
+    node = options.node or DEFAULT_NODE
+    wanted = [
+        d.ctid
+        for d in desired.for_node(node)
+        if d.spec.restoreFrom is not None and d.ctid not in observed.containers
+    ]
+    if not wanted:
+        return policy
+    archives: dict[int, tuple[str, tuple[str, ...]]] = {}
+    listed: dict[str, tuple[str, ...]] = {}
+    for ctid in wanted:
+        where = dump_dir_of(desired, node, ctid, access, options.dump_dir)
+        if where not in listed:
+            found = list_archives(access.run, where)
+            listed[where] = tuple(PurePosixPath(a.path).name for a in found)
+        archives[ctid] = (where, listed[where])
+    interrupted = frozenset(c for c, i in state.intents().items() if i.get("action") == "restore")
+    return dataclasses.replace(policy, archives=archives, interrupted_restores=interrupted)
 
 
 def placed_elsewhere(desired: DesiredState, node: str) -> dict[int, tuple[str, str]]:
@@ -203,9 +247,15 @@ def _mismatched(results: list[ChangeResult]) -> bool:
     return any(c.outcome == "mismatch" for r in results for c in r.commands)
 
 
-def _merge(previous: dict[int, ChangeResult], results: list[ChangeResult]) -> None:
+def _restored(results: list[ChangeResult]) -> bool:
+    """A restore applied: the restored container's settings are planned in the next round."""
+    return any(r.action == "restore" and r.status == "applied" for r in results)
+
+
+def _merge(previous: dict[tuple[int, bool], ChangeResult], results: list[ChangeResult]) -> None:
+    """The latest result of each container; a restore's stays beside what followed it."""
     for result in results:
-        previous[result.ctid] = result
+        previous[(result.ctid, result.action == "restore")] = result
 
 
 def apply_revision(
@@ -226,7 +276,7 @@ def apply_revision(
     the first round uses it instead of observing again, unless syncing `protect` changed the
     inventory it was planned with.
     """
-    by_ctid: dict[int, ChangeResult] = {}
+    by_ctid: dict[tuple[int, bool], ChangeResult] = {}
     rounds = 0
     if sync_protect(state, desired) or planned is None:
         planned, _ = make_plan(desired, revision, access, state, options)
@@ -243,7 +293,7 @@ def apply_revision(
         if executor.should_stop():  # verifying would start vzlist: report what was done instead
             break
         current, _ = make_plan(desired, revision, access, state, options)
-        if not _mismatched(results):
+        if not _mismatched(results) and not _restored(results):
             break
     stopped = executor.should_stop() and bool(by_ctid)
     converged = current.empty and not stopped

@@ -14,6 +14,8 @@ Layout under `--state-dir` (default /var/lib/vzgitops):
 - `desired/`: validated desired states by git tree, a cache owned by `revcache`;
 - `safety-dumps.json`: the vzdump archives taken before destroys (path, ctid, when), so the
   executor deletes them once they are older than `--dump-keep`.
+- `backups.json`: per container, the last successful scheduled (or `vzgitops backup`) dump
+  (when, archive) and the last failed one (when, why), for the controller's schedule and status.
 
 Ownership is exact (`ownership` resolves it against observation on every plan): a create intent
 alone owns nothing; a leftover one (a crash, or a create that exited non-zero) makes its container
@@ -86,6 +88,7 @@ def unusable(path: Path, fix: str) -> StateUnusable:
 
 
 INVENTORY_FIX = "fix it, or move it away to have it rebuilt from the node (pruning then stays off until 'vzgitops adopt --confirm')"
+BACKUPS_FIX = "fix it, or remove it (every container with a backup policy is then dumped soon)"
 DUMPS_FIX = "fix it, or remove it (the dumps it lists are then kept until removed by hand)"
 INTENT_FIX = (
     "it records a vzctl call that was interrupted; check that container, then remove the file"
@@ -174,7 +177,8 @@ class StateDir:
             if str(k).isdigit() and isinstance(v, dict)
         }
         trusted = not data.get("rebuilt", False) if data else not self.kept_state_before()
-        return Inventory(frozenset(owned), frozenset(protected), names, trusted)
+        restored = restored_of(entries)
+        return Inventory(frozenset(owned), frozenset(protected), names, trusted, restored)
 
     @property
     def previous_inventory_path(self) -> Path:
@@ -214,8 +218,10 @@ class StateDir:
         how: str,
         protect: bool | None = None,
         identity: dict[str, int] | None = None,
+        restored: str | None = None,
     ) -> None:
-        """Own a container; `protect` None keeps the flag it has (False for a new entry)."""
+        """Own a container; `protect` None keeps the flag it has (False for a new entry);
+        `restored`: the archive a restoreFrom restored it from."""
 
         def change(data: dict[str, Any]) -> None:
             entry = data["containers"].get(str(ctid)) or {"how": how, "since": time.time()}
@@ -223,6 +229,8 @@ class StateDir:
             entry.update({"name": name, "protect": keep if protect is None else protect})
             if identity is not None:
                 entry["identity"] = identity
+            if restored is not None:
+                entry["restored"] = restored
             data["containers"][str(ctid)] = entry
 
         self.update_inventory(change)
@@ -348,6 +356,56 @@ class StateDir:
     def drop_safety_dumps(self, archives: set[str]) -> None:
         entries = [e for e in self.safety_dumps() if e["path"] not in archives]
         write_json(self.safety_dumps_path, {"dumps": entries})
+
+    # ---- scheduled backups -------------------------------------------------------------------
+
+    @property
+    def backups_path(self) -> Path:
+        return self.root / "backups.json"
+
+    def backups(self) -> dict[int, dict[str, Any]]:
+        """ctid -> {"ok_at", "archive", "failed_at", "error"} (each may be missing)."""
+        data = read_json(self.backups_path, BACKUPS_FIX)
+        if data is None and not self.backups_path.exists():
+            return {}
+        entries = data.get("containers") if isinstance(data, dict) else None
+        if not isinstance(entries, dict) or not all(
+            str(k).isdigit() and isinstance(v, dict) for k, v in entries.items()
+        ):
+            raise unusable(self.backups_path, BACKUPS_FIX)
+        return {int(k): v for k, v in entries.items()}
+
+    def record_backup(
+        self, ctid: int, at: float, archive: str | None, error: str | None = None
+    ) -> None:
+        """A dump of `ctid` at `at`: successful (`archive`) or failed (`error`)."""
+        entries = self.backups()
+        entry = entries.get(ctid, {})
+        if archive is not None:
+            entry.update({"ok_at": at, "archive": archive, "failed_at": None, "error": None})
+        else:
+            entry.update({"failed_at": at, "error": error or "failed"})
+        entries[ctid] = entry
+        document = {str(k): v for k, v in sorted(entries.items())}
+        write_json(self.backups_path, {"containers": document})
+
+    def last_backups(self) -> dict[int, float]:
+        """ctid -> when its last successful dump was taken."""
+        found = {}
+        for ctid, entry in self.backups().items():
+            at = entry.get("ok_at")
+            if isinstance(at, int | float):
+                found[ctid] = float(at)
+        return found
+
+
+def restored_of(entries: dict[str, Any]) -> dict[int, str]:
+    """ctid -> the archive recorded as restored, from inventory entries."""
+    return {
+        int(k): v["restored"]
+        for k, v in entries.items()
+        if str(k).isdigit() and isinstance(v, dict) and isinstance(v.get("restored"), str)
+    }
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 `backup` takes one vzdump of each named owned container now (every owned one when none is
 named), under the node lock, so it never runs during an apply and never two at once from
 vzgitops; a container vzgitops does not own is refused (a stop-mode dump stops it). `backups`
-lists the complete archives in the node's dump directory: CTID, time, size, file.
+lists the complete archives in the node's dump directory: CTID, time, size, file. Each dump
+is recorded in the state directory's backups.json, so the controller's schedule counts from it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from reconciler.cli.steps import EXIT_ERROR, EXIT_OK, node_access, state_dir
 from reconciler.errors import CommandTimeout, UsageError
@@ -47,6 +49,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     targets = _targets(args, owned)
     with node_lock(state, wait=args.wait_lock, what="vzgitops backup"):
         dumps = [_take(args, ctid) for ctid in targets]
+        for dump in dumps:  # the controller's schedule counts from the last successful dump
+            state.record_backup(dump.ctid, time.time(), dump.archive, dump.detail or None)
     if args.format == "json":
         rows = [{"ctid": d.ctid, "ok": d.ok, "archive": d.archive, "error": d.detail or None}
                 for d in dumps]  # fmt: skip

@@ -26,28 +26,35 @@ def say(out: TextIO, line: str) -> None:
 
 
 def _who(argv: Sequence[str]) -> str:
-    """`container CTID`, from where each tool takes it: vzctl VERB CTID, vzdump CTID ...,
-    vzmigrate ... DEST CTID."""
+    """vzctl VERB CTID, vzdump CTID, vzrestore ARCHIVE CTID, vzmigrate ... DEST CTID: the
+    container it is about."""
     tool = argv[0] if argv else ""
-    at = {"vzctl": 2, "vzdump": 1, "vzmigrate": len(argv) - 1}.get(tool)
-    ctid = argv[at] if at is not None and 0 < at < len(argv) else ""
-    return f"container {ctid}" if ctid.isdigit() else "node"
+    at = {"vzctl": 2, "vzdump": 1, "vzrestore": 2, "vzmigrate": len(argv) - 1}.get(tool, 2)
+    return f"container {argv[at]}" if 0 < at < len(argv) and argv[at].isdigit() else "node"
+
+
+def _what(argv: Sequence[str]) -> str:
+    """`vzctl set`, `vzdump`, `vzrestore`, `vzmigrate`."""
+    if argv and argv[0] != "vzctl":
+        return argv[0]
+    return f"vzctl {argv[1]}" if len(argv) > 1 else "vzctl"
 
 
 def started_line(argv: Sequence[str]) -> str:
-    return f"{_who(argv)}: {command_line(tuple(argv[1:]), argv[0])} ..."
+    return f"{_who(argv)}: {command_line(tuple(argv[1:]), argv[0] if argv else 'vzctl')} ..."
 
 
 def finished_line(done: Completed) -> str:
-    tool = done.argv[0]
+    tool = done.argv[0] if done.argv else "vzctl"
     verb = done.argv[1] if tool == "vzctl" and len(done.argv) > 1 else ""
-    what = f"{tool} {verb}".strip()
     took = f"{done.seconds:.1f}s"
-    outcome = classify(verb, done.code) if tool == "vzctl" else "ok" if done.code == 0 else "failed"
+    outcome = classify(verb, done.code) if tool == "vzctl" else ("ok" if done.code == 0 else "permanent")  # fmt: skip
     if outcome == "ok":
         code = "" if done.code == 0 else f", exit {done.code}: already done"
-        return f"{_who(done.argv)}: {what} done after {took}{code}"
-    return f"{_who(done.argv)}: {what} failed after {took} (exit {done.code}, {outcome})"
+        return f"{_who(done.argv)}: {_what(done.argv)} done after {took}{code}"
+    return (
+        f"{_who(done.argv)}: {_what(done.argv)} failed after {took} (exit {done.code}, {outcome})"
+    )
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,7 @@ class Narrator:
         try:
             done = self.inner(argv, timeout=timeout)
         except CommandTimeout:
-            say(
-                self.out, f"{self.prefix}{_who(argv)}: vzctl {argv[1]} timed out after {timeout:g}s"
-            )
+            say(self.out, f"{self.prefix}{_who(argv)}: {_what(argv)} timed out after {timeout:g}s")
             raise
         say(self.out, self.prefix + finished_line(done))
         return done

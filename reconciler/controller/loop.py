@@ -25,10 +25,12 @@ import traceback
 from typing import Literal
 
 from reconciler.controller.backoff import Backoff, ContainerBackoff, Failures
+from reconciler.controller.backups import Backups
 from reconciler.controller.enforce import Enforcer, NodeOutcome, Result
 from reconciler.controller.schedule import Schedule, jittered
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.status import (
+    BackupStatus,
     ContainerStatus,
     ErrorInfo,
     NextAction,
@@ -103,6 +105,16 @@ class Controller:
             notify_url=settings.notify_url,
             clock=seams.clock,
         )
+        self.backups = Backups(
+            access=seams.access,
+            state=seams.state,
+            options=options,
+            log=seams.log,
+            metrics=seams.metrics,
+            stopping=seams.stopping,
+            clock=seams.clock,
+            since=seams.clock(),
+        )
         self.cache = DesiredCache(seams.state.root)
         self.started_at = seams.clock()
         self.cycles = 0
@@ -131,6 +143,7 @@ class Controller:
         self.run_state = "running"
         while not self.s.stopping.is_set():
             wait = max(0.0, self.schedule.next_due()[1] - self.s.monotonic())
+            wait = min(wait, self._backup_wait())
             self.s.health.idle(wait)
             self.write_status()
             reasons = self.s.queue.take(wait)
@@ -140,6 +153,8 @@ class Controller:
             if reasons:
                 self.s.health.busy()
                 self.run_cycle(reasons)
+            self.s.health.busy()
+            self.run_backups()
         self.run_state = "stopped"
         self.write_status()
 
@@ -239,6 +254,40 @@ class Controller:
         if resumed_or_suspended:  # apply what resume released (or hold what suspend holds) now
             return worst(result, self._enforce(retry=True))
         return result
+
+    # ---- scheduled backups (between cycles, never during one) ---------------------------------
+
+    def _backup_wait(self) -> float:
+        """Seconds until the next scheduled dump is due (at least one: a dump that waits for
+        the node lock is tried again a second later, not in a tight loop)."""
+        desired = self.live_desired
+        if desired is None or self.live is None:
+            return float("inf")
+        try:
+            due = self.backups.next_at(desired, self._node_name())
+        except VzGitopsError:
+            return float("inf")
+        return float("inf") if due is None else max(1.0, due - self.s.clock())
+
+    def run_backups(self) -> int:
+        """Take the dumps that are due now (`backups`); errors are logged, never raised."""
+        desired = self._live_desired()
+        if desired is None or self.live is None:
+            return 0
+        try:
+            return self.backups.run_due(desired, self._node_name())
+        except VzGitopsError as error:
+            self.s.log("error", "backup.failed", error=str(error))
+            return 0
+
+    def backup_statuses(self) -> tuple[BackupStatus, ...]:
+        desired = self.live_desired
+        if desired is None or self.live is None:
+            return ()
+        try:
+            return self.backups.statuses(desired, self._node_name())
+        except VzGitopsError:
+            return ()
 
     def _node_name(self) -> str:
         """The node the plans are for (a wrong --node is reported by the cycle, not here)."""
@@ -431,6 +480,7 @@ class Controller:
                 sorted(self.suspension.ctids(self._node_name())) if self.suspension else ()
             ),
             next=None if stopped else NextAction(action=_action(action), at=at),
+            backups=self.backup_statuses(),
         )
 
     def write_status(self) -> None:

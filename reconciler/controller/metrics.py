@@ -60,6 +60,8 @@ class Metrics:
     last_applied: float = 0.0
     suspended_node: int = 0
     suspended_containers: int = 0
+    backup_ages: dict[tuple[int, str], float] = field(default_factory=dict)
+    backup_errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _registry: CollectorRegistry = field(init=False, repr=False)
 
@@ -100,6 +102,11 @@ class Metrics:
         with self._lock:
             self.suspended_node, self.suspended_containers = int(node), containers
 
+    def backups(self, ages: dict[tuple[int, str], float], errors: int) -> None:
+        """(ctid, name) -> seconds since the last successful dump; missed or failed ones."""
+        with self._lock:
+            self.backup_ages, self.backup_errors = dict(ages), errors
+
     def applied_at(self, at: float) -> None:
         with self._lock:
             self.last_applied = at
@@ -113,6 +120,7 @@ class Metrics:
         with self._lock:
             families = [*self._reconcile_families(), *self._call_families()]
             families += [*self._gauges(), self._held_family(), self._suspended_family()]
+            families += self._backup_families()
         yield from families
 
     def _reconcile_families(self) -> list[Metric]:
@@ -163,6 +171,21 @@ class Metrics:
         for kind, count in sorted(self.held.items()):
             held.add_metric([kind], count)
         return held
+
+    def _backup_families(self) -> list[Metric]:
+        ages = GaugeMetricFamily(
+            "vzgitops_backup_age_seconds",
+            "Seconds since the container's last successful scheduled dump.",
+            labels=["ctid", "name"],
+        )
+        for (ctid, name), age in sorted(self.backup_ages.items()):
+            ages.add_metric([str(ctid), name], age)
+        errors = GaugeMetricFamily(
+            "vzgitops_backup_errors",
+            "Containers whose last dump failed or that missed one (overdue by a whole period).",
+            value=self.backup_errors,
+        )
+        return [ages, errors]
 
     def _suspended_family(self) -> Metric:
         family = GaugeMetricFamily(

@@ -63,6 +63,25 @@ class ContainerStatus(Frozen):
     detail: str | None = Field(default=None, description="Why, when it is not in sync.")
 
 
+BackupState = Literal["ok", "never", "missed", "failed"]
+
+
+class BackupStatus(Frozen):
+    """One container's scheduled backups: the last successful dump, its age, the next one."""
+
+    ctid: int = Field(description="Container ID.")
+    name: str = Field(description="Container name in git.")
+    policy: str = Field(description="Its backup policy in one line.")
+    state: BackupState = Field(
+        description="ok; never (no dump yet, none due long ago); missed (overdue by more than one period): an error; failed (the last dump failed): an error."
+    )
+    last_success: datetime | None = Field(default=None, description="When the last dump succeeded.")  # fmt: skip
+    archive: str | None = Field(default=None, description="The archive it made.")
+    age_seconds: float | None = Field(default=None, description="Seconds since then.")
+    next_due: datetime = Field(description="When the next dump is due, jitter included.")
+    error: str | None = Field(default=None, description="Why it is an error: missed or failed.")
+
+
 class ErrorInfo(Frozen):
     at: datetime = Field(description="When it happened.")
     message: str = Field(description="The error, one sentence.")
@@ -117,6 +136,9 @@ class Status(Frozen):
         default=(), description="Containers 'vzgitops suspend CTID' holds."
     )
     next: NextAction | None = Field(default=None, description="The next scheduled action.")
+    backups: tuple[BackupStatus, ...] = Field(
+        default=(), description="Scheduled backups, per container with a backup policy."
+    )
 
 
 def utc(at: float) -> datetime:
@@ -154,7 +176,8 @@ def _one(
                 "deferred",
                 f"{detail or change.reason}; changed again by hand, next correction after {until}",
             )
-        return make("missing" if change.action == "create" else "drifted", detail or change.reason)
+        missing = change.action in ("create", "restore")
+        return make("missing" if missing else "drifted", detail or change.reason)
     held = next((h for h in plan.held if h.ctid == d.ctid), None)
     if held is not None:
         return make("held", held.reason)

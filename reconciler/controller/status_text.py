@@ -101,6 +101,19 @@ def _suspended_lines(status: Status) -> list[str]:
     return lines
 
 
+def _backup_lines(status: Status, now: datetime) -> list[str]:
+    """One line per container with a backup policy; a missed or failed one says ERROR."""
+    if not status.backups:
+        return []
+    errors = sum(1 for b in status.backups if b.error)
+    lines = [f"backups:    {len(status.backups)}" + (f", {errors} ERROR" if errors else "")]
+    for b in status.backups:
+        last = f"last {_when(b.last_success, now)}" if b.last_success else "never dumped"
+        tail = f"; ERROR: {b.error}" if b.error else ""
+        lines.append(f"  {b.ctid:<8} {b.name:<20} {b.state}: {last}; next {_when(b.next_due, now)}{tail}")  # fmt: skip
+    return lines
+
+
 def render_text(status: Status, now: datetime) -> str:
     """The status for people, one fact per line."""
     converged = _converged(status)
@@ -114,6 +127,7 @@ def render_text(status: Status, now: datetime) -> str:
         *_container_lines(status),
         *_held_lines(status),
         *_suspended_lines(status),
+        *_backup_lines(status, now),
     ]
     if status.last_error is not None:
         retry = _retry_text(status.last_error, now)

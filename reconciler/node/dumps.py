@@ -10,17 +10,18 @@ never listed. A dump is one `vzdump` call through the `Runner` seam, like every 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from reconciler.errors import VzGitopsError, vzctl_detail
+from reconciler.errors import CommandTimeout, VzGitopsError, vzctl_detail
 from reconciler.node.process import Runner
 from reconciler.vzconf import parse_conf
 
 ARCHIVE = re.compile(
-    r"^vzdump-openvz-(\d+)-(\d{4})_(\d\d)_(\d\d)-(\d\d)_(\d\d)_(\d\d)\.(tar|tar\.gz|tgz)$"
+    r"^vzdump-openvz-(\d+)-(\d{4})_(\d\d)_(\d\d)-(\d\d)_(\d\d)_(\d\d)\.(tar|tar\.gz|tar\.lzo|tgz)$"
 )
-SUFFIX = re.compile(r"\.(tar|tar\.gz|tgz)$")
+SUFFIX = re.compile(r"\.(tar|tar\.gz|tar\.lzo|tgz)$")
 CREATING = re.compile(r"^INFO: creating archive '(.+)'$", re.MULTILINE)
 MODES = ("stop", "suspend", "snapshot")
 DEFAULT_DUMP_DIR = "/vz/dump"
@@ -96,22 +97,41 @@ def list_archives(run: Runner, dump_dir: str, ctids: frozenset[int] | None = Non
     return sorted(found, key=lambda a: (a.ctid, a.taken, a.path))
 
 
+def taken_at(archive: Archive) -> float:
+    """When an archive was taken (Unix time), from its name's node-local time (the node's
+    clock and zone are this host's: vzgitops runs where vzctl does, or beside it)."""
+    return time.mktime(time.strptime(archive.taken, "%Y-%m-%d %H:%M:%S"))
+
+
+def remove(run: Runner, archive: str) -> bool:
+    """`rm -f` an archive and its log through the Runner; whether it worked."""
+    try:
+        return run(("rm", "-f", "--", archive, log_of(archive))).code == 0
+    except (CommandTimeout, VzGitopsError):
+        return False
+
+
 def log_of(archive: str) -> str:
     """The log vzdump writes beside an archive: `BASENAME.log`."""
     return SUFFIX.sub(".log", archive)
 
 
-def dump_argv(ctid: int, mode: str, dump_dir: str | None) -> tuple[str, ...]:
-    """`vzdump` arguments: gzip, no vzdump-side purge (vzgitops keeps its own retention)."""
+def dump_argv(
+    ctid: int, mode: str, dump_dir: str | None, compress: str = "gzip"
+) -> tuple[str, ...]:
+    """`vzdump` arguments: no vzdump-side purge (vzgitops keeps its own retention);
+    `compress` is vzdump's own word (0, gzip, lzo)."""
     if mode not in MODES:
         raise ValueError(f"unknown vzdump mode {mode!r}")
+    if compress not in ("0", "gzip", "lzo"):
+        raise ValueError(f"unknown vzdump compression {compress!r}")
     where = ("--dumpdir", dump_dir) if dump_dir else ()
-    return ("vzdump", str(ctid), "--mode", mode, "--compress", "gzip", "--maxfiles", "0", *where)
+    return ("vzdump", str(ctid), "--mode", mode, "--compress", compress, "--maxfiles", "0", *where)
 
 
-def take(run: Runner, ctid: int, mode: str, dump_dir: str | None) -> Dump:
+def take(run: Runner, ctid: int, mode: str, dump_dir: str | None, compress: str = "gzip") -> Dump:
     """Run one vzdump; the archive it reports creating counts only when it exits 0."""
-    done = run(dump_argv(ctid, mode, dump_dir), timeout=DUMP_TIMEOUT)
+    done = run(dump_argv(ctid, mode, dump_dir, compress), timeout=DUMP_TIMEOUT)
     made = CREATING.search(done.stdout)
     archive = made.group(1) if made and done.code == 0 else None
     errors = [ln for ln in done.stdout.splitlines() if ln.startswith("ERROR:")]

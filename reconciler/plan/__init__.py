@@ -16,6 +16,7 @@ from reconciler.plan.container import Acc, plan_create, plan_destroy, plan_updat
 from reconciler.plan.model import (
     PLAN_FORMAT,
     Action,
+    BackupLine,
     Change,
     ChangeClass,
     Command,
@@ -28,11 +29,13 @@ from reconciler.plan.model import (
 )
 from reconciler.plan.moves import held_out
 from reconciler.plan.observed import ObservedState, check_complete
+from reconciler.plan.restore import plan_restore, refuse_existing
 from reconciler.spec.desired import DesiredContainer
 
 __all__ = [
     "PLAN_FORMAT",
     "Action",
+    "BackupLine",
     "Change",
     "ChangeClass",
     "Command",
@@ -73,15 +76,20 @@ def _plan_desired(
         return
     want = desired_settings(d.spec, d.name)
     if have is None:
-        _plan_missing(d, want, acc)
+        _plan_missing(d, want, policy, acc)
         return
+    refuse_existing(d, have, inventory, acc)
     plan_update(d, want, have, policy, acc)
 
 
-def _plan_missing(d: DesiredContainer, want: Mapping[str, Canon], acc: Acc) -> None:
-    """A container the node has neither listed nor configured: create it. (A config without a
-    listing never reaches the planner: `plan` refuses an incomplete observation.)"""
-    plan_create(d, want, acc)
+def _plan_missing(d: DesiredContainer, want: Mapping[str, Canon], policy: Policy, acc: Acc) -> None:
+    """A container the node has neither listed nor configured: create it, or restore it when it
+    declares restoreFrom. (A config without a listing never reaches the planner: `plan`
+    refuses an incomplete observation.)"""
+    if d.spec.restoreFrom is not None:
+        plan_restore(d, policy, acc)
+    else:
+        plan_create(d, want, acc)
 
 
 def _gate_destroys(doomed: list[Change], inventory: Inventory, policy: Policy, acc: Acc) -> None:

@@ -9,7 +9,9 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Action = Literal["create", "update", "restart", "start", "stop", "recreate", "destroy", "move"]
+Action = Literal[
+    "create", "update", "restart", "start", "stop", "recreate", "destroy", "restore", "move"
+]
 ChangeClass = Literal["live", "restart", "recreate"]
 HeldKind = Literal[
     "pending-restart",
@@ -24,7 +26,7 @@ HeldKind = Literal[
     "moving",
 ]
 HELD_KINDS: tuple[HeldKind, ...] = get_args(HeldKind)
-Tool = Literal["vzctl", "vzdump", "vzmigrate"]
+Tool = Literal["vzctl", "vzdump", "vzrestore", "vzmigrate"]
 PLAN_FORMAT = 1
 
 
@@ -33,15 +35,15 @@ class Frozen(BaseModel):
 
 
 class Command(Frozen):
-    """One call of a node tool (vzctl, or vzdump for the dump before a destroy): the argument
-    list after the program name."""
+    """One call of a node tool (vzctl; vzdump for the dump before a destroy; vzrestore for a
+    restore): the argument list after the program name."""
 
     argv: tuple[str, ...] = Field(
         description="Arguments, e.g. ('set', '101', '--cpus', '2', '--save')."
     )
     tool: Tool = Field(
         default="vzctl",
-        description="The program: vzctl, vzdump (a dump taken before a destroy) or vzmigrate (a move, run on the source node).",
+        description="The program: vzctl, vzdump (a dump taken before a destroy), vzrestore (a restoreFrom) or vzmigrate (a move, run on the source node).",
     )
 
     @property
@@ -101,7 +103,7 @@ class Held(Frozen):
     ctid: int = Field(description="Container ID.")
     name: str = Field(description="Container name, or the ctid when unknown.")
     kind: HeldKind = Field(
-        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'; preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs); window: a restart, recreate, stop, destroy or move waits for a maintenance window; moving: git moved the container to another node, and the move waits (for the destination, or on it, for the migration from the source)."
+        description="Category; conflict: the node has what git's wish collides with (its name or an IP on an unowned container, or DISABLED=yes where git wants it running); suspended: 'vzgitops suspend' holds the node or the container until 'vzgitops resume'; preflight: the node cannot take the change (no OS template cache, wrong arch, not enough RAM, swap, disk or CPUs); window: a restart, recreate, stop, destroy or move waits for a maintenance window; moving: git moved the container to another node, and the move waits (for the destination, or on it, for the migration from the source); refused: a restoreFrom that cannot run (the container exists, or its archive is not in the dump directory)."
     )
     fields: tuple[FieldChange, ...] = Field(default=(), description="Field differences held back.")
     reason: str = Field(description="One sentence a user can act on.")
@@ -111,6 +113,18 @@ class Unmanaged(Frozen):
     ctid: int = Field(description="Container ID.")
     name: str | None = Field(description="vzctl name, if any.")
     status: str = Field(description="Status on the node.")
+
+
+class BackupLine(Frozen):
+    """A container's declared backup policy, as a plan shows it."""
+
+    ctid: int = Field(description="Container ID.")
+    name: str = Field(description="Container name.")
+    policy: str = Field(description="The policy in one line: schedule, mode, compression, retention.")  # fmt: skip
+    last: str | None = Field(
+        default=None, description="The last successful scheduled dump (UTC, ISO 8601), if any."
+    )
+    next_due: str = Field(description="When the next dump is due (UTC, ISO 8601), jitter included.")  # fmt: skip
 
 
 class Plan(Frozen):
@@ -132,6 +146,9 @@ class Plan(Frozen):
         default=(),
         description="Pre-flight warnings that hold nothing, e.g. a hostname two containers share.",
     )
+    backups: tuple[BackupLine, ...] = Field(
+        default=(), description="Declared backup policies of the planned containers."
+    )
 
     @property
     def empty(self) -> bool:
@@ -144,11 +161,14 @@ class Plan(Frozen):
         create = self.count("create")
         destroy = self.count("destroy")
         recreate = self.count("recreate")
+        restore = self.count("restore")
         move = self.count("move")
-        change = len(self.changes) - create - destroy - recreate - move
+        change = len(self.changes) - create - destroy - recreate - restore - move
         line = f"Plan: {create} to create, {change} to change, {destroy} to destroy"
         if recreate:
             line += f", {recreate} to recreate"
+        if restore:
+            line += f", {restore} to restore"
         if move:
             line += f", {move} to move"
         if self.held:  # held work: the node does not match git, even with nothing to do
@@ -164,6 +184,8 @@ class Inventory:
     protected: frozenset[int] = frozenset()
     names: Mapping[int, str] = field(default_factory=dict)
     trusted: bool = True
+    # ctid -> the archive a restoreFrom restored it from (its restoreFrom is then done)
+    restored: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -181,6 +203,11 @@ class Policy:
 
     dump_before_destroy: bool = True
     dump_dir: str | None = None  # vzdump --dumpdir; None: the node's default (vz.conf DUMPDIR)
+    # restoreFrom: ctid -> (its dump directory, the complete archive names found there), for
+    # the absent containers that declare one; and the CTIDs whose vzrestore was interrupted
+    # (its intent is left): restored again with --force, which removes what it unpacked.
+    archives: Mapping[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    interrupted_restores: frozenset[int] = frozenset()
 
 
 # ---- one container ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import html
 from reconciler.drift import STATE_FIELD, ContainerDrift, Drift
 from reconciler.plan import Change
 from reconciler.report.model import CommitInfo, NodeSection, Report
-from reconciler.report.text import DUMP_NOTE, SIGIL, command_line, printable, short
+from reconciler.report.text import DUMP_NOTE, SIGIL, action_text, command_line, printable, short
 
 COMMENT_LIMIT = 65000
 MARKER = "<!-- vzgitops-plan-comment -->"
@@ -121,7 +121,7 @@ def _change_details(change: Change) -> str:
     )  # inside HTML: no markdown, no emoji shortcodes
     return (
         f"<details><summary><code>{html.escape(SIGIL[change.action])}</code> container "
-        f"{change.ctid} (<code>{html.escape(change.name)}</code>): <b>{change.action}</b>{DUMP_NOTE if change.dumps_first else ''}{flags}"
+        f"{change.ctid} (<code>{html.escape(change.name)}</code>): <b>{html.escape(action_text(change).removesuffix(DUMP_NOTE))}</b>{DUMP_NOTE if change.dumps_first else ''}{flags}"
         f"</summary>\n\n{html.escape(change.reason)}\n\n{table}{fence}\n{commands}\n{fence}\n</details>\n"
     )
 
@@ -141,6 +141,11 @@ def _plan_blocks(report: Report) -> list[str]:
             for h in s.held
         ]
         blocks += [f"- :warning: {html.escape(w)}\n" for w in s.warnings]
+        blocks += [
+            f"- :floppy_disk: backup {b.ctid} ({html.escape(b.name)}): {html.escape(b.policy)}; next due {b.next_due}"
+            + (f"; last {b.last}" if b.last else "; never dumped") + "\n"
+            for b in s.backups
+        ]  # fmt: skip
     return blocks
 
 

@@ -16,13 +16,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.drift import Drift
-from reconciler.plan import Change, Held, Plan, Unmanaged
+from reconciler.plan import BackupLine, Change, Held, Plan, Unmanaged
 from reconciler.plan.result import ApplyResult
 
 REPORT_VERSION = 1
 Kind = Literal["plan", "apply", "drift"]
 Against = Literal["node", "base"]
-ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy", "move")
+ACTIONS = ("create", "update", "start", "stop", "restart", "recreate", "destroy", "restore", "move")
 
 
 class Frozen(BaseModel):
@@ -56,6 +56,9 @@ class NodeSection(Frozen):
     error: str | None = Field(
         default=None,
         description="Why this node could not be planned (unreachable, locked...); the other nodes are still planned.",
+    )
+    backups: tuple[BackupLine, ...] = Field(
+        default=(), description="Declared backup policies: one line per container, next due time."
     )
 
 
@@ -123,7 +126,7 @@ def plan_counts(plan: Plan) -> dict[str, int]:
     counts = {action: plan.count(action) for action in ACTIONS}
     counts["change"] = (
         len(plan.changes) - counts["create"] - counts["destroy"] - counts["recreate"]
-        - counts["move"]
+        - counts["restore"] - counts["move"]
     )  # fmt: skip
     counts["needs_restart"] = sum(1 for c in plan.changes if c.restarts)
     counts["destructive"] = sum(1 for c in plan.changes if c.destructive)
@@ -141,6 +144,7 @@ def section(plan: Plan) -> NodeSection:
         held=plan.held,
         unmanaged=plan.unmanaged,
         warnings=plan.warnings,
+        backups=plan.backups,
     )
 
 

@@ -10,7 +10,7 @@ import re
 import shlex
 
 from reconciler.drift import STATE_FIELD, ContainerDrift, Drift, FieldDrift
-from reconciler.plan import Change, Held
+from reconciler.plan import BackupLine, Change, Held
 from reconciler.report.model import CommitInfo, NodeSection, Report
 
 SIGIL = {
@@ -22,6 +22,7 @@ SIGIL = {
     "stop": "~",
     "restart": "~",
     "move": "->",
+    "restore": "+",
 }
 CLASS_NOTE = {"restart": " (needs restart)", "recreate": " (forces recreate)"}
 DUMP_NOTE = " (dump first)"
@@ -60,11 +61,23 @@ def commit_line(label: str, commit: CommitInfo) -> str:
     return f"{label} {short(commit.sha)}{ref}{subject}"
 
 
+def action_text(change: Change) -> str:
+    """`restore from ARCHIVE`, `destroy (dump first)`, `update`."""
+    if change.action == "restore":
+        return f"restore from {change.commands[0].argv[0]}" if change.commands else "restore"
+    return change.action + (DUMP_NOTE if change.dumps_first else "")
+
+
+def backup_line(line: BackupLine) -> str:
+    last = f"; last {line.last}" if line.last else "; never dumped"
+    return f"  backup container {line.ctid} ({line.name}): {line.policy}; next due {line.next_due}{last}"  # fmt: skip
+
+
 def _change(change: Change) -> list[str]:
     lines = [
-        f"  {SIGIL[change.action]} container {change.ctid} ({change.name}): {change.action}{DUMP_NOTE if change.dumps_first else ''}  # {change.reason}"
+        f"  {SIGIL[change.action]} container {change.ctid} ({change.name}): {action_text(change)}  # {change.reason}"
     ]
-    for f in change.fields:
+    for f in change.fields if change.action != "restore" else ():
         if change.action == "create":
             lines.append(f"      {f.field}: {f.after}")
             continue
@@ -97,6 +110,7 @@ def _section(section: NodeSection, several: bool, is_plan: bool) -> list[str]:
         for u in section.unmanaged
     ]
     lines += [f"  warning: {w}" for w in section.warnings]
+    lines += [backup_line(b) for b in section.backups]
     if several:
         lines.append(section.summary)
     return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.errors import UsageError
+from reconciler.spec.backup import BackupPolicy
 from reconciler.spec.models import ContainerSpec, Node
 from reconciler.spec.windows import MaintenanceWindow
 
@@ -74,6 +75,18 @@ class DesiredState(BaseModel):
             if declared.metadata.name == node and declared.spec.maintenance:
                 return tuple(declared.spec.maintenance)
         return ()
+
+    def backup_policies(self, node: str | None) -> dict[int, BackupPolicy]:
+        """ctid -> the backup policy of each container of the node that has one: its own (or
+        its Defaults'), else the node's."""
+        declared = next((n for n in self.nodes if n.metadata.name == node), None)
+        fallback = declared.spec.backup if declared is not None else None
+        found = {}
+        for d in self.for_node(node):
+            policy = d.spec.backup or fallback
+            if policy is not None:
+                found[d.ctid] = policy
+        return found
 
     def prune_enabled(self, node: str | None) -> bool:
         for declared in self.nodes:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from reconciler.spec.backup import BackupPolicy, RestoreFrom
 from reconciler.spec.types import (
     ByteRate,
     CInt,
@@ -228,6 +229,10 @@ class Settings(Frozen):
         default=None,
         description="Maintenance windows: restarts, recreates, stops and destroys wait for one (live changes do not); replaces the node's windows; omitted: the node's.",
     )
+    backup: BackupPolicy | None = Field(
+        default=None,
+        description="Scheduled vzdump backups taken by 'vzgitops run'; replaces the node's policy; omitted: the node's (none: no scheduled backups).",
+    )
 
 
 class ContainerSpec(Settings):
@@ -237,6 +242,10 @@ class ContainerSpec(Settings):
     state: State = Field(
         default="running",
         description="running, stopped, or absent (destroyed when pruning is enabled).",
+    )
+    restoreFrom: RestoreFrom | None = Field(
+        default=None,
+        description="Create the container by restoring this vzdump archive (a file name in the dump directory, or latest: its newest archive) instead of from its template; only while it is absent from the node, once.",
     )
 
 
@@ -328,6 +337,10 @@ class NodeSpec(Frozen):
     maintenance: list[MaintenanceWindow] | None = Field(
         default=None,
         description="Maintenance windows of the node's containers (unless a container or Defaults sets its own); omitted: always open.",
+    )
+    backup: BackupPolicy | None = Field(
+        default=None,
+        description="Scheduled vzdump backups of the node's containers (unless a container or Defaults sets its own).",
     )
 
     @model_validator(mode="after")

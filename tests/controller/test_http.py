@@ -217,6 +217,7 @@ def test_metrics_render_in_the_text_format() -> None:
     metrics.applied_at(1700000000.5)
     metrics.held_changes(["destroy"])
     metrics.suspension(node=False, containers=3)
+    metrics.backups({(101, "web"): 3600.5}, errors=1)
     text = metrics.render()
     families = {f.name: f for f in text_string_to_metric_families(text)}  # a valid exposition
     assert set(families) == {
@@ -224,6 +225,7 @@ def test_metrics_render_in_the_text_format() -> None:
         "vzgitops_webhook_requests", "vzgitops_drifted_containers",
         "vzgitops_unmanaged_containers", "vzgitops_last_applied_timestamp_seconds",
         "vzgitops_up", "vzgitops_held_changes", "vzgitops_suspended",
+        "vzgitops_backup_age_seconds", "vzgitops_backup_errors",
     }  # fmt: skip
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -231,6 +233,8 @@ def test_metrics_render_in_the_text_format() -> None:
         for s in f.samples
     }
     assert samples[("vzgitops_reconciles_total", (("result", "success"),))] == 1
+    age = ("vzgitops_backup_age_seconds", (("ctid", "101"), ("name", "web")))
+    assert samples[age] == 3600.5 and samples[("vzgitops_backup_errors", ())] == 1
     assert samples[("vzgitops_reconciles_total", (("result", "held"),))] == 0
     bucket = "vzgitops_reconcile_duration_seconds_bucket"
     assert samples[(bucket, (("le", "0.25"),))] == 1

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reconciler.controller.status import (
+    BackupStatus,
     ContainerStatus,
     ErrorInfo,
     NextAction,
@@ -46,6 +47,12 @@ def healthy() -> Status:
         ),
         unmanaged=(200,),
         next=NextAction(action="poll", at=NOW + timedelta(seconds=59)),
+        backups=(
+            BackupStatus(ctid=101, name="web", policy="every 6h, snapshot, gzip, keep last 7",
+                         state="ok", last_success=ago(7200), age_seconds=7200.0,
+                         archive="/vz/dump/vzdump-openvz-101-2024_05_01-10_00_00.tar.gz",
+                         next_due=NOW + timedelta(hours=4)),
+        ),
     )  # fmt: skip
 
 
@@ -72,6 +79,15 @@ def troubled() -> Status:
                 Held(ctid=103, name="old\x1b[2J", kind="destroy-held",
                      reason="destroying needs pruning: pass --prune or set prune: true on the Node"),
             ),  # a name from the node, with an escape sequence: shown escaped
+            "backups": (
+                BackupStatus(ctid=101, name="web", policy="cron '30 2 * * *' UTC, stop, gzip, keep all",
+                             state="failed", next_due=NOW + timedelta(minutes=50),
+                             error="the last dump failed at 2024-05-01T11:50:00+00:00: ERROR: Backup of VM 101 failed - vzdump exit 255"),
+                BackupStatus(ctid=102, name="db", policy="every 1d, stop, gzip, keep last 3",
+                             state="missed", last_success=ago(3 * 86400), age_seconds=3 * 86400.0,
+                             next_due=ago(2 * 86400 - 60),
+                             error="no successful dump since it was due at 2024-04-29T12:01:00+00:00"),
+            ),
         }
     )  # fmt: skip
 
