@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from reconciler.apply import Executor
+from reconciler.arrivals import arriving_here
 from reconciler.errors import NodeMismatch
 from reconciler.node.access import NodeAccess
 from reconciler.node.dumps import list_archives, node_dump_dir
@@ -23,7 +24,7 @@ from reconciler.node.observe import observe
 from reconciler.ownership import resolve
 from reconciler.plan import Inventory, Plan, Policy, plan
 from reconciler.plan.backups import backup_lines, with_backups
-from reconciler.plan.moves import await_arrivals
+from reconciler.plan.moves import await_arrivals, paired
 from reconciler.plan.observed import ObservedState
 from reconciler.plan.preflight import needs_facts, preflight
 from reconciler.plan.result import ApplyResult, ChangeResult
@@ -56,6 +57,12 @@ class Options:
     # Containers git moved here from another node of the fleet that owns them (ctid -> that
     # node): never created here; the source migrates them (`plan.moves`).
     arriving: Mapping[int, str] = field(default_factory=dict)
+    # The revision before this one (the controller's live one, or the parent commit): a
+    # container it placed on another node is awaited here, not created (`arrivals`).
+    previous: DesiredState | None = None
+    # Make a move whose destination is not planned here (per-node agents, --node); a fleet
+    # command pairs its nodes' plans itself (`plan.moves.paired`).
+    pair_alone: bool = True
 
 
 def policy_for(desired: DesiredState, options: Options) -> Policy:
@@ -132,6 +139,9 @@ def make_plan(
     node = node_of(state, desired, options.node, options.record)
     options = dataclasses.replace(options, node=node)
     observed = observe(access)
+    arriving = arriving_here(
+        state, desired, node, observed, access, options.arriving, options.previous, options.record
+    )
     inventory, observed = inventory_for(state, desired, observed, access, options)
     for warning in observed.warnings:
         options.warn(warning)
@@ -141,9 +151,12 @@ def make_plan(
         mine, observed, inventory, policy, revision=revision, node=node,
         elsewhere=placed_elsewhere(desired, node),
     )  # fmt: skip
-    arriving = {c: n for c, n in options.arriving.items() if c not in observed.containers}
     result = checked(result, mine, observed, access, cpu_overcommit(desired, node), arriving)
     result = await_arrivals(result, arriving)
+    if options.pair_alone:  # a move whose destination is not planned with this node
+        now = datetime.fromtimestamp(options.clock(), UTC)
+        running = {node: observed.running_ctids()}
+        result = paired({node: result}, running, desired, now, options.ignore_windows).plans[node]
     lines = backup_lines(mine, desired.backup_policies(node), state.last_backups(), options.clock())
     return scoped(with_backups(result, lines), desired, observed, state, options), observed
 

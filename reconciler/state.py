@@ -90,6 +90,9 @@ def unusable(path: Path, fix: str) -> StateUnusable:
 INVENTORY_FIX = "fix it, or move it away to have it rebuilt from the node (pruning then stays off until 'vzgitops adopt --confirm')"
 BACKUPS_FIX = "fix it, or remove it (every container with a backup policy is then dumped soon)"
 DUMPS_FIX = "fix it, or remove it (the dumps it lists are then kept until removed by hand)"
+AWAITING_FIX = (
+    "fix it, or remove it once the containers it lists are on this node or no longer moved here"
+)
 INTENT_FIX = (
     "it records a vzctl call that was interrupted; check that container, then remove the file"
 )
@@ -356,6 +359,32 @@ class StateDir:
     def drop_safety_dumps(self, archives: set[str]) -> None:
         entries = [e for e in self.safety_dumps() if e["path"] not in archives]
         write_json(self.safety_dumps_path, {"dumps": entries})
+
+    # ---- containers awaited from another node (moves, per-node agents) ----------------------
+
+    @property
+    def awaiting_path(self) -> Path:
+        return self.root / "awaiting.json"
+
+    def awaiting(self) -> dict[int, dict[str, Any]]:
+        """ctid -> {"from": node, "name": name}: containers git moved here whose migration from
+        their old node this node waits for (never creating them); unreadable is an error."""
+        data = read_json(self.awaiting_path, AWAITING_FIX)
+        if data is None and not self.awaiting_path.exists():
+            return {}
+        entries = data.get("containers") if isinstance(data, dict) else None
+        if not isinstance(entries, dict) or not all(
+            str(k).isdigit() and isinstance(v, dict) and isinstance(v.get("from"), str)
+            for k, v in entries.items()
+        ):
+            raise unusable(self.awaiting_path, AWAITING_FIX)
+        return {int(k): v for k, v in entries.items()}
+
+    def write_awaiting(self, entries: dict[int, dict[str, Any]]) -> None:
+        if entries == self.awaiting():
+            return
+        document = {str(k): v for k, v in sorted(entries.items())}
+        write_json(self.awaiting_path, {"containers": document})
 
     # ---- scheduled backups -------------------------------------------------------------------
 

@@ -103,6 +103,11 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "allowRecreate": st.booleans(),
     "protect": st.booleans(),
     "migrate": st.sampled_from(["offline", "online", "recreate"]),  # moves only: no vzctl value
+    "backup": st.fixed_dictionaries(  # scheduled by the controller: no vzctl value either
+        {"schedule": st.sampled_from(["6h", "30 2 * * *"]), "mode": st.just("stop")}
+    ),
+    # a restore needs an archive of the container: its round trip is tests/test_e2e_restore.py
+    "restoreFrom": st.none(),
     "maintenance": st.lists(
         st.fixed_dictionaries(
             {

@@ -381,3 +381,48 @@ def test_a_move_to_a_server_whose_ctid_is_taken_is_held_with_the_servers_reason(
     assert held["kind"] == "moving" and "the move to node server waits" in held["reason"]
     applied = vzgitops(["apply", "--yes", "--prune", *args], env)
     assert listed(sim_node) == {101: "running"}, applied.stdout  # nothing moved, nothing lost
+
+
+# ---- moves between per-node agents: each node applies only itself, git coordinates ------------
+
+
+def test_per_node_agents_move_a_container_the_server_waits_and_never_creates_it(
+    tmp_path: Path, env: dict[str, str], sim_node: SimNode, server: SshNode
+) -> None:
+    from vzsim.sshd import write_client_config
+
+    repo = fleet_repo(tmp_path / "repo", server)
+    args = ["--repo", str(repo.path)]
+    laptop_env = {**env, "VZGITOPS_STATE_DIR": str(tmp_path / "laptop-state")}
+    office = server.node
+    server_env = {**office.env, "VZGITOPS_STATE_DIR": str(tmp_path / "server-state"),
+                  "VZGITOPS_NODE": "server"}  # fmt: skip
+    assert vzgitops(["apply", "--yes", "--node", "laptop", *args], laptop_env).returncode == 0
+    assert vzgitops(["apply", "--yes", *args], server_env).returncode == 0  # the server's agent
+    _secret(sim_node, 101).parent.mkdir(parents=True, exist_ok=True)
+    _secret(sim_node, 101).write_text(SECRET)
+    write_client_config(sim_node.dir, server.keys, {"server": server.sshd})
+    repo.write("laptop/web.yaml", placed("web", 101, "server", state="running"))
+    repo.commit("web moves to the server")
+    early = vzgitops(["apply", "--yes", *args], server_env)  # before the laptop has moved it
+    assert early.returncode == 4, early.stdout + early.stderr
+    assert "awaiting migration from node laptop" in early.stdout
+    assert 101 not in listed(office)
+    repo.write("server/mail.yaml", placed("mail", 202, "server", state="stopped", cpus=2))
+    repo.commit("an unrelated change: the move is no longer the last commit")
+    again = vzgitops(["apply", "--yes", *args], server_env)
+    assert again.returncode == 4 and 101 not in listed(office), again.stdout  # still waits
+    moved = vzgitops(["apply", "--yes", "--node", "laptop", *args], laptop_env)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert "vzmigrate" in moved.stdout and 101 not in listed(sim_node)
+    arrived = vzgitops(["apply", "--yes", *args], server_env)
+    assert arrived.returncode == 0, arrived.stdout + arrived.stderr
+    assert listed(office)[101] == "running"
+    assert _secret(office, 101).read_text() == SECRET
+    owned = json.loads((tmp_path / "server-state" / "inventory.json").read_text())["containers"]
+    assert owned["101"]["how"] == "migrate"
+    assert json.loads((tmp_path / "server-state" / "awaiting.json").read_text()) == {
+        "containers": {}
+    }
+    creates = [e for e in _oplog(office, env) if e.get("verb") == "create"]
+    assert 101 not in [e.get("ctid") for e in creates]

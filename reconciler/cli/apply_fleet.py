@@ -16,15 +16,17 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TextIO
 
 from reconciler.apply import Executor, RetryPolicy
 from reconciler.cli.fleet import Fleet, Member, each, node_error
-from reconciler.cli.moves import arrivals, known_states, paired, placed, settle, settle_one
+from reconciler.cli.moves import arrivals, known_states, settle, settle_one
 from reconciler.cli.progress import Narrator, confirm, destructive
 from reconciler.cli.steps import EXIT_ERROR, EXIT_HELD, note, plan_exit, reconcile_options, warn
 from reconciler.errors import UsageError, VzGitopsError
 from reconciler.plan import Plan
+from reconciler.plan.moves import paired, placed
 from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.reconcile import Options, apply_revision, make_plan
 from reconciler.report import Report, build_report, render
@@ -34,8 +36,15 @@ from reconciler.state import StateDir, node_lock
 Applied = tuple[Plan, ApplyResult, Plan]  # before, what applying did, after
 
 
-def apply_fleet(args: argparse.Namespace, desired: DesiredState, sha: str, fleet: Fleet) -> int:
-    options = reconcile_options(args)
+def apply_fleet(
+    args: argparse.Namespace,
+    desired: DesiredState,
+    sha: str,
+    fleet: Fleet,
+    previous: DesiredState | None = None,
+) -> int:
+    # the fleet's moves are paired across its nodes' plans (`_plans`), not per node
+    options = dataclasses.replace(reconcile_options(args), pair_alone=False, previous=previous)
     speak = sys.stderr if args.format == "json" else sys.stdout  # stdout: one JSON document
     errors: dict[str, VzGitopsError] = {}
     with contextlib.ExitStack() as locks:
@@ -122,7 +131,8 @@ def _plans(
             planned[member.node] = (member, outcome[0])
             running[member.node] = outcome[1]
     plans = {node: plan for node, (_, plan) in planned.items()}
-    pairing = paired(plans, running, desired, ignore_windows=options.ignore_windows)
+    now = datetime.fromtimestamp(options.clock(), UTC)
+    pairing = paired(plans, running, desired, now, ignore_windows=options.ignore_windows)
     return {node: (member, pairing.plans[node]) for node, (member, _) in planned.items()}
 
 
@@ -175,6 +185,8 @@ def _move(
             continue
         moved[member.node] = outcome
         for result in outcome:
+            if where[result.ctid] not in before:  # its node is not in this command: its own
+                continue  # agent (or a later fleet command) finds it there and owns it
             dest = before[where[result.ctid]][0]
             moved.setdefault(dest.node, [])
             if result.status == "applied":

@@ -10,7 +10,9 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ from reconciler.cli.steps import (
     EXIT_OK,
     load,
     node_access,
+    parent_of,
     plan_exit,
     print_problems,
     reconcile_options,
@@ -54,7 +57,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.cli.fleet import each, failed_sections, fleet_for
-    from reconciler.cli.moves import arrivals, known_states, paired
+    from reconciler.cli.moves import arrivals, known_states
+    from reconciler.plan.moves import paired
     from reconciler.reconcile import make_plan
     from reconciler.report import build_plan_report, build_report, render
     from reconciler.state import StateDir
@@ -68,7 +72,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except SpecError as error:
         print_problems(error, "json" if args.format == "json" else "text")
         return EXIT_ERROR
-    options = dataclasses.replace(reconcile_options(args), record=False)  # plan writes no state
+    options = dataclasses.replace(  # plan writes no state; the fleet's moves are paired below
+        reconcile_options(args), record=False, pair_alone=False, previous=parent_of(loaded, state)
+    )
     fleet = fleet_for(args, loaded.desired, state)
     awaited = arrivals(known_states(state, loaded.desired), loaded.desired)
     try:
@@ -88,6 +94,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise outcome
         plan, observed = outcome
         warn(observed.warnings)
+        now = datetime.fromtimestamp(time.time(), UTC)
+        running = {plan.node: observed.running_ctids()}
+        plan = paired({plan.node: plan}, running, loaded.desired, now, args.ignore_windows).plans[
+            plan.node
+        ]
         if args.out is not None:
             args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
         report = build_report(plan)
@@ -101,7 +112,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             warn([f"node {member.node}: {w}" for w in outcome[1].warnings])
             planned[member.node] = outcome[0]
             running[member.node] = outcome[1].running_ctids()
-    pairing = paired(planned, running, loaded.desired, ignore_windows=args.ignore_windows)
+    now = datetime.fromtimestamp(time.time(), UTC)
+    pairing = paired(planned, running, loaded.desired, now, ignore_windows=args.ignore_windows)
     plans = [pairing.plans[m.node] for m in fleet.members if m.node in pairing.plans]
     report = build_plan_report(plans, failed=failed_sections(done))
     sys.stdout.write(render(report, args.format))
@@ -215,7 +227,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     fleet = fleet_for(args, loaded.desired, state)
     try:
-        return apply_fleet(args, loaded.desired, loaded.commit.sha, fleet)
+        return apply_fleet(args, loaded.desired, loaded.commit.sha, fleet, parent_of(loaded, state))
     finally:
         fleet.close()
 

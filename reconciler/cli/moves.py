@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 
 from reconciler.apply import DUMP_TIMEOUT
 from reconciler.cli.fleet import NODES_DIR, Member
@@ -24,16 +23,9 @@ from reconciler.errors import NeedsHuman
 from reconciler.node.dumps import CREATING
 from reconciler.node.locks import clear_stale_lock
 from reconciler.node.observe import FALLBACK_ARGV, parse_vzlist_table
-from reconciler.plan import Plan
-from reconciler.plan.moves import Destination, Pairing, pair
+from reconciler.plan.moves import placed
 from reconciler.spec.desired import DesiredState
-from reconciler.spec.windows import closed
 from reconciler.state import StateDir
-
-
-def placed(desired: DesiredState) -> dict[int, str]:
-    """The node git places each container on."""
-    return {d.ctid: d.node for d in desired.containers}
 
 
 def known_states(root: StateDir, desired: DesiredState) -> dict[str, StateDir]:
@@ -67,39 +59,6 @@ def arrivals(states: Mapping[str, StateDir], desired: DesiredState) -> dict[str,
                 continue
             found.setdefault(d.node, {})[ctid] = node
     return found
-
-
-def destinations(desired: DesiredState) -> dict[str, Destination | None]:
-    """How each node's sshd is reached, for the vzmigrate of a source node."""
-    found: dict[str, Destination | None] = {}
-    for node in desired.nodes:
-        ssh = node.spec.ssh
-        found[node.metadata.name] = (
-            Destination(ssh.host, ssh.port, ssh.user) if ssh is not None else None
-        )
-    return found
-
-
-def paired(
-    plans: Mapping[str, Plan],
-    running: Mapping[str, frozenset[int]],
-    desired: DesiredState,
-    clock: float | None = None,
-    ignore_windows: bool = False,
-) -> Pairing:
-    """`plan.moves.pair` with what the revision says."""
-    online = frozenset(d.ctid for d in desired.containers if d.spec.migrate == "online")
-    now = datetime.fromtimestamp(clock if clock is not None else time.time(), UTC)
-    windows = {}
-    if not ignore_windows:
-        windows = closed(
-            {
-                d.ctid: d.spec.maintenance or desired.node_windows(d.node)
-                for d in desired.containers
-            },
-            now,
-        )
-    return pair(plans, placed(desired), destinations(desired), running, online, windows)
 
 
 def _listed(member: Member) -> dict[int, str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, VzGitopsError
 
 if TYPE_CHECKING:
     from reconciler.node.access import NodeAccess
@@ -89,6 +89,21 @@ def load(args: argparse.Namespace, state: StateDir | None) -> Loaded:
     commit = source.locate(args.ref, args.path)
     cache = DesiredCache(state.root) if state is not None else None
     return Loaded(source, commit, desired_at(source, commit, cache))
+
+
+def parent_of(loaded: Loaded, state: StateDir) -> DesiredState | None:
+    """The desired state of the revision's parent commit (through the state's cache), None for
+    a root commit, one that does not validate, or a repository without Nodes (nothing moves):
+    what a container's node was before (`arrivals`)."""
+    from reconciler.revcache import DesiredCache, desired_at
+
+    if not loaded.desired.nodes:
+        return None
+    try:
+        parent = loaded.source.locate(f"{loaded.commit.sha}^", loaded.commit.path)
+        return desired_at(loaded.source, parent, DesiredCache(state.root))
+    except VzGitopsError:
+        return None
 
 
 def reconcile_options(args: argparse.Namespace) -> Options:

@@ -18,6 +18,7 @@ call in flight finishes and nothing new starts.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -113,11 +114,15 @@ class Enforcer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox: list[Report] = field(default_factory=list)  # reports to send once the lock is free
 
-    def apply(self, desired: DesiredState, sha: str) -> NodeOutcome:
-        """Make the node match `desired` (a new revision, or a retry of the live one)."""
+    def apply(
+        self, desired: DesiredState, sha: str, previous: DesiredState | None = None
+    ) -> NodeOutcome:
+        """Make the node match `desired` (a new revision, or a retry of the live one);
+        `previous`: the revision before it, whose containers' nodes tell what moved here."""
+        options = dataclasses.replace(self.options, previous=previous)
         with node_lock(self.state, what=LOCK_HOLDER):
             result, after = apply_revision(
-                desired, sha, self.access, self.state, self._executor(), self.options
+                desired, sha, self.access, self.state, self._executor(), options
             )
         return self._applied(result, after, desired, {})
 

@@ -349,9 +349,22 @@ class Controller:
             return self._invalid(sha, commit.subject, error)
         self.s.log("info", "revision.new", revision=sha, subject=commit.subject)
         self._step()
-        outcome = self.node.apply(desired, sha)
+        outcome = self.node.apply(desired, sha, self._previous(desired, commit))
         self.live, self.live_desired, self.pending = _info(commit, self.s.clock()), desired, None
         return self._record(outcome)
+
+    def _previous(self, desired: DesiredState, commit: Commit) -> DesiredState | None:
+        """The revision before a new one, for what git moved to this node: the live one, else
+        (a first start) the commit's parent; None without Nodes or when it cannot be read."""
+        if not desired.nodes:
+            return None
+        if self.live_desired is not None:
+            return self.live_desired
+        try:
+            parent = self.s.source.locate(f"{commit.sha}^", self.settings.path)
+            return desired_at(self.s.source, parent, self.cache)
+        except VzGitopsError:
+            return None
 
     def _gate(self, sha: str) -> str | None:
         """Why this tip must not be applied (history rewrite, unsigned commits, an unreadable
@@ -457,6 +470,7 @@ class Controller:
         return Status(
             state="stopping" if stopping else self.run_state,
             pid=os.getpid(),
+            node=self._node_name(),
             started_at=utc(self.started_at),
             updated_at=utc(self.s.clock()),
             repo=redact(self.settings.repo),
@@ -484,8 +498,10 @@ class Controller:
         )
 
     def write_status(self) -> None:
+        snapshot = self.snapshot()
+        self.s.metrics.set_node(snapshot.node)  # the metrics' node label follows the status
         try:
-            write_status(self.s.state.root, self.snapshot())
+            write_status(self.s.state.root, snapshot)
         except OSError as error:
             self.s.log("error", "status.unwritable", error=str(error))
 

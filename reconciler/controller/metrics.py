@@ -60,6 +60,7 @@ class Metrics:
     last_applied: float = 0.0
     suspended_node: int = 0
     suspended_containers: int = 0
+    node: str = "default"  # the node the controller applies (the `node` label)
     backup_ages: dict[tuple[int, str], float] = field(default_factory=dict)
     backup_errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,12 +117,21 @@ class Metrics:
         return generate_latest(self._registry).decode("utf-8")
 
     def collect(self) -> Iterator[Metric]:
-        """The families, read under the lock (prometheus_client's `Collector` protocol)."""
+        """The families, read under the lock (prometheus_client's `Collector` protocol); every
+        sample carries the `node` label, so the metrics of many nodes' agents can be told apart
+        in one Prometheus and one failing node does not hide the others."""
         with self._lock:
             families = [*self._reconcile_families(), *self._call_families()]
             families += [*self._gauges(), self._held_family(), self._suspended_family()]
             families += self._backup_families()
+            node = self.node
+        for family in families:
+            family.samples = [s._replace(labels={**s.labels, "node": node}) for s in family.samples]
         yield from families
+
+    def set_node(self, node: str) -> None:
+        with self._lock:
+            self.node = node
 
     def _reconcile_families(self) -> list[Metric]:
         total = CounterMetricFamily(

@@ -103,6 +103,7 @@ class Status(Frozen):
     status_version: int = Field(default=STATUS_VERSION, description="Status format version.")
     state: RunState = Field(description="The controller's state.")
     pid: int = Field(description="Process id of `vzgitops run`.")
+    node: str = Field(default="default", description="The node this controller applies.")
     started_at: datetime = Field(description="When the controller started.")
     updated_at: datetime = Field(description="When this document was written.")
     repo: str = Field(description="Repository (credentials removed).")

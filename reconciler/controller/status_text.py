@@ -119,6 +119,7 @@ def render_text(status: Status, now: datetime) -> str:
     converged = _converged(status)
     lines = [
         f"controller: {status.state} (pid {status.pid}, since {_when(status.started_at, now)})",
+        f"node:       {status.node}",
         f"source:     {status.repo} ({f'ref {status.ref}' if status.ref else 'default branch'}"
         + (f", path {status.path})" if status.path else ")"),
         f"fetched:    {_revision(status.fetched, now)}",

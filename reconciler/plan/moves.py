@@ -22,8 +22,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from reconciler.plan.model import Change, Command, Held, Plan
+from reconciler.spec.desired import DesiredState
+from reconciler.spec.windows import closed
 
 AWAITING = "awaiting migration from node"
 
@@ -107,8 +110,11 @@ def pair(
     running: Mapping[str, frozenset[int]],
     online: frozenset[int],
     windows: Mapping[int, str],
+    alone: bool = True,
 ) -> Pairing:
-    """Join the sources' holds and the destinations' waits into `move` changes.
+    """Join the sources' holds and the destinations' waits into `move` changes. With `alone`, a
+    move whose destination is not planned here (a per-node agent, `--node laptop`) is made all
+    the same, trusting vzmigrate's own checks there (CTID, IPs; REFERENCE section 10.1).
 
     `placed`: the node git places each container on; `destinations`: how each node is reached over ssh (None: it has no ssh address, so no
     source can migrate to it); `running`: the running containers of each node; `online`: the
@@ -123,7 +129,9 @@ def pair(
             dest = placed.get(held.ctid)
             if dest is None or dest == source:
                 continue
-            change, why = _decide(held, source, dest, plans, destinations, running, online, windows)
+            change, why = _decide(
+                held, source, dest, plans, destinations, running, online, windows, alone
+            )
             if change is not None:
                 moves.setdefault(source, []).append(change)
                 out[source] = _replace_held(out[source], held, change, None)
@@ -143,12 +151,13 @@ def _decide(
     running: Mapping[str, frozenset[int]],
     online: frozenset[int],
     windows: Mapping[int, str],
+    alone: bool,
 ) -> tuple[Change | None, str | None]:
     theirs = plans.get(dest)
-    if theirs is None:
+    if theirs is None and not alone:
         return None, None  # the destination is not planned now: the hold says what to do
-    waiting = [h for h in theirs.held if h.ctid == held.ctid]
-    if not waiting or not waiting[0].reason.startswith(AWAITING):
+    waiting = [h for h in theirs.held if h.ctid == held.ctid] if theirs is not None else []
+    if theirs is not None and (not waiting or not waiting[0].reason.startswith(AWAITING)):
         why = waiting[0].reason if waiting else "it is not awaited there"
         return None, f"the move to node {dest} waits: on {dest}, {why}"
     target = destinations.get(dest)
@@ -178,3 +187,42 @@ def _replace_held(plan: Plan, held: Held, change: Change | None, why: str | None
         return plan.model_copy(update={"held": rest, "changes": (change, *plan.changes)})
     moved = held.model_copy(update={"reason": why})
     return plan.model_copy(update={"held": tuple(sorted((*rest, moved), key=lambda h: h.ctid))})
+
+
+def placed(desired: DesiredState) -> dict[int, str]:
+    """The node git places each container on."""
+    return {d.ctid: d.node for d in desired.containers}
+
+
+def destinations(desired: DesiredState) -> dict[str, Destination | None]:
+    """How each node's sshd is reached, for the vzmigrate of a source node."""
+    found: dict[str, Destination | None] = {}
+    for node in desired.nodes:
+        ssh = node.spec.ssh
+        found[node.metadata.name] = (
+            Destination(ssh.host, ssh.port, ssh.user) if ssh is not None else None
+        )
+    return found
+
+
+def paired(
+    plans: Mapping[str, Plan],
+    running: Mapping[str, frozenset[int]],
+    desired: DesiredState,
+    now: datetime,
+    ignore_windows: bool = False,
+    alone: bool = True,
+) -> Pairing:
+    """`pair` with what the revision says: spec.migrate, the destinations' ssh addresses and
+    each container's maintenance windows at `now`."""
+    online = frozenset(d.ctid for d in desired.containers if d.spec.migrate == "online")
+    windows: Mapping[int, str] = {}
+    if not ignore_windows:
+        windows = closed(
+            {
+                d.ctid: d.spec.maintenance or desired.node_windows(d.node)
+                for d in desired.containers
+            },
+            now,
+        )
+    return pair(plans, placed(desired), destinations(desired), running, online, windows, alone)

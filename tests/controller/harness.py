@@ -124,15 +124,19 @@ class Running:
         finally:
             conn.close()
 
-    def metrics(self) -> dict[str, float]:
-        """`name{labels}` (labels sorted by name) -> value, parsed from GET /metrics."""
+    def metrics(self, node: str | None = None) -> dict[str, float]:
+        """`name{labels}` (labels sorted by name, the `node` label left out) -> value, parsed
+        from GET /metrics; every sample must carry `node` (the given one, when given)."""
         code, body = self.http("metrics", "GET", "/metrics")
         assert code == 200
         values = {}
         for family in text_string_to_metric_families(body.decode()):
             for sample in family.samples:
-                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-                values[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+                labels = dict(sample.labels)
+                seen = labels.pop("node", None)
+                assert seen is not None and seen == (node or seen), (sample, node)
+                shown = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+                values[sample.name + (f"{{{shown}}}" if shown else "")] = sample.value
         return values
 
     def reconciles(self) -> int:

@@ -108,7 +108,7 @@ def test_dumps_are_taken_when_due_and_then_an_interval_after_the_last_success(
     assert made.run_backups() == 0
     shown = line(made)
     assert (shown["state"], shown["age_seconds"], shown["error"]) == ("ok", HOUR, None)
-    metric = f'vzgitops_backup_age_seconds{{ctid="{CTID}",name="web"}} 3600.0'
+    metric = f'vzgitops_backup_age_seconds{{ctid="{CTID}",name="web",node="default"}} 3600.0'
     assert metric in made.s.metrics.render()
     second = due(made)
     assert first + 6 * HOUR <= second < first + 6 * HOUR + 1
@@ -160,7 +160,7 @@ def test_a_failed_dump_is_an_error_until_a_retry_succeeds(sim_node: Any, tmp_pat
     assert made.run_backups() == 1
     shown = line(made)
     assert shown["state"] == "failed" and "the last dump failed at" in shown["error"]
-    assert "vzgitops_backup_errors 1.0" in made.s.metrics.render()
+    assert 'vzgitops_backup_errors{node="default"} 1.0' in made.s.metrics.render()
     assert [e["event"] for e in events(log)].count("backup.failed") == 1
     assert due(made) == failed_at + 0.1 * 6 * HOUR  # retried after a tenth of the period
     clock.now = due(made) - 1
@@ -168,7 +168,7 @@ def test_a_failed_dump_is_an_error_until_a_retry_succeeds(sim_node: Any, tmp_pat
     clock.now = due(made)
     assert made.run_backups() == 1
     assert line(made)["state"] == "ok" and line(made)["error"] is None
-    assert "vzgitops_backup_errors 0.0" in made.s.metrics.render()
+    assert 'vzgitops_backup_errors{node="default"} 0.0' in made.s.metrics.render()
 
 
 def test_a_backup_overdue_by_a_whole_period_is_missed(sim_node: Any, tmp_path: Path) -> None:

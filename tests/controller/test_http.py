@@ -218,8 +218,10 @@ def test_metrics_render_in_the_text_format() -> None:
     metrics.held_changes(["destroy"])
     metrics.suspension(node=False, containers=3)
     metrics.backups({(101, "web"): 3600.5}, errors=1)
+    metrics.set_node("hn1")
     text = metrics.render()
     families = {f.name: f for f in text_string_to_metric_families(text)}  # a valid exposition
+    assert {s.labels.get("node") for f in families.values() for s in f.samples} == {"hn1"}
     assert set(families) == {
         "vzgitops_reconciles", "vzgitops_reconcile_duration_seconds", "vzgitops_vzctl_calls",
         "vzgitops_webhook_requests", "vzgitops_drifted_containers",
@@ -228,7 +230,7 @@ def test_metrics_render_in_the_text_format() -> None:
         "vzgitops_backup_age_seconds", "vzgitops_backup_errors",
     }  # fmt: skip
     samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
+        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "node"))): s.value
         for f in families.values()
         for s in f.samples
     }
@@ -259,7 +261,7 @@ def test_metrics_render_in_the_text_format() -> None:
 def test_two_metrics_do_not_share_a_registry() -> None:
     first, second = Metrics(), Metrics()
     first.reconciled("success", 0.1)
-    assert 'vzgitops_reconciles_total{result="success"} 0.0' in second.render()
+    assert 'vzgitops_reconciles_total{result="success",node="default"} 0.0' in second.render()
 
 
 def test_counting_runner_counts_vzctl_calls_only() -> None:
@@ -303,7 +305,7 @@ def test_metrics_and_healthz_over_http() -> None:
         answer = conn.getresponse()
         assert answer.status == 200
         assert answer.getheader("Content-Type", "").startswith("text/plain; version=0.0.4")
-        assert b"vzgitops_up 1" in answer.read()
+        assert b'vzgitops_up{node="default"} 1' in answer.read()
         conn.close()
         for path, code in (("/healthz", 200), ("/nope", 404)):
             conn = http.client.HTTPConnection("127.0.0.1", server.bound.port, timeout=10)
