@@ -71,7 +71,9 @@ def test_a_move_waits_for_its_window_the_destinations_reason_and_an_ssh_address(
     assert "has no ssh address" in unaddressed.plans["laptop"].held[0].reason
 
 
-def test_a_destination_not_planned_leaves_the_hold_as_it_is() -> None:
+def test_a_destination_not_planned_moves_alone_or_leaves_the_hold() -> None:
     plans = {"laptop": _plans()["laptop"]}
     alone = pair(plans, {101: "server"}, {"server": SERVER}, {}, frozenset(), {})
-    assert alone.moves == {} and alone.plans == plans
+    assert [c.action for c in alone.moves["laptop"]] == ["move"]  # a per-node agent moves it
+    held = pair(plans, {101: "server"}, {"server": SERVER}, {}, frozenset(), {}, alone=False)
+    assert held.moves == {} and held.plans == plans

@@ -261,7 +261,7 @@ def test_metrics_render_in_the_text_format() -> None:
 def test_two_metrics_do_not_share_a_registry() -> None:
     first, second = Metrics(), Metrics()
     first.reconciled("success", 0.1)
-    assert 'vzgitops_reconciles_total{result="success",node="default"} 0.0' in second.render()
+    assert 'vzgitops_reconciles_total{node="default",result="success"} 0.0' in second.render()
 
 
 def test_counting_runner_counts_vzctl_calls_only() -> None:
