@@ -17,8 +17,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchmarks.measure import timed
 
 TARGET = 1.2
 MIB = 1 << 20
@@ -44,23 +45,14 @@ def _node(work: Path, mib: int) -> Path:
     return root
 
 
-def _timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{argv[0]} failed (exit {done.returncode}): {done.stdout}{done.stderr}")
-    return seconds
-
-
 def measure(root: Path, out: Path, runs: int) -> tuple[list[float], list[float]]:
     vzdump = [str(root / "bin" / "vzdump"), "101", "--mode", "stop", "--compress", "gzip",
               "--maxfiles", "0", "--dumpdir", str(out)]  # fmt: skip
     tar = ["tar", "czf", str(out / "plain.tar.gz"), "-C", str(root / "private" / "101"), "."]
     dumps, tars = [], []
     for _ in range(runs):
-        dumps.append(_timed(vzdump))
-        tars.append(_timed(tar))
+        dumps.append(timed(vzdump))
+        tars.append(timed(tar))
         shutil.rmtree(out)
         out.mkdir()
     return dumps, tars

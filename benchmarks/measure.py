@@ -123,6 +123,16 @@ def run_vzgitops(args: Sequence[str], env: Mapping[str, str], oplog: Oplog | Non
     )
 
 
+def timed(argv: list[str]) -> float:
+    """Wall seconds of one command that must succeed (the side-by-side benchmarks)."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{argv[0]} failed (exit {done.returncode}): {done.stdout}{done.stderr}")
+    return seconds
+
+
 def ms(seconds: float) -> str:
     """A duration for the tables: milliseconds below 10 s."""
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"

@@ -25,9 +25,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.measure import timed
 
 TARGET = 1.3
 SECTION = "## Moving a container: vzmigrate vs rsync"
@@ -68,17 +69,8 @@ def _nodes(work: Path) -> tuple[list[Path], list[Any]]:
     return roots, servers
 
 
-def _timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{argv[0]} failed (exit {done.returncode}): {done.stdout}{done.stderr}")
-    return seconds
-
-
 def _migrate(src: Path, *flags: str) -> float:
-    return _timed([str(src / "bin" / "vzmigrate"), *flags, "peer", "101"])
+    return timed([str(src / "bin" / "vzmigrate"), *flags, "peer", "101"])
 
 
 def _plain(src: Path, dst: Path) -> float:
@@ -87,7 +79,7 @@ def _plain(src: Path, dst: Path) -> float:
     shutil.rmtree(target, ignore_errors=True)
     shell = f"ssh -F {src / 'etc' / 'ssh_config'} -o BatchMode=yes"
     argv = ["rsync", "-aH", "-e", shell, f"{src / 'private' / '101'}/", f"peer:{target}/"]
-    seconds = _timed(argv)
+    seconds = timed(argv)
     shutil.rmtree(target)
     return seconds
 
