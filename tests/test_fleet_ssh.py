@@ -426,3 +426,24 @@ def test_per_node_agents_move_a_container_the_server_waits_and_never_creates_it(
     }
     creates = [e for e in _oplog(office, env) if e.get("verb") == "create"]
     assert 101 not in [e.get("ctid") for e in creates]
+
+
+def test_a_wait_for_a_source_that_is_gone_ends_with_migrate_recreate(
+    tmp_path: Path, env: dict[str, str], sim_node: SimNode, server: SshNode
+) -> None:
+    repo = fleet_repo(tmp_path / "repo", server)
+    args = ["--repo", str(repo.path)]
+    laptop_env = {**env, "VZGITOPS_STATE_DIR": str(tmp_path / "laptop-state")}
+    server_env = {**server.node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "server-state"),
+                  "VZGITOPS_NODE": "server"}  # fmt: skip
+    assert vzgitops(["apply", "--yes", "--node", "laptop", *args], laptop_env).returncode == 0
+    repo.write("laptop/web.yaml", placed("web", 101, "server", state="running"))
+    repo.commit("web moves to the server")
+    waiting = vzgitops(["apply", "--yes", *args], server_env)
+    assert waiting.returncode == 4 and 101 not in listed(server.node), waiting.stdout
+    assert "If node laptop is gone" in waiting.stdout and "spec.migrate: recreate" in waiting.stdout
+    repo.write("laptop/web.yaml", placed("web", 101, "server", state="running", migrate="recreate"))
+    repo.commit("the laptop is gone: make web anew on the server")
+    made = vzgitops(["apply", "--yes", *args], server_env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert listed(server.node)[101] == "running"

@@ -65,7 +65,7 @@ def await_arrivals(plan: Plan, arriving: Mapping[int, str]) -> Plan:
                 name=change.name,
                 kind="moving",
                 fields=change.fields,
-                reason=f"{AWAITING} {source} (vzmigrate runs there); never created empty here",
+                reason=f"{AWAITING} {source} (vzmigrate runs there); never created empty here. If node {source} is gone, say how to make it anew: spec.restoreFrom (an archive) or spec.migrate: recreate",
             )
         )
     return plan.model_copy(
