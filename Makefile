@@ -32,8 +32,8 @@ typecheck: $(STAMP)
 
 # The suite under coverage, in a shuffled order (each test must pass whatever ran before it; the
 # seed is fixed so a failure reruns the same way, and printed), which also measures the Python
-# processes the tests start (vzgitops, the simulated vzctl/vzlist: pyproject's
-# patch = ["subprocess"]) and prints the combined report; then the replay tests reversed in one
+# processes the tests start (vzgitops everywhere, the simulated vzctl/vzlist in tests/sim:
+# pyproject's patch = ["subprocess"]) and prints the combined report; then the replay tests reversed in one
 # process. TEST_WORKERS pytest-xdist workers run the tests (most of a test's time is spent
 # waiting on vzctl, vzlist, git and ssh processes). One pass, not two: CI's 2 cores took 14
 # minutes for a covered pass plus a shuffled one.

@@ -79,7 +79,7 @@ def test_a_deleted_config_of_a_listed_container_is_an_error(
     conf_dir = sim_node.dir / "conf"
     for stdout, stderr in refused(env, sim_node, tmp_path):
         assert "container 101" in stderr and f"no readable 101.conf in {conf_dir}" in stderr
-        assert "102" not in stderr, stderr
+        assert "102" not in stderr.replace(str(conf_dir), ""), stderr  # the path may hold 102
         assert "allowRecreate" not in stdout + stderr
 
 
