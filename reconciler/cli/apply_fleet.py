@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from reconciler.apply import Executor, RetryPolicy
@@ -54,8 +55,6 @@ def apply_fleet(
         if not fleet.several and errors:
             raise next(iter(errors.values()))  # one node: its error is the command's
         if not fleet.several:
-            from reconciler.cli.commands import check_saved
-
             check_saved(args.plan_file, next(iter(before.values()))[1])
         elif args.plan_file is not None:
             raise UsageError("apply: --plan-file is the plan of one node; pass --node NAME")
@@ -292,3 +291,14 @@ def render_fleet(reports: dict[str, Report], errors: dict[str, str], fmt: str) -
         head = f"## Node `{node}`\n\n" if fmt == "markdown" else f"=== node {node} ===\n"
         parts.append(f"{head}error: {why}\n")
     return "\n".join(parts)
+
+
+def check_saved(path: Path | None, before: Plan) -> None:
+    """`--plan-file`: apply only a saved plan that is still what planning now gives."""
+    if path is None:
+        return
+    saved = Plan.model_validate_json(path.read_text(encoding="utf-8"))
+    if saved != before:
+        raise VzGitopsError(
+            f"the saved plan {path} is stale: the revision or the node changed since it was made; run 'vzgitops plan --out' again"
+        )

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reconciler.cli.steps import (
     EXIT_CHANGES,
@@ -31,9 +30,6 @@ from reconciler.cli.steps import (
     warn,
 )
 from reconciler.errors import SpecError, UsageError, VzGitopsError
-
-if TYPE_CHECKING:
-    from reconciler.plan import Plan
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -88,33 +84,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )  # fmt: skip
     finally:
         fleet.close()
-    if not fleet.several:  # one node: its error is the command's, as before there were fleets
-        _, outcome = done[0]
-        if isinstance(outcome, VzGitopsError):
-            raise outcome
-        plan, observed = outcome
-        warn(observed.warnings)
-        now = datetime.fromtimestamp(time.time(), UTC)
-        running = {plan.node: observed.running_ctids()}
-        plan = paired({plan.node: plan}, running, loaded.desired, now, args.ignore_windows).plans[
-            plan.node
-        ]
-        if args.out is not None:
-            args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        report = build_report(plan)
-        sys.stdout.write(render(report, args.format))
-        return plan_exit(args, report.has_changes)
-    if args.out is not None:
+    first = done[0][1]
+    if not fleet.several and isinstance(first, VzGitopsError):
+        raise first  # one node: its error is the command's, as before there were fleets
+    if fleet.several and args.out is not None:
         raise UsageError("plan: --out saves the plan of one node; pass --node NAME")
     planned, running = {}, {}
     for member, outcome in done:
         if not isinstance(outcome, VzGitopsError):
-            warn([f"node {member.node}: {w}" for w in outcome[1].warnings])
+            prefix = f"node {member.node}: " if fleet.several else ""
+            warn([prefix + w for w in outcome[1].warnings])
             planned[member.node] = outcome[0]
             running[member.node] = outcome[1].running_ctids()
     now = datetime.fromtimestamp(time.time(), UTC)
     pairing = paired(planned, running, loaded.desired, now, ignore_windows=args.ignore_windows)
     plans = [pairing.plans[m.node] for m in fleet.members if m.node in pairing.plans]
+    if not fleet.several:
+        (plan,) = plans
+        if args.out is not None:
+            args.out.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        report = build_report(plan)
+        sys.stdout.write(render(report, args.format))
+        return plan_exit(args, report.has_changes)
     report = build_plan_report(plans, failed=failed_sections(done))
     sys.stdout.write(render(report, args.format))
     if report.failed_nodes:
@@ -230,19 +221,6 @@ def cmd_apply(args: argparse.Namespace) -> int:
         return apply_fleet(args, loaded.desired, loaded.commit.sha, fleet, parent_of(loaded, state))
     finally:
         fleet.close()
-
-
-def check_saved(path: Path | None, before: Plan) -> None:
-    """`--plan-file`: apply only a saved plan that is still what planning now gives."""
-    from reconciler.plan import Plan
-
-    if path is None:
-        return
-    saved = Plan.model_validate_json(path.read_text(encoding="utf-8"))
-    if saved != before:
-        raise VzGitopsError(
-            f"the saved plan {path} is stale: the revision or the node changed since it was made; run 'vzgitops plan --out' again"
-        )
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from reconciler.errors import UsageError, VzGitopsError
-from reconciler.node.access import NodeAccess, access_for
+from reconciler.node.access import NodeAccess
 from reconciler.reconcile import node_of
 from reconciler.report.model import NodeSection, failed_section
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
@@ -130,9 +130,10 @@ def _member(
     name = node.metadata.name
     if here or node.spec.access == "local":
         return Member(name, root, local_access())
+    from reconciler.node.ssh import SshAccess  # only a command with an ssh node loads it
+
     state = StateDir(root.root / NODES_DIR / name)
-    access = access_for(node, root.root, ssh_config=getattr(args, "ssh_config", None))
-    return Member(name, state, access)
+    return Member(name, state, SshAccess.of(node, getattr(args, "ssh_config", None)))
 
 
 def each(

@@ -17,10 +17,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from reconciler.apply import DUMP_TIMEOUT
 from reconciler.cli.fleet import NODES_DIR, Member
 from reconciler.errors import NeedsHuman
-from reconciler.node.dumps import CREATING
+from reconciler.node.dumps import take
 from reconciler.node.locks import clear_stale_lock
 from reconciler.node.observe import FALLBACK_ARGV, parse_vzlist_table
 from reconciler.plan.moves import placed
@@ -114,13 +113,11 @@ def _drop_leftover(source: Member, dest: Member, ctid: int, name: str) -> str:
     """The move was interrupted after vzmigrate started the container on the destination and
     before it destroyed it on the source: the destination's copy runs and is the one; the
     stopped source copy is dumped (the safety net) and destroyed, as vzmigrate would have."""
-    dump = (str(ctid), "--mode", "stop", "--compress", "gzip", "--maxfiles", "0")
-    done = source.access.run(("vzdump", *dump), timeout=DUMP_TIMEOUT)
-    made = CREATING.search(done.stdout)
-    if done.code != 0 or made is None:
-        return f"container {ctid} ({name}): the move to node {dest.node} had started it there when it was interrupted; owned there. The stopped copy left on node {source.node} could not be dumped (vzdump exit {done.code}), so it was kept: it is still owned there until it can be"
-    source.state.record_safety_dump(ctid, made.group(1), time.time())
+    dump = take(source.access.run, ctid, "stop", None)
+    if dump.archive is None:
+        return f"container {ctid} ({name}): the move to node {dest.node} had started it there when it was interrupted; owned there. The stopped copy left on node {source.node} could not be dumped (vzdump exit {dump.code}), so it was kept: it is still owned there until it can be"
+    source.state.record_safety_dump(ctid, dump.archive, time.time())
     gone = source.access.run(("vzctl", "destroy", str(ctid)), timeout=600)
     if gone.code == 0:
         source.state.forget(ctid)
-    return f"container {ctid} ({name}): the move to node {dest.node} had started it there when it was interrupted; owned there, and the stopped copy left on node {source.node} was destroyed after a dump ({made.group(1)})"
+    return f"container {ctid} ({name}): the move to node {dest.node} had started it there when it was interrupted; owned there, and the stopped copy left on node {source.node} was destroyed after a dump ({dump.archive})"

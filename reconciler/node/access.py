@@ -2,8 +2,7 @@
 through one `NodeAccess`, so observe, apply and pre-flight run the same code on the node itself
 (`LocalAccess`, the agent) and over ssh (`reconciler.node.ssh.SshAccess`).
 
-`access_for` picks the access a Node declares (`spec.access`); a node without a Node document is
-the local one.
+A Node with `access: ssh` is reached through `SshAccess.of(node)`; every other node is local.
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ from pathlib import Path, PurePath
 from typing import Protocol
 
 from reconciler.node.identity import Identity, identity_at, local_identity, private_path
-from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner, SubprocessRunner
-from reconciler.spec.models import Node
+from reconciler.node.process import DEFAULT_TIMEOUT, Completed, Runner
 
 
 class NodeAccess(Protocol):
@@ -83,19 +81,3 @@ class LocalAccess:
 
     def close(self) -> None:
         return None
-
-
-def access_for(
-    node: Node | None,
-    conf_dir: Path,
-    runner: Runner | None = None,
-    ssh_config: Path | None = None,
-    control_dir: Path | None = None,
-) -> NodeAccess:
-    """The access a Node declares: local (with `conf_dir` and `runner`) or ssh."""
-    if node is None or node.spec.access == "local" or node.spec.ssh is None:
-        return LocalAccess(run=runner or SubprocessRunner(), conf_dir=conf_dir)
-    from reconciler.node.ssh import SshAccess, SshTarget
-
-    target = SshTarget.of(node.metadata.name, node.spec.ssh)
-    return SshAccess(target, ssh_config=ssh_config, control_dir=control_dir)

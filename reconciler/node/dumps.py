@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from reconciler.errors import CommandTimeout, VzGitopsError, vzctl_detail
+from reconciler.node.facts import vz_conf_setting
 from reconciler.node.process import Runner
-from reconciler.vzconf import parse_conf
 
 ARCHIVE = re.compile(
     r"^vzdump-openvz-(\d+)-(\d{4})_(\d\d)_(\d\d)-(\d\d)_(\d\d)_(\d\d)\.(tar|tar\.gz|tar\.lzo|tgz)$"
@@ -60,10 +60,7 @@ def node_dump_dir(run: Runner, conf_dir: PurePath, override: str | None) -> str:
     /etc/vz/vz.conf is beside /etc/vz/conf), else /vz/dump; read on the node (`cat`)."""
     if override:
         return override
-    done = run(("cat", str(conf_dir.parent / "vz.conf")), timeout=60)
-    if done.code != 0:
-        return DEFAULT_DUMP_DIR
-    value = parse_conf(done.stdout).get("DUMPDIR", "")
+    value = vz_conf_setting(run, conf_dir, "DUMPDIR")
     return value if value.startswith("/") else DEFAULT_DUMP_DIR
 
 

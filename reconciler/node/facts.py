@@ -11,7 +11,7 @@ one per tool output. Any failure gives `FactsUnknown` naming the command, never 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from pathlib import PurePath, PurePosixPath
 
 from reconciler.errors import VzGitopsError
 from reconciler.node.process import Runner
@@ -27,9 +27,16 @@ class ProbeFailed(ValueError):
     """A probe's output was not what its tool prints; the message names the command."""
 
 
-def vz_conf_path(conf_dir: PurePosixPath) -> PurePosixPath:
+def vz_conf_path(conf_dir: PurePath) -> PurePath:
     """/etc/vz/vz.conf next to /etc/vz/conf (the simulated node keeps both under its DIR)."""
     return conf_dir.parent / "vz.conf"
+
+
+def vz_conf_setting(run: Runner, conf_dir: PurePath, key: str) -> str:
+    """One setting of the node's vz.conf (beside its config directory), read on the node with
+    `cat`; "" when the file cannot be read or does not set it."""
+    done = run(("cat", str(vz_conf_path(conf_dir))), timeout=60)
+    return parse_conf(done.stdout).get(key, "") if done.code == 0 else ""
 
 
 def node_path(value: str | None, default: str, key: str) -> str:

@@ -10,18 +10,15 @@ Every step is one argument list through the node's access (no shell).
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from reconciler.node.access import NodeAccess
-from reconciler.vzconf import parse_conf
+from reconciler.node.facts import vz_conf_setting
 
 DEFAULT_LOCKDIR = "/vz/lock"
 
 
 def lock_dir(access: NodeAccess) -> str:
     """LOCKDIR of the node's vz.conf (beside its config directory), else /vz/lock."""
-    done = access.run(("cat", str(PurePosixPath(access.conf_dir).parent / "vz.conf")), timeout=60)
-    value = parse_conf(done.stdout).get("LOCKDIR", "") if done.code == 0 else ""
+    value = vz_conf_setting(access.run, access.conf_dir, "LOCKDIR")
     return value if value.startswith("/") else DEFAULT_LOCKDIR
 
 

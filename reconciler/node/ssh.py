@@ -43,6 +43,7 @@ from reconciler.errors import (
 )
 from reconciler.node.identity import Identity, private_path
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, find_tool, run_bytes
+from reconciler.spec.models import Node
 from reconciler.spec.models import SshAccess as SshSpec
 
 SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
@@ -83,7 +84,7 @@ class SshTarget:
 
 def remote_command(argv: Sequence[str]) -> str:
     """The one string the remote shell parses back into exactly `argv`."""
-    return " ".join(shlex.quote(arg) for arg in argv)
+    return shlex.join(argv)
 
 
 @dataclass
@@ -92,12 +93,18 @@ class SshAccess:
 
     target: SshTarget
     ssh_config: Path | None = None
-    control_dir: Path | None = None
     _dir: Path | None = field(default=None, init=False, repr=False)
     _conf_dir: PurePosixPath | None = field(default=None, init=False, repr=False)
     _privates: dict[int, str] = field(default_factory=dict, init=False, repr=False)
     _identities: dict[int, Identity | None] | None = field(default=None, init=False, repr=False)
     _master: bool = field(default=False, init=False, repr=False)
+
+    @classmethod
+    def of(cls, node: Node, ssh_config: Path | None = None) -> SshAccess:
+        """The access a Node with `access: ssh` declares."""
+        if node.spec.ssh is None:
+            raise ValueError(f"node {node.metadata.name} declares no spec.ssh")
+        return cls(SshTarget.of(node.metadata.name, node.spec.ssh), ssh_config=ssh_config)
 
     @property
     def where(self) -> str:
@@ -112,7 +119,7 @@ class SshAccess:
     def _workdir(self) -> Path:
         if self._dir is None:
             # short: a unix socket path has ~100 bytes; %C below is a 40-character hash
-            self._dir = Path(tempfile.mkdtemp(prefix="vzg-", dir=self.control_dir))
+            self._dir = Path(tempfile.mkdtemp(prefix="vzg-"))
             if self.target.host_key is not None:
                 (self._dir / "known_hosts").write_text(
                     self.target.known_hosts_line(), encoding="utf-8"
