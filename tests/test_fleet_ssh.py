@@ -386,18 +386,27 @@ def test_a_move_to_a_server_whose_ctid_is_taken_is_held_with_the_servers_reason(
 # ---- moves between per-node agents: each node applies only itself, git coordinates ------------
 
 
+def _agents(
+    tmp_path: Path, env: dict[str, str], server: SshNode
+) -> tuple[GitRepo, list[str], dict[str, str], dict[str, str]]:
+    """The fleet repository applied by the laptop's agent (its own state dir, local access),
+    and the environment of the server's agent (its own state dir, VZGITOPS_NODE=server)."""
+    repo = fleet_repo(tmp_path / "repo", server)
+    args = ["--repo", str(repo.path)]
+    laptop_env = {**env, "VZGITOPS_STATE_DIR": str(tmp_path / "laptop-state")}
+    server_env = {**server.node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "server-state"),
+                  "VZGITOPS_NODE": "server"}  # fmt: skip
+    assert vzgitops(["apply", "--yes", "--node", "laptop", *args], laptop_env).returncode == 0
+    return repo, args, laptop_env, server_env
+
+
 def test_per_node_agents_move_a_container_the_server_waits_and_never_creates_it(
     tmp_path: Path, env: dict[str, str], sim_node: SimNode, server: SshNode
 ) -> None:
     from vzsim.sshd import write_client_config
 
-    repo = fleet_repo(tmp_path / "repo", server)
-    args = ["--repo", str(repo.path)]
-    laptop_env = {**env, "VZGITOPS_STATE_DIR": str(tmp_path / "laptop-state")}
+    repo, args, laptop_env, server_env = _agents(tmp_path, env, server)
     office = server.node
-    server_env = {**office.env, "VZGITOPS_STATE_DIR": str(tmp_path / "server-state"),
-                  "VZGITOPS_NODE": "server"}  # fmt: skip
-    assert vzgitops(["apply", "--yes", "--node", "laptop", *args], laptop_env).returncode == 0
     assert vzgitops(["apply", "--yes", *args], server_env).returncode == 0  # the server's agent
     _secret(sim_node, 101).parent.mkdir(parents=True, exist_ok=True)
     _secret(sim_node, 101).write_text(SECRET)
@@ -431,12 +440,7 @@ def test_per_node_agents_move_a_container_the_server_waits_and_never_creates_it(
 def test_a_wait_for_a_source_that_is_gone_ends_with_migrate_recreate(
     tmp_path: Path, env: dict[str, str], sim_node: SimNode, server: SshNode
 ) -> None:
-    repo = fleet_repo(tmp_path / "repo", server)
-    args = ["--repo", str(repo.path)]
-    laptop_env = {**env, "VZGITOPS_STATE_DIR": str(tmp_path / "laptop-state")}
-    server_env = {**server.node.env, "VZGITOPS_STATE_DIR": str(tmp_path / "server-state"),
-                  "VZGITOPS_NODE": "server"}  # fmt: skip
-    assert vzgitops(["apply", "--yes", "--node", "laptop", *args], laptop_env).returncode == 0
+    repo, args, _, server_env = _agents(tmp_path, env, server)
     repo.write("laptop/web.yaml", placed("web", 101, "server", state="running"))
     repo.commit("web moves to the server")
     waiting = vzgitops(["apply", "--yes", *args], server_env)
