@@ -48,12 +48,12 @@ def run(argv: Sequence[str]) -> int:
     return _batch(COMMANDS[args.command], args)
 
 
-FLEET_COMMANDS = frozenset({"plan", "apply", "drift"})
+FLEET_COMMANDS = frozenset({"plan", "apply", "drift", "run"})
 
 
 def _nodes(args: argparse.Namespace) -> None:
     """`args.nodes`: every --node, else $VZGITOPS_NODE (as with --state-dir); `args.node`: the
-    one node when exactly one is named. Only plan, apply and drift work on several."""
+    one node when exactly one is named (run: all of them, as `Settings.nodes`). Only plan, apply, drift and run work on several."""
     if not hasattr(args, "node"):
         return
     given = getattr(args, "node", None)
@@ -66,10 +66,10 @@ def _nodes(args: argparse.Namespace) -> None:
         nodes = [os.environ[NODE_ENV]]
     if len(nodes) > 1 and args.command not in FLEET_COMMANDS:
         raise UsageError(
-            f"{args.command}: --node names one node (plan, apply and drift take several)"
+            f"{args.command}: --node names one node (plan, apply, drift and run take several)"
         )
     args.nodes = nodes
-    args.node = nodes[0] if len(nodes) == 1 else None
+    args.node = nodes if args.command == "run" else nodes[0] if len(nodes) == 1 else None
 
 
 SIM_MISSING = (

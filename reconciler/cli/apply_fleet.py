@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler.apply import Executor, RetryPolicy
-from reconciler.cli.fleet import Fleet, Member, each, node_error
+from reconciler.cli.fleet import each, node_error
 from reconciler.cli.moves import arrivals, known_states, settle, settle_one
 from reconciler.cli.progress import Narrator, confirm, destructive
 from reconciler.cli.steps import EXIT_ERROR, EXIT_HELD, note, plan_exit, reconcile_options, warn
 from reconciler.errors import UsageError, VzGitopsError
+from reconciler.fleet import Fleet, Member
 from reconciler.plan import Plan
 from reconciler.plan.moves import paired, placed
 from reconciler.plan.result import ApplyResult, ChangeResult

@@ -282,9 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop owning a container destroyed or replaced by hand (repeatable)",
     )
 
-    p = sub.add_parser("run", help="keep the node matching git: the long-running controller")
+    p = sub.add_parser("run", help="keep the nodes matching git: the long-running controller")
     _source_options(p)
-    _node_options(p)
+    _node_options(p, several=True)
+    _fleet_options(p)
     _run_options(p)
 
     for verb, what in (("suspend", "hold"), ("resume", "release")):

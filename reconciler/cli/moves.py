@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from reconciler.cli.fleet import NODES_DIR, Member
 from reconciler.errors import NeedsHuman
+from reconciler.fleet import NODES_DIR, Member
 from reconciler.node.dumps import take
 from reconciler.node.locks import clear_stale_lock
 from reconciler.node.observe import FALLBACK_ARGV, parse_vzlist_table

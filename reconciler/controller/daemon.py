@@ -1,9 +1,10 @@
 """The wiring of `vzgitops run`: typed settings, threads, servers and signals (shell).
 
-`run_from_args` turns the parsed command line into `Settings`; `run` builds the seams (the
-source kept in the state directory, the counting and stoppable runner, the event log, metrics),
-starts the optional webhook and metrics servers and the git watch, installs signal handling,
-and runs `Controller.loop` on the main thread until SIGTERM or SIGINT, then returns 0.
+`run_from_args` turns the parsed command line into `Settings`; `run` builds the seams the
+nodes' controllers share (the source kept in the state directory, the event log, the trigger
+queue), starts the optional webhook and metrics servers and the git watch, installs signal
+handling, and runs `FleetController.loop` (one `Controller` per node, see `fleet`) on the main
+thread until SIGTERM or SIGINT, then returns 0.
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from reconciler.cli.steps import conf_dir, state_dir
-from reconciler.controller.enforce import StoppableRunner
 from reconciler.controller.events import EventLog, Logger
+from reconciler.controller.fleet import FleetController, FleetMetrics, SharedSource
 from reconciler.controller.httpd import Listen, parse_listen
-from reconciler.controller.loop import Controller
-from reconciler.controller.metrics import CountingRunner, Health, Metrics, MetricsServer
+from reconciler.controller.metrics import Health, Metrics, MetricsServer
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.sources import GitWatch, SignalTriggers
 from reconciler.controller.triggers import TriggerQueue
 from reconciler.controller.webhook import WebhookServer, read_secret
 from reconciler.errors import UsageError
-from reconciler.node.access import LocalAccess
+from reconciler.node.access import LocalAccess, NodeAccess
 from reconciler.node.process import SubprocessRunner
 from reconciler.source import find_git_dir, is_url, open_source, redact
 from reconciler.state import StateDir, controller_lock
@@ -49,6 +49,7 @@ CONVERTED: dict[str, tuple[str, Callable[[Any], object]]] = {
     "conf_dir": ("vz_conf_dir", conf_dir),
     "webhook_listen": ("webhook_listen", _listen),
     "metrics_listen": ("metrics_listen", _listen),
+    "nodes": ("node", lambda names: tuple(names or ())),
 }
 
 
@@ -92,25 +93,32 @@ def watched_git_dir(repo: str) -> Path:
         raise UsageError(f"--watch: {path} is not a local git repository ({error})") from error
 
 
+def _local_access(settings: Settings) -> Callable[[], NodeAccess]:
+    """This machine's access: vzctl and vzlist on PATH, --vz-conf-dir."""
+    return lambda: LocalAccess(run=SubprocessRunner(), conf_dir=settings.conf_dir)
+
+
 def _seams(settings: Settings, log: Logger, stopping: threading.Event) -> Seams:
+    """What the nodes' controllers share: one source (fetched once per round), the state
+    directory, the log, the webhook's metrics, health, the trigger queue."""
     state = StateDir(settings.state_dir)
     state.ensure()
-    metrics = Metrics()
-    runner = StoppableRunner(CountingRunner(SubprocessRunner(), metrics), stopping)
     source = open_source(settings.repo, state.root / "source", timeout=settings.fetch_timeout)
     return Seams(
-        source=source,
-        access=LocalAccess(run=runner, conf_dir=settings.conf_dir),
+        source=SharedSource(source),
+        access=_local_access(settings)(),
         state=state,
         log=log,
-        metrics=metrics,
+        metrics=Metrics(),
         health=Health(),
         queue=TriggerQueue(),
         stopping=stopping,
     )
 
 
-def _servers(settings: Settings, seams: Seams, stack: contextlib.ExitStack) -> None:
+def _servers(
+    settings: Settings, seams: Seams, metrics: FleetMetrics, stack: contextlib.ExitStack
+) -> None:
     """Start the webhook and metrics endpoints that were asked for; record where they listen."""
     if settings.webhook_listen is not None and settings.webhook_secret_file is not None:
         secret = read_secret(settings.webhook_secret_file)
@@ -125,7 +133,7 @@ def _servers(settings: Settings, seams: Seams, stack: contextlib.ExitStack) -> N
         hook.start()
         seams.listen["webhook"] = hook.bound.render()
     if settings.metrics_listen is not None:
-        server = MetricsServer(settings.metrics_listen, seams.metrics, seams.health, seams.log)
+        server = MetricsServer(settings.metrics_listen, metrics, seams.health, seams.log)
         stack.callback(server.close)
         server.start()
         seams.listen["metrics"] = server.bound.render()
@@ -139,7 +147,7 @@ def run(settings: Settings) -> int:
     stopping = threading.Event()
     seams = _seams(settings, log, stopping)
     watch_dir = watched_git_dir(settings.repo) if settings.watch else None
-    controller = Controller(settings, seams)
+    controller = FleetController(settings, seams, _local_access(settings))
 
     def hup() -> None:
         log("info", "controller.sighup")
@@ -151,7 +159,7 @@ def run(settings: Settings) -> int:
         seams.queue.wake()
 
     with contextlib.ExitStack() as stack:
-        _servers(settings, seams, stack)
+        _servers(settings, seams, controller.metrics, stack)
         signals = SignalTriggers(hup, stop)
         signals.start()
         stack.callback(signals.close)

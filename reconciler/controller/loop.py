@@ -1,8 +1,10 @@
-"""`vzgitops run`: the long-running controller loop (shell; wired up by `daemon`).
+"""`vzgitops run`: one node's controller (shell; driven by `fleet`, wired up by `daemon`).
 
     triggers (poll, webhook, watch, SIGHUP, timers) -> one cycle at a time -> schedule the next
 
-A cycle is an ordered list of small steps, each returning early: fetch the source and resolve
+The fleet's loop runs one `Controller` per node, each with its own schedule, backoff, live
+revision and status; this module is what one node's controller does when its turn comes. A
+cycle is an ordered list of small steps, each returning early: fetch the source and resolve
 the ref -> if the tip is new: the history-rewrite gate, the signature gate, read it from git
 objects and validate it (or take it from `revcache` when its tree validated before), apply it
 (`enforce`) -> else, when due: retry an apply that did not converge, or check the live revision
@@ -20,6 +22,7 @@ a new revision, SIGHUP or an hour (`triggers.Failures`). SIGTERM/SIGINT end the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import traceback
 from typing import Literal
@@ -82,39 +85,7 @@ class Controller:
         first_drift = now if settings.drift_interval > 0 else None
         self.schedule = Schedule(now + settings.interval, first_drift, settings.drift_interval)
         self.failures = Failures(Backoff(settings.backoff_initial, settings.backoff_max))
-        options = Options(
-            node=settings.node,
-            prune=settings.prune,
-            allow_mass_destroy=settings.allow_mass_destroy,
-            ignore_windows=settings.ignore_windows,
-            dump_before_destroy=settings.dump_before_destroy,
-            dump_dir=settings.dump_dir,
-            dump_keep=settings.dump_keep,
-            clock=seams.clock,
-            warn=lambda warning: seams.log("warning", "observe.warning", message=warning),
-        )
-        self.node = Enforcer(
-            access=seams.access,
-            state=seams.state,
-            options=options,
-            log=seams.log,
-            metrics=seams.metrics,
-            stopping=seams.stopping,
-            drift_mode=settings.drift,
-            backoff=ContainerBackoff(max(settings.drift_interval, 1.0), DRIFT_BACKOFF_MAX),
-            notify_url=settings.notify_url,
-            clock=seams.clock,
-        )
-        self.backups = Backups(
-            access=seams.access,
-            state=seams.state,
-            options=options,
-            log=seams.log,
-            metrics=seams.metrics,
-            stopping=seams.stopping,
-            clock=seams.clock,
-            since=seams.clock(),
-        )
+        self.node, self.backups = self._wire(settings)
         self.cache = DesiredCache(seams.state.root)
         self.started_at = seams.clock()
         self.cycles = 0
@@ -135,28 +106,40 @@ class Controller:
         self.suspension: Suspension | None = None  # as read at the last cycle
         self._recall_live()
 
-    # ---- the loop ----------------------------------------------------------------------------
+    def _wire(self, settings: Settings) -> tuple[Enforcer, Backups]:
+        """The node work of these settings: applying and checking it, its scheduled dumps."""
+        s = self.s
+        options = Options(
+            node=settings.node,
+            prune=settings.prune,
+            allow_mass_destroy=settings.allow_mass_destroy,
+            ignore_windows=settings.ignore_windows,
+            dump_before_destroy=settings.dump_before_destroy,
+            dump_dir=settings.dump_dir,
+            dump_keep=settings.dump_keep,
+            clock=s.clock,
+            warn=lambda warning: s.log("warning", "observe.warning", message=warning),
+        )
+        enforcer = Enforcer(
+            access=s.access, state=s.state, options=options, log=s.log, metrics=s.metrics,
+            stopping=s.stopping, clock=s.clock, drift_mode=settings.drift,
+            backoff=ContainerBackoff(max(settings.drift_interval, 1.0), DRIFT_BACKOFF_MAX),
+            notify_url=settings.notify_url,
+        )  # fmt: skip
+        backups = Backups(
+            access=s.access, state=s.state, options=options, log=s.log, metrics=s.metrics,
+            stopping=s.stopping, clock=s.clock, since=s.clock(),
+        )  # fmt: skip
+        return enforcer, backups
 
-    def loop(self) -> None:
-        """Run cycles, one at a time, until `stopping` is set."""
-        self.s.queue.fire("startup")
-        self.run_state = "running"
-        while not self.s.stopping.is_set():
-            wait = max(0.0, self.schedule.next_due()[1] - self.s.monotonic())
-            wait = min(wait, self._backup_wait())
-            self.s.health.idle(wait)
-            self.write_status()
-            reasons = self.s.queue.take(wait)
-            if self.s.stopping.is_set():
-                break
-            reasons |= self.schedule.due(self.s.monotonic())
-            if reasons:
-                self.s.health.busy()
-                self.run_cycle(reasons)
-            self.s.health.busy()
-            self.run_backups()
-        self.run_state = "stopped"
-        self.write_status()
+    def follow(self, node: str) -> None:
+        """Work on `node` from now on: the fleet names this machine's node once a revision
+        says which it is (before that, the controller reported why there was none)."""
+        if node != self.settings.node:
+            self.settings = dataclasses.replace(self.settings, nodes=(node,))
+            self.node, self.backups = self._wire(self.settings)
+
+    # ---- the loop ----------------------------------------------------------------------------
 
     def run_cycle(self, reasons: frozenset[Reason]) -> None:
         started = self.s.monotonic()
@@ -257,7 +240,7 @@ class Controller:
 
     # ---- scheduled backups (between cycles, never during one) ---------------------------------
 
-    def _backup_wait(self) -> float:
+    def backup_wait(self) -> float:
         """Seconds until the next scheduled dump is due (at least one: a dump that waits for
         the node lock is tried again a second later, not in a tight loop)."""
         desired = self.live_desired

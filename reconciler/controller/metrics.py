@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Protocol, cast
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -259,10 +259,14 @@ class Health:
         return True, "ok"
 
 
+class Exposition(Protocol):
+    def render(self) -> str: ...
+
+
 class MetricsServer(BoundedHTTPServer):
     """`GET /metrics` and `GET /healthz` on `--metrics-listen`."""
 
-    def __init__(self, listen: Listen, metrics: Metrics, health: Health, log: Logger) -> None:
+    def __init__(self, listen: Listen, metrics: Exposition, health: Health, log: Logger) -> None:
         self.metrics = metrics
         self.health = health
         super().__init__(listen, _MetricsHandler, log, "metrics")

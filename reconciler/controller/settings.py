@@ -33,7 +33,9 @@ class Settings:
     path: str
     state_dir: Path
     conf_dir: Path
-    node: str | None = None
+    nodes: tuple[str, ...] = ()  # --node (or $VZGITOPS_NODE); none: every node reachable
+    ssh_config: Path | None = None
+    parallel: int = 8
     prune: bool = False
     allow_mass_destroy: bool = False
     ignore_windows: bool = False
@@ -57,8 +59,15 @@ class Settings:
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
 
+    @property
+    def node(self) -> str | None:
+        """The one node named, else None."""
+        return self.nodes[0] if len(self.nodes) == 1 else None
+
     def check(self) -> None:
         """Usage errors that argparse cannot see."""
+        if self.parallel < 1:
+            raise UsageError("--parallel must be at least 1")
         if self.interval <= 0:
             raise UsageError("--interval must be greater than 0")
         if self.webhook_listen is not None and self.webhook_secret_file is None:

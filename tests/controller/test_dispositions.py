@@ -50,7 +50,12 @@ def controller(
                   log=EventLog("json", log), metrics=Metrics(), health=Health(),
                   queue=TriggerQueue(), stopping=threading.Event())  # fmt: skip
     settings = Settings(
-        repo="fake", ref=None, path="", state_dir=state.root, conf_dir=conf, node=node
+        repo="fake",
+        ref=None,
+        path="",
+        state_dir=state.root,
+        conf_dir=conf,
+        nodes=(node,) if node else (),
     )
     made = Controller(settings, seams)
     made.node.retry = RetryPolicy(attempts=1)  # the executor's own retries are tested elsewhere

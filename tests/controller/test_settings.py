@@ -38,6 +38,8 @@ EVERY_OPTION = {
     "gpg_home": ["--gpg-home", "/srv/gnupg"],
     "log_format": ["--log-format", "json"],
     "notify_url": ["--notify-url", "http://127.0.0.1:9/hook"],
+    "ssh_config": ["--ssh-config", "/srv/ssh_config"],
+    "parallel": ["--parallel", "3"],
 }
 
 EXPECTED = Settings(
@@ -46,7 +48,7 @@ EXPECTED = Settings(
     path="nodes/a",
     state_dir=Path("/srv/state"),
     conf_dir=Path("/srv/conf"),
-    node="node-a",
+    nodes=("node-a",),
     prune=True,
     allow_mass_destroy=True,
     ignore_windows=True,
@@ -67,6 +69,8 @@ EXPECTED = Settings(
     gpg_home=Path("/srv/gnupg"),
     log_format="json",
     notify_url="http://127.0.0.1:9/hook",
+    ssh_config=Path("/srv/ssh_config"),
+    parallel=3,
 )
 
 
