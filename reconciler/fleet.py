@@ -22,9 +22,9 @@ from reconciler.node.access import NodeAccess
 from reconciler.reconcile import node_of
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.spec.models import Node
+from reconciler.state import NODES_DIR as NODES_DIR
 from reconciler.state import StateDir
 
-NODES_DIR = "nodes"
 NODE_ENV = "VZGITOPS_NODE"
 
 

@@ -52,6 +52,7 @@ from reconciler.plan import Inventory
 from reconciler.plan.scope import Suspension
 
 STATE_DIR_ENV = "VZGITOPS_STATE_DIR"
+NODES_DIR = "nodes"  # STATE/nodes/NAME: the state of each node reached over ssh
 DEFAULT_STATE_DIR = "/var/lib/vzgitops"
 INVENTORY_VERSION = 1
 

@@ -194,4 +194,14 @@ def ssh_node(tmp_path: Path, ssh_keys: Any) -> Iterator[SshNode]:
         served.sshd.stop()
 
 
+@pytest.fixture
+def server(tmp_path: Path, ssh_keys: Any) -> Iterator[SshNode]:
+    """The server: a second simulated node, behind its own sshd (the laptop is `sim_node`)."""
+    served = make_ssh_node(tmp_path / "server", ssh_keys)
+    try:
+        yield served
+    finally:
+        served.sshd.stop()
+
+
 # ---- end of the simulated node ----------------------------------------------------------------

@@ -13,14 +13,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import SimNode, SshNode, make_ssh_node
+from tests.conftest import SimNode, SshNode
 from tests.support import VZGITOPS, GitRepo, container_doc, vzgitops
 
 
@@ -60,16 +59,6 @@ def listed(node: SimNode) -> dict[int, str]:
     done = node.run("vzlist", "-a", "-H", "-o", "ctid,status")
     rows = (line.split() for line in done.stdout.splitlines() if line.strip())
     return {int(ctid): status for ctid, status in rows}
-
-
-@pytest.fixture
-def server(tmp_path: Path, ssh_keys: Any) -> Iterator[SshNode]:
-    """The server: a second simulated node, behind its own sshd (the laptop is `sim_node`)."""
-    served = make_ssh_node(tmp_path / "server", ssh_keys)
-    try:
-        yield served
-    finally:
-        served.sshd.stop()
 
 
 @pytest.fixture
@@ -119,6 +108,27 @@ def test_a_change_on_the_server_is_planned_and_applied_there_only(
     assert vzgitops(["apply", "--yes", *args], env).returncode == 0
     conf = (server.node.dir / "conf" / "201.conf").read_text()
     assert 'CPUS="2"' in conf
+
+
+def test_drift_measures_each_node_against_the_revision_it_applied(
+    fleet: tuple[GitRepo, list[str]], env: dict[str, str], server: SshNode
+) -> None:
+    repo, args = fleet
+    assert vzgitops(["apply", "--yes", *args], env).returncode == 0
+    repo.write("server/db.yaml", placed("db", 201, "server", state="running", cpus=2))
+    repo.commit("db gets 2 cpus")
+    assert vzgitops(["apply", "--yes", "--node", "server", *args], env).returncode == 0
+    drift = vzgitops(["drift", "--format", "json", *args], env)  # the laptop is one commit behind
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    report = json.loads(drift.stdout)
+    assert report["kind"] == "fleet" and report["errors"] == {}
+    assert sorted(report["nodes"]) == ["laptop", "server"]
+    conf = server.node.dir / "conf" / "201.conf"
+    conf.write_text(conf.read_text().replace('CPUS="2"', 'CPUS="1"'))  # by hand, behind git's back
+    drift = vzgitops(["drift", *args], env)
+    assert drift.returncode == 2, drift.stdout + drift.stderr
+    server_part = drift.stdout.split("=== node server ===")[1]
+    assert "201" in server_part and "cpus" in server_part
 
 
 def test_a_server_with_another_host_key_is_refused_and_the_laptop_still_planned(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.cli.steps import (
     EXIT_CHANGES,
@@ -30,6 +31,15 @@ from reconciler.cli.steps import (
     warn,
 )
 from reconciler.errors import SpecError, UsageError, VzGitopsError
+from reconciler.state import NODES_DIR
+
+if TYPE_CHECKING:  # the types only: each command imports what it runs when it runs
+    from reconciler.cli.steps import Loaded
+    from reconciler.drift import Drift
+    from reconciler.fleet import Member
+    from reconciler.plan.observed import ObservedState
+    from reconciler.spec.desired import DesiredState
+    from reconciler.state import StateDir
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -146,11 +156,53 @@ def cmd_plan_pr(args: argparse.Namespace) -> int:
     return EXIT_CHANGES if report.has_changes else EXIT_OK
 
 
+def _applied_or_head(state: StateDir, applied: Callable[[StateDir], str]) -> str | None:
+    """The revision this machine's node last applied; None (the tip) when it applied none,
+    as in a fleet reached over ssh only, whose nodes each say what they applied."""
+    try:
+        return applied(state)
+    except VzGitopsError:
+        if not (state.root / NODES_DIR).is_dir():
+            raise
+        return None
+
+
+def _drift_base(
+    member: Member, loaded: Loaded, given: str | None, root: StateDir
+) -> tuple[DesiredState, str] | VzGitopsError:
+    """What a node's drift is measured against: --ref, else the revision that node last
+    applied (each node of a fleet has its own), read in turn (git is not shared by threads)."""
+    from reconciler.controller.drift_record import applied_revision
+    from reconciler.revcache import DesiredCache, desired_at
+
+    if given is not None:
+        return loaded.desired, loaded.commit.sha
+    try:
+        sha = applied_revision(member.state)
+        if sha == loaded.commit.sha:
+            return loaded.desired, sha
+        commit = loaded.source.locate(sha, loaded.commit.path)
+        return desired_at(loaded.source, commit, DesiredCache(root.root)), sha
+    except VzGitopsError as error:
+        return error
+
+
+def _node_drift(
+    member: Member, base: tuple[DesiredState, str] | VzGitopsError
+) -> tuple[Drift, ObservedState]:
+    from reconciler.controller.drift_record import observe_drift
+
+    if isinstance(base, VzGitopsError):
+        raise base
+    desired, sha = base
+    return observe_drift(desired, sha, member.access, member.state, member.node)
+
+
 def cmd_drift(args: argparse.Namespace) -> int:
     """`drift`: the nodes against the last applied revision (or --ref); exit 2 on drift."""
     from reconciler.cli.apply_fleet import render_fleet
     from reconciler.cli.fleet import each, fleet_for, node_error
-    from reconciler.controller.drift_record import applied_revision, observe_drift
+    from reconciler.controller.drift_record import applied_revision
     from reconciler.report import build_drift_report, render
     from reconciler.state import StateDir
 
@@ -161,19 +213,17 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
         check_adoptable(args.repo, args.branch)
     state = StateDir(state_dir(args.state_dir))
-    args.ref = args.ref or applied_revision(state)
+    given = args.ref
+    args.ref = given or _applied_or_head(state, applied_revision)
     loaded = load(args, state)
-    desired, sha = loaded.desired, loaded.commit.sha
+    desired = loaded.desired
     fleet = fleet_for(args, desired, state)
     if args.adopt and fleet.several:
         fleet.close()
         raise UsageError("drift --adopt writes one node's drift back into git; pass --node NAME")
     try:
-        done = each(
-            fleet.members,
-            lambda m: observe_drift(desired, sha, m.access, m.state, m.node),
-            args.parallel,
-        )
+        against = {m.node: _drift_base(m, loaded, given, state) for m in fleet.members}
+        done = each(fleet.members, lambda m: _node_drift(m, against[m.node]), args.parallel)
     finally:
         fleet.close()
     if fleet.several:

@@ -85,10 +85,13 @@ HELP: dict[str, tuple[str, tuple[str, ...], str]] = {
         _EXIT_COMMON + "; 75 the node lock is held",
     ),
     "run": (
-        "The long-running controller: keep the node matching git. Polls (and optionally watches "
-        "a local repository or serves a webhook), corrects or reports drift, serves metrics.",
+        "The long-running controller: keep the nodes matching git. Polls (and optionally watches "
+        "a local repository or serves a webhook), corrects or reports drift, serves metrics. "
+        "With --node NAME, that node only (a per-node agent); without, every node reachable "
+        "from here (access: ssh, and this machine's), each with its own state and backoff.",
         (
             "vzgitops run --repo https://git.example/ct-config.git --ref main",
+            "vzgitops run --repo /srv/ct-config --node laptop",
             "vzgitops run --repo /srv/ct-config --watch --metrics-listen 127.0.0.1:9480",
             "vzgitops run --repo . --drift report --interval 5m",
         ),
@@ -97,7 +100,7 @@ HELP: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
     "status": (
         "Show what 'vzgitops run' is doing: the last revision applied, held changes, drift and "
-        "errors, from its state directory.",
+        "errors, from its state directory (a section per node of a central run).",
         ("vzgitops status", "vzgitops status --state-dir /var/lib/vzgitops --format json"),
         _EXIT_COMMON,
     ),
