@@ -30,6 +30,7 @@ from typing import Literal
 from reconciler.controller.backoff import Backoff, ContainerBackoff, Failures
 from reconciler.controller.backups import Backups
 from reconciler.controller.enforce import Enforcer, NodeOutcome, Result
+from reconciler.controller.gate import refusal
 from reconciler.controller.schedule import Schedule, jittered
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.status import (
@@ -350,30 +351,11 @@ class Controller:
             return None
 
     def _gate(self, sha: str) -> str | None:
-        """Why this tip must not be applied (history rewrite, unsigned commits, an unreadable
-        record of the applied revision), or None."""
-        if self.unreadable_applied is not None:
-            return f"the applied revision is unknown, so a history rewrite cannot be ruled out: {self.unreadable_applied}"
-        live = self.live.sha if self.live else None
-        if live is not None and not self.s.source.is_ancestor(live, sha):
-            if not self.settings.allow_rewrite:
-                return f"history rewrite: {sha[:12]} does not descend from the applied {live[:12]}; push a fix on top of the applied commit, or restart with --allow-rewrite to apply it"
-            self.s.log("warning", "revision.rewrite", revision=sha, applied=live)
-        if not self.settings.verify_signatures:
-            return None
-        try:
-            unsigned = self.s.source.verify_signatures(
-                live,
-                sha,
-                allowed_signers=self.settings.allowed_signers,
-                gpg_home=self.settings.gpg_home,
-            )
-        except UsageError as error:  # e.g. the applied commit is gone: fail closed
-            return f"the signatures cannot be checked: {error}"
-        if not unsigned:
-            return None
-        shown = ", ".join(c[:12] for c in unsigned[:5]) + (" ..." if len(unsigned) > 5 else "")
-        return f"{len(unsigned)} new commit(s) are not signed by a trusted key: {shown}"
+        """Why this tip must not be applied (`gate.refusal`), or None."""
+        return refusal(
+            self.s.source, self.settings, self.live.sha if self.live else None, sha,
+            self.unreadable_applied, self.s.log,
+        )  # fmt: skip
 
     def _invalid(self, sha: str, subject: str | None, error: SpecError | None) -> Result:
         count = len(error.problems) if error else 0
