@@ -131,6 +131,38 @@ def test_drift_measures_each_node_against_the_revision_it_applied(
     assert "201" in server_part and "cpus" in server_part
 
 
+def test_backup_import_and_adopt_reach_the_server_over_ssh(
+    fleet: tuple[GitRepo, list[str]], env: dict[str, str], tmp_path: Path, server: SshNode
+) -> None:
+    _, args = fleet
+    assert vzgitops(["apply", "--yes", *args], env).returncode == 0
+    state = Path(env["VZGITOPS_STATE_DIR"]) / "nodes" / "server"
+    done = vzgitops(["backup", "--node", "server", "--mode", "stop", "202", *args], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    dumped = json.loads((state / "backups.json").read_text())
+    assert (
+        "202" in json.dumps(dumped)
+        and not (Path(env["VZGITOPS_STATE_DIR"]) / "backups.json").exists()
+    )
+    listed_dumps = vzgitops(["backups", "--node", "server", "--format", "json", *args], env)
+    assert listed_dumps.returncode == 0, listed_dumps.stdout + listed_dumps.stderr
+    assert [a["ctid"] for a in json.loads(listed_dumps.stdout)["archives"]] == [202]
+    made = server.node.run("vzctl", "create", "300", "--ostemplate", "debian-12.0-x86_64-minimal")
+    assert made.returncode == 0, made.stderr  # by hand, on the server
+    imported = vzgitops(
+        ["import", "--node", "server", "--ctid", "300", "--out", str(tmp_path / "in"), *args], env
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    written = yaml.safe_load((tmp_path / "in" / "ct300.yaml").read_text())
+    assert written["metadata"]["node"] == "server" and written["spec"]["ctid"] == 300
+    owned = json.loads((state / "inventory.json").read_text())["containers"]
+    assert sorted(owned) == ["201", "202", "300"]
+    assert vzgitops(["adopt", "--node", "server", "--forget", "300", *args], env).returncode == 0
+    assert vzgitops(["adopt", "--node", "server", "300", *args], env).returncode == 0
+    owned = json.loads((state / "inventory.json").read_text())["containers"]
+    assert owned["300"]["how"] == "adopt"
+
+
 def test_a_server_with_another_host_key_is_refused_and_the_laptop_still_planned(
     tmp_path: Path, env: dict[str, str], server: SshNode
 ) -> None:

@@ -59,7 +59,7 @@ def _node_options(p: argparse.ArgumentParser, several: bool = False) -> None:
         p.add_argument("--node", default=None, help="the node (default $VZGITOPS_NODE)")
 
 
-def _fleet_options(p: argparse.ArgumentParser) -> None:
+def _ssh_config_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ssh-config",
         type=Path,
@@ -67,6 +67,24 @@ def _fleet_options(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="an ssh_config file for nodes with access: ssh (passed to ssh as -F)",
     )
+
+
+def _reach_options(p: argparse.ArgumentParser) -> None:
+    """How a command that works on one node reaches a node that is not this machine: the
+    repository declares it (its Node document: access, ssh host and key)."""
+    p.add_argument(
+        "--repo",
+        default=None,
+        help="with --node: the git repository whose Node says how to reach it (default: none, "
+        "this machine)",
+    )
+    p.add_argument("--ref", default=None, help="with --repo: branch, tag or commit")
+    p.add_argument("--path", default="", help="with --repo: the subdirectory of the YAML files")
+    _ssh_config_option(p)
+
+
+def _fleet_options(p: argparse.ArgumentParser) -> None:
+    _ssh_config_option(p)
     p.add_argument(
         "--parallel",
         type=int,
@@ -173,6 +191,7 @@ def ctid(text: str) -> int:
 def _backup_parsers(sub: Any) -> None:
     p = sub.add_parser("backup", help="take a vzdump of owned containers now")
     _node_options(p)
+    _reach_options(p)
     p.add_argument("ctids", type=ctid, nargs="*", metavar="CTID", help="default: every owned one")
     p.add_argument("--mode", choices=("stop", "suspend", "snapshot"), default="snapshot")
     p.add_argument(
@@ -184,6 +203,7 @@ def _backup_parsers(sub: Any) -> None:
     )
     p = sub.add_parser("backups", help="list the vzdump archives on the node")
     _node_options(p)
+    _reach_options(p)
     p.add_argument("ctids", type=ctid, nargs="*", metavar="CTID", help="default: all")
     p.add_argument("--dump-dir", type=dump_dir, default=None, metavar="DIR", help="where to look")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -261,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="write YAML for the containers on the node and adopt them")
     _node_options(p)
+    _reach_options(p)
     p.add_argument("--out", type=Path, required=True, help="directory to write the YAML files into")
     p.add_argument(
         "--ctid", type=int, action="append", default=None, help="only these containers (repeatable)"
@@ -269,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("adopt", help="take ownership of containers already on the node")
     _node_options(p)
+    _reach_options(p)
     p.add_argument("ctids", type=int, nargs="*", help="container IDs")
     p.add_argument(
         "--confirm", action="store_true", help="confirm an inventory rebuilt after it was lost"

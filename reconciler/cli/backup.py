@@ -4,7 +4,8 @@
 named), under the node lock, so it never runs during an apply and never two at once from
 vzgitops; a container vzgitops does not own is refused (a stop-mode dump stops it). `backups`
 lists the complete archives in the node's dump directory: CTID, time, size, file. Each dump
-is recorded in the state directory's backups.json, so the controller's schedule counts from it.
+is recorded in the node's state directory's backups.json, so the controller's schedule counts
+from it. `--node NAME` reaches another node as the repository declares it (`cli.fleet.one_node`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import json
 import sys
 import time
 
-from reconciler.cli.steps import EXIT_ERROR, EXIT_OK, node_access, state_dir
+from reconciler.cli.fleet import one_node
+from reconciler.cli.steps import EXIT_ERROR, EXIT_OK
 from reconciler.errors import CommandTimeout, UsageError
+from reconciler.node.access import NodeAccess
 from reconciler.node.dumps import Archive, Dump, list_archives, node_dump_dir, take
 
 
@@ -27,8 +30,7 @@ def _targets(args: argparse.Namespace, owned: frozenset[int]) -> list[int]:
     return sorted(set(args.ctids) or owned)
 
 
-def _take(args: argparse.Namespace, ctid: int) -> Dump:
-    access = node_access(args)
+def _take(args: argparse.Namespace, access: NodeAccess, ctid: int) -> Dump:
     try:
         return take(access.run, ctid, args.mode, args.dump_dir)
     except CommandTimeout as error:
@@ -42,15 +44,18 @@ def _dump_line(dump: Dump) -> str:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from reconciler.state import StateDir, node_lock
+    from reconciler.state import node_lock
 
-    state = StateDir(state_dir(args.state_dir))
-    owned = state.load_inventory().owned
-    targets = _targets(args, owned)
-    with node_lock(state, wait=args.wait_lock, what="vzgitops backup"):
-        dumps = [_take(args, ctid) for ctid in targets]
-        for dump in dumps:  # the controller's schedule counts from the last successful dump
-            state.record_backup(dump.ctid, time.time(), dump.archive, dump.detail or None)
+    member = one_node(args)
+    state = member.state
+    try:
+        targets = _targets(args, state.load_inventory().owned)
+        with node_lock(state, wait=args.wait_lock, what="vzgitops backup"):
+            dumps = [_take(args, member.access, ctid) for ctid in targets]
+            for dump in dumps:  # the controller's schedule counts from the last successful dump
+                state.record_backup(dump.ctid, time.time(), dump.archive, dump.detail or None)
+    finally:
+        member.access.close()
     if args.format == "json":
         rows = [{"ctid": d.ctid, "ok": d.ok, "archive": d.archive, "error": d.detail or None}
                 for d in dumps]  # fmt: skip
@@ -77,9 +82,12 @@ def _table(archives: list[Archive]) -> str:
 
 
 def cmd_backups(args: argparse.Namespace) -> int:
-    access = node_access(args)
-    where = node_dump_dir(access.run, access.conf_dir, args.dump_dir)
-    archives = list_archives(access.run, where, frozenset(args.ctids) if args.ctids else None)
+    access = one_node(args).access
+    try:
+        where = node_dump_dir(access.run, access.conf_dir, args.dump_dir)
+        archives = list_archives(access.run, where, frozenset(args.ctids) if args.ctids else None)
+    finally:
+        access.close()
     if args.format == "json":
         data = {"dump_dir": where, "archives": [a.as_dict() for a in archives]}
         print(json.dumps(data, indent=2))

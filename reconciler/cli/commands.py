@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the types only: each command imports what it runs when it r
     from reconciler.cli.steps import Loaded
     from reconciler.drift import Drift
     from reconciler.fleet import Member
+    from reconciler.node.access import NodeAccess
     from reconciler.plan.observed import ObservedState
     from reconciler.spec.desired import DesiredState
     from reconciler.state import StateDir
@@ -292,13 +293,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     import yaml
 
     from reconciler.atomicwrite import replace_file
+    from reconciler.cli.fleet import one_node
     from reconciler.importer import MODELINE, check_wanted, documents
     from reconciler.node.observe import observe
-    from reconciler.state import StateDir, node_lock
+    from reconciler.state import node_lock
 
-    access = node_access(args)
-    state = StateDir(state_dir(args.state_dir))
-    observed = observe(access)
+    member = one_node(args)
+    access, state = member.access, member.state
+    try:
+        observed = observe(access)
+    finally:
+        access.close()
     found = documents(observed, check_wanted(observed, args.ctid), args.node)
     for warning in found.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -310,25 +315,36 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         raise VzGitopsError(msg)
     args.out.mkdir(parents=True, exist_ok=True)
-    with node_lock(state, what="vzgitops import"):
-        for ctid, document in found.docs.items():
-            text = MODELINE + yaml.safe_dump(document, sort_keys=False)
-            replace_file(paths[ctid], text.encode("utf-8"))
-            name = document["metadata"]["name"]
-            state.record_owned(ctid, name, "import", identity=access.identity(ctid))
-            print(f"imported container {ctid} -> {paths[ctid]}")
+    try:
+        with node_lock(state, what="vzgitops import"):
+            for ctid, document in found.docs.items():
+                text = MODELINE + yaml.safe_dump(document, sort_keys=False)
+                replace_file(paths[ctid], text.encode("utf-8"))
+                name = document["metadata"]["name"]
+                state.record_owned(ctid, name, "import", identity=access.identity(ctid))
+                print(f"imported container {ctid} -> {paths[ctid]}")
+    finally:
+        access.close()
     return EXIT_OK
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
-    from reconciler.node.observe import observe
-    from reconciler.ownership import resolve
-    from reconciler.state import StateDir, node_lock
+    from reconciler.cli.fleet import one_node
 
-    state = StateDir(state_dir(args.state_dir))
     if not args.ctids and not args.confirm and not args.forget:
         raise UsageError("adopt: name the containers to adopt, or pass --confirm or --forget CTID")
-    access = node_access(args)
+    member = one_node(args)
+    try:
+        return _adopt(args, member.access, member.state)
+    finally:
+        member.access.close()
+
+
+def _adopt(args: argparse.Namespace, access: NodeAccess, state: StateDir) -> int:
+    from reconciler.node.observe import observe
+    from reconciler.ownership import resolve
+    from reconciler.state import node_lock
+
     with node_lock(state, what="vzgitops adopt"):
         for ctid in args.forget:  # first: acknowledging vanished containers unblocks resolving
             owned = state.forget(ctid)

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from reconciler.errors import VzGitopsError
+from reconciler.errors import UsageError, VzGitopsError
 from reconciler.fleet import NODE_ENV, Fleet, Member, fleet_of
 from reconciler.report.model import NodeSection, failed_section
-from reconciler.spec.desired import DesiredState
+from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 from reconciler.state import StateDir
 
 T = TypeVar("T")
@@ -70,3 +70,31 @@ def fleet_for(args: argparse.Namespace, desired: DesiredState, root: StateDir) -
     for note in fleet.skipped:
         print(f"note: {note}", file=sys.stderr)
     return fleet
+
+
+def one_node(args: argparse.Namespace) -> Member:
+    """The node of a command that works on one (backup, backups, import, adopt): this
+    machine's, unless --repo is given with --node NAME for a node that is not the state
+    directory's: then the repository's Node says how to reach it (over ssh, its state in
+    STATE/nodes/NAME). Close its access when done."""
+    from reconciler.cli.steps import load, node_access, state_dir
+
+    root = StateDir(state_dir(args.state_dir))
+    if args.repo is None or args.node is None or args.node == root.bound_node():
+        return Member(args.node or DEFAULT_NODE, root, node_access(args))
+    try:
+        desired = load(args, root).desired
+    except VzGitopsError as error:
+        raise UsageError(
+            f"{args.command} --node {args.node}: the repository {args.repo} says how to reach "
+            f"that node, and it cannot be read: {error}"
+        ) from error
+    fleet = fleet_of(
+        desired,
+        root,
+        lambda: node_access(args),
+        chosen=[args.node],
+        ssh_config=getattr(args, "ssh_config", None),
+        env_node=os.environ.get(NODE_ENV),
+    )
+    return fleet.members[0]
