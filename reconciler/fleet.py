@@ -131,5 +131,5 @@ def _member(
         return Member(name, root, local_access())
     from reconciler.node.ssh import SshAccess  # only a command with an ssh node loads it
 
-    state = StateDir(root.root / NODES_DIR / name)
+    state = root.node_state(name)
     return Member(name, state, SshAccess.of(node, ssh_config))

@@ -107,6 +107,12 @@ APPLIED_FIX = (
 @dataclass(frozen=True)
 class StateDir:
     root: Path
+    fleet: Path | None = None  # a node's state in a fleet: the state directory it is part of
+
+    def node_state(self, node: str) -> StateDir:
+        """The state of a node reached over ssh: STATE/nodes/NAME, its own lock, inventory and
+        history; what `vzgitops suspend` holds stays the fleet's (one suspended.json)."""
+        return StateDir(self.root / NODES_DIR / node, fleet=self.root)
 
     @property
     def inventory_path(self) -> Path:
@@ -321,7 +327,8 @@ class StateDir:
 
     @property
     def suspension_path(self) -> Path:
-        return self.root / "suspended.json"
+        """`suspended.json` names its nodes, so a fleet keeps one, in its state directory."""
+        return (self.fleet or self.root) / "suspended.json"
 
     def load_suspension(self) -> Suspension:
         """What `vzgitops suspend` holds; none when the file does not exist."""

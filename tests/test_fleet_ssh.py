@@ -163,6 +163,24 @@ def test_backup_import_and_adopt_reach_the_server_over_ssh(
     assert owned["300"]["how"] == "adopt"
 
 
+def test_suspend_holds_a_node_reached_over_ssh(
+    fleet: tuple[GitRepo, list[str]], env: dict[str, str], server: SshNode
+) -> None:
+    repo, args = fleet
+    assert vzgitops(["apply", "--yes", *args], env).returncode == 0
+    assert vzgitops(["suspend", "--node", "server"], env).returncode == 0
+    repo.write("server/db.yaml", placed("db", 201, "server", state="running", cpus=2))
+    repo.commit("db gets 2 cpus")
+    held = vzgitops(["apply", "--yes", *args], env)
+    assert held.returncode == 4, held.stdout + held.stderr  # held: the node does not match git
+    assert "suspended" in held.stdout
+    conf = server.node.dir / "conf" / "201.conf"
+    assert 'CPUS="2"' not in conf.read_text()
+    assert vzgitops(["resume", "--node", "server"], env).returncode == 0
+    assert vzgitops(["apply", "--yes", *args], env).returncode == 0
+    assert 'CPUS="2"' in conf.read_text()
+
+
 def test_a_server_with_another_host_key_is_refused_and_the_laptop_still_planned(
     tmp_path: Path, env: dict[str, str], server: SshNode
 ) -> None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from reconciler.errors import NeedsHuman
-from reconciler.fleet import NODES_DIR, Member
+from reconciler.fleet import Member
 from reconciler.node.dumps import take
 from reconciler.node.locks import clear_stale_lock
 from reconciler.node.observe import FALLBACK_ARGV, parse_vzlist_table
@@ -36,7 +36,7 @@ def known_states(root: StateDir, desired: DesiredState) -> dict[str, StateDir]:
         found[bound] = root
     for node in desired.nodes:
         name = node.metadata.name
-        state = StateDir(root.root / NODES_DIR / name)
+        state = root.node_state(name)
         if name not in found and state.node_path.exists():
             found[name] = state
     return found
