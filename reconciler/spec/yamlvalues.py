@@ -1,8 +1,8 @@
 """The values a desired-state YAML file can hold, and the one table that types plain scalars (pure).
 
-Shared by the event reader (`yamlsafe`) and the composed fast path (`yamlcomposed`), so that both
-type `no`, `0101`, `~` or `1e3` the same way: decimal integers, true/false and null are typed;
-everything else is a string.
+Used by the reader (`yamlsafe`) and by what places its values (`messages`, `revision`): decimal
+integers, true/false and null are typed; everything else, `no`, `0101`, `0x1F` or `1e3`
+included, is a string.
 """
 
 from __future__ import annotations
@@ -18,18 +18,8 @@ Loc = tuple[str | int, ...]
 Position = tuple[int, int]
 
 INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
-TYPED_STARTS = "~nNtTfF+-0123456789"  # what `plain` types starts so, or is ""
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "false": False}
-
-
-# What libyaml reads where PyYAML's pure parser refuses it, so neither libyaml path may read it:
-# a comment right after a block scalar's header (`|#`, `>-#`, `|2#`): PyYAML wants a space first.
-LIBYAML_ONLY = re.compile(r"[|>][-+0-9]*#")
-
-
-class Unsure(Exception):
-    """A fast path met what it is not sure about; a slower reader reads the file instead."""
 
 
 def dotted(loc: Loc) -> str:
