@@ -21,6 +21,10 @@ A file is read once without keeping positions; where each value and key is (line
 its span of character offsets for an edit) is read again from the file's bytes only when a later
 error or an edit asks for it (`_Where`): keeping them for every document of a large repository
 until the cross-document checks end took most of the memory of loading it.
+
+Not libyaml's composer, though it is faster on small files: its nodes do not show an anchor that
+no alias uses, and it recurses in C without a limit, so it could only read what a second reader
+had vetted (the fast path this module once had, and the tests that held the two to one answer).
 """
 
 from __future__ import annotations
@@ -33,14 +37,15 @@ import yaml
 from yaml import AliasEvent, CollectionStartEvent, MappingEndEvent, ScalarEvent, SequenceEndEvent
 
 from reconciler.errors import Problem, SpecError
-from reconciler.spec.yamltext import MAX_BYTES as MAX_BYTES
 from reconciler.spec.yamltext import decode
 from reconciler.spec.yamlvalues import (
     INT,
     MAX_DEPTH,
     MAX_INT_DIGITS,
     Loc,
+    Places,
     Position,
+    Span,
     Value,
     dotted,
     plain,
@@ -55,18 +60,6 @@ PARSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # encoded (libyaml refuses it); it is refused here.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-Span = tuple[int, int]  # character offsets in the file's text (without a byte order mark)
-
-
-@dataclass(frozen=True)
-class Places:
-    """Where each part of one document is: line and column, and span, of each value and key."""
-
-    positions: dict[Loc, Position] = field(default_factory=dict)
-    key_positions: dict[Loc, Position] = field(default_factory=dict)
-    spans: dict[Loc, Span] = field(default_factory=dict)
-    key_spans: dict[Loc, Span] = field(default_factory=dict)
-
 
 @dataclass
 class _Where:
@@ -80,8 +73,7 @@ class _Where:
     def load(self) -> Places:
         if self.places is None:
             text, _ = decode(self.path, self.data)
-            reader = _Reader(self.path, text, keep=True)
-            self.places = reader.read().documents[self.index].where.load()
+            self.places = _Reader(self.path, text, keep=True).read()[0][self.index].places
         return self.places
 
 
@@ -151,12 +143,12 @@ def read_yaml(path: str, data: bytes) -> YamlFile:
     text, problem = decode(path, data)
     if problem is not None:
         return YamlFile([], [problem])
-    result = _Reader(path, text, keep=False).read()
+    read, problems = _Reader(path, text, keep=False).read()
     documents = [
         YamlDocument(doc.value, doc.line, _Where(path, data, index))
-        for index, doc in enumerate(result.documents)
+        for index, doc in enumerate(read)
     ]
-    return YamlFile(documents, result.problems)
+    return YamlFile(documents, problems)
 
 
 def _pos(event: yaml.Event) -> Position:
@@ -184,6 +176,15 @@ class _Fatal(Exception):
     """Stops reading a file: a syntax error or too many documents."""
 
 
+@dataclass(frozen=True)
+class _Read:
+    """One document as the reader built it (its places are empty unless it kept them)."""
+
+    value: Value
+    line: int
+    places: Places
+
+
 class _Reader:
     """Builds values from the parser's events; one instance per file.
 
@@ -200,8 +201,9 @@ class _Reader:
         self.failed = False
         self.places = Places()
 
-    def read(self) -> YamlFile:
-        documents: list[YamlDocument] = []
+    def read(self) -> tuple[list[_Read], list[Problem]]:
+        """The documents without a problem, and every problem of the file."""
+        documents: list[_Read] = []
         try:
             self._next(yaml.StreamStartEvent)
             for count in range(1, MAX_DOCUMENTS + 2):
@@ -221,7 +223,7 @@ class _Reader:
             self.problems.append(Problem(self.path, 0, 0, "", f"YAML error: {exc}"))
         finally:
             self.parser.dispose()
-        return YamlFile(documents, self.problems)
+        return documents, self.problems
 
     def _next(self, kind: type[yaml.Event]) -> yaml.Event:
         event = self.get()
@@ -251,18 +253,17 @@ class _Reader:
         )  # fmt: skip
         self.failed = True
 
-    def _document(self, start: yaml.Event, count: int) -> YamlDocument | None:
+    def _document(self, start: yaml.Event, count: int) -> _Read | None:
         assert isinstance(start, yaml.DocumentStartEvent), start
         if count > MAX_DOCUMENTS:
             self._problem(_pos(start), (), f"more than {MAX_DOCUMENTS} documents in one file")
             raise _Fatal
-        self.failed, places = False, Places()
-        self.places = places
+        self.failed, self.places = False, Places()
         value = self._node(self.get(), (), 0)
         self._next(yaml.DocumentEndEvent)
         if self.failed or value is None:
             return None
-        return YamlDocument(value, _pos(start)[0], _Where(self.path, b"", 0, places))
+        return _Read(value, _pos(start)[0], self.places)
 
     def _node(self, event: yaml.Event, loc: Loc, depth: int) -> Value:
         """The value that starts with `event` (already read)."""

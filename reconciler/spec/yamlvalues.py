@@ -1,4 +1,5 @@
-"""The values a desired-state YAML file can hold, and the one table that types plain scalars (pure).
+"""The values a desired-state YAML file can hold, where they are, and the one table that types
+plain scalars (pure).
 
 Used by the reader (`yamlsafe`) and by what places its values (`messages`, `revision`): decimal
 integers, true/false and null are typed; everything else, `no`, `0101`, `0x1F` or `1e3`
@@ -8,6 +9,7 @@ included, is a string.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 30
@@ -15,11 +17,22 @@ MAX_INT_DIGITS = 30
 Scalar = str | int | bool | None
 Value = Scalar | list["Value"] | dict[str, "Value"]
 Loc = tuple[str | int, ...]
-Position = tuple[int, int]
+Position = tuple[int, int]  # line and column, from 1
+Span = tuple[int, int]  # character offsets in the file's text (without a byte order mark)
 
 INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where each part of one document is: line and column, and span, of each value and key."""
+
+    positions: dict[Loc, Position] = field(default_factory=dict)
+    key_positions: dict[Loc, Position] = field(default_factory=dict)
+    spans: dict[Loc, Span] = field(default_factory=dict)
+    key_spans: dict[Loc, Span] = field(default_factory=dict)
 
 
 def dotted(loc: Loc) -> str:
