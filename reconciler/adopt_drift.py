@@ -3,7 +3,8 @@
 Pure part: which value each drifted field gets (`adoptions`: the running value where it differs,
 else the saved one, converted to spec form by the importer's table), and a minimal text edit of
 the YAML file (`set_spec_value`) that replaces only the value of one `spec` key, or inserts the
-key, keeping every comment and the rest of the layout.
+key, keeping every comment and the rest of the layout. Where the value is written comes from the
+spec's own reader (`spec.yamlsafe`: the values `load` validated, with their spans).
 
 Shell part (`adopt`): the edited files, once they validate, become one commit on a NEW branch
 whose parent is the revision the drift was measured against (`source.commit_on_new_branch`: git
@@ -36,6 +37,8 @@ from reconciler.source import (
 )
 from reconciler.spec.desired import DesiredContainer, DesiredState
 from reconciler.spec.load import load_desired
+from reconciler.spec.yamlsafe import YamlDocument, load_yaml
+from reconciler.spec.yamlvalues import Loc
 
 _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,200}")
 
@@ -125,52 +128,61 @@ def flow(value: Any) -> str:
     return text.removesuffix("\n...\n").strip()
 
 
-def _get(node: yaml.MappingNode, key: str) -> tuple[yaml.ScalarNode, yaml.Node] | None:
-    for k, v in node.value:
-        if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return k, v
-    return None
-
-
-def _find_spec(text: str, name: str) -> yaml.MappingNode:
-    for doc in yaml.compose_all(text, Loader=yaml.SafeLoader):
-        if not isinstance(doc, yaml.MappingNode):
+def _find_spec(path: str, text: str, name: str) -> YamlDocument:
+    """The document of the Container named `name`, read by the spec's own reader."""
+    for doc in load_yaml(path, text.encode("utf-8")):
+        value = doc.value
+        if not isinstance(value, dict) or value.get("kind") != "Container":
             continue
-        kind, meta, spec = _get(doc, "kind"), _get(doc, "metadata"), _get(doc, "spec")
-        if kind is None or kind[1].value != "Container" or meta is None or spec is None:
-            continue
-        found = _get(meta[1], "name") if isinstance(meta[1], yaml.MappingNode) else None
-        if found is not None and found[1].value == name and isinstance(spec[1], yaml.MappingNode):
-            return spec[1]
+        meta = value.get("metadata")
+        if (
+            isinstance(meta, dict)
+            and meta.get("name") == name
+            and isinstance(value.get("spec"), dict)
+        ):
+            return doc
     raise AdoptError(f"no Container document named {name!r} with a spec mapping found")
 
 
-def _end(node: yaml.Node) -> int:
-    """Where a value's own text ends (a block collection's end mark is the next token)."""
-    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
-        return int(node.end_mark.index)
-    children = node.value
-    last = children[-1][1] if isinstance(node, yaml.MappingNode) else children[-1]
-    return _end(last)
+def _span(doc: YamlDocument, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+    span = doc.span(loc, key=key)
+    assert span is not None, loc  # the reader places every value and key it kept
+    return span
 
 
-def set_spec_value(text: str, name: str, key: str, value: Any) -> str:
+def set_spec_value(text: str, name: str, key: str, value: Any, path: str = "") -> str:
     """`text` with `spec.<key>` of the Container named `name` set to `value`; comments kept."""
-    spec = _find_spec(text, name)
-    if spec.flow_style:
+    body = text.removeprefix("\ufeff")  # the reader's offsets do not count a byte order mark
+    return text[: len(text) - len(body)] + _set(path or "<text>", body, name, key, value)
+
+
+def _set(path: str, text: str, name: str, key: str, value: Any) -> str:
+    doc = _find_spec(path, text, name)
+    assert isinstance(doc.value, dict)
+    spec = doc.value["spec"]
+    assert isinstance(spec, dict)
+    if text[_span(doc, ("spec",))[0]] == "{":
         raise AdoptError(f"the spec of {name!r} is written in flow style; edit {key} by hand")
-    found = _get(spec, key)
-    if found is not None:
-        k, v = found
-        if isinstance(v, yaml.ScalarNode) or getattr(v, "flow_style", False):
-            return text[: int(v.start_mark.index)] + flow(value) + text[int(v.end_mark.index) :]
-        line_end = text.find("\n", _end(v))
-        line_end = len(text) if line_end < 0 else line_end
-        return text[: int(k.end_mark.index)] + ": " + flow(value) + text[line_end:]
-    first: yaml.Node = spec.value[0][0]
-    start = text.rfind("\n", 0, first.start_mark.index) + 1
-    line = " " * int(first.start_mark.column) + f"{key}: {flow(value)}\n"
-    return text[:start] + line + text[start:]
+    if key in spec:
+        return _replace(text, doc, ("spec", key), isinstance(spec[key], list | dict), value)
+    return _insert(text, doc, ("spec", next(iter(spec))), key, value)
+
+
+def _replace(text: str, doc: YamlDocument, loc: Loc, collection: bool, value: Any) -> str:
+    """The value at `loc` written as `value`; a block collection's lines become one line."""
+    start, end = _span(doc, loc)
+    if not collection or text[start] in "[{":
+        return text[:start] + flow(value) + text[end:]
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    return text[: _span(doc, loc, key=True)[1]] + ": " + flow(value) + text[line_end:]
+
+
+def _insert(text: str, doc: YamlDocument, first: Loc, key: str, value: Any) -> str:
+    """`key: value` on a line of its own before the mapping's first key `first`, as indented."""
+    line_start = text.rfind("\n", 0, _span(doc, first, key=True)[0]) + 1
+    line = " " * (doc.position(first, key=True)[1] - 1) + f"{key}: {flow(value)}\n"
+    return text[:line_start] + line + text[line_start:]
 
 
 def edit_files(files: Mapping[str, bytes], found: Sequence[Adoption]) -> dict[str, bytes]:
@@ -178,7 +190,7 @@ def edit_files(files: Mapping[str, bytes], found: Sequence[Adoption]) -> dict[st
     texts: dict[str, str] = {}
     for a in found:
         text = texts.get(a.path, files[a.path].decode("utf-8"))
-        texts[a.path] = set_spec_value(text, a.name, a.field, a.value)
+        texts[a.path] = set_spec_value(text, a.name, a.field, a.value, a.path)
     return {path: text.encode("utf-8") for path, text in texts.items()}
 
 

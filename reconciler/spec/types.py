@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
@@ -259,6 +260,27 @@ _YES_NO = {
     "anyOf": [{"type": "boolean"}, {"type": "string", "pattern": "^(?:[Yy][Ee][Ss]|[Nn][Oo])$"}]
 }
 
+
+def _matching(
+    regex: re.Pattern[str],
+    what: str,
+    *after: Callable[[str], str],
+    safe: bool = True,
+    schema: str | None = None,
+) -> tuple[Any, ...]:
+    """The checks of a string type: no unsafe character (with `safe`), matched by `regex` (a
+    `what` otherwise), then `after`; its JSON Schema is `regex` unless `schema` says more."""
+    first = (AfterValidator(safe_text),) if safe else ()
+    checks = (AfterValidator(pattern(regex, what)), *map(AfterValidator, after))
+    return (*first, *checks, _string(regex.pattern if schema is None else schema))
+
+
+def _sized(rule: sizes.SizeRule, *, pair: bool = False) -> tuple[Any, ...]:
+    """The checks of a size type: a size in `rule`'s units, or `soft:hard` of two with `pair`."""
+    check = sizes.soft_hard(rule) if pair else sizes.size(rule)
+    return (BeforeValidator(not_bool), AfterValidator(check), sizes.schema(rule, pair))
+
+
 StrictInt = Annotated[int, BeforeValidator(strict_int)]
 YesNo = Annotated[bool, BeforeValidator(yes_no_bool), WithJsonSchema(_YES_NO)]
 SafeStr = Annotated[str, AfterValidator(safe_text), _string(_SAFE)]
@@ -281,18 +303,8 @@ OsTemplate = Annotated[
     AfterValidator(ostemplate),
     _string("^(?!.*\\.\\.)" + _OSTEMPLATE.pattern.removeprefix("^")),
 ]
-SampleName = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_SAMPLE, "config sample name")),
-    _string(_SAMPLE.pattern),
-]
-ObjectName = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_NAME, "name (letters, digits, . _ + -)")),
-    _string(_NAME.pattern),
-]
+SampleName = Annotated[str, *_matching(_SAMPLE, "config sample name")]
+ObjectName = Annotated[str, *_matching(_NAME, "name (letters, digits, . _ + -)")]
 _SSH_HOST = re.compile(r"^(?!-)[A-Za-z0-9.:_-]{1,253}$")
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _HOST_KEY = re.compile(
@@ -300,104 +312,43 @@ _HOST_KEY = re.compile(
     r" [A-Za-z0-9+/]+={0,3}$"
 )
 _KNOWN_HOSTS = re.compile(r"^(?:/|~/)[A-Za-z0-9._/+~-]{0,4094}$")
-SshHost = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_SSH_HOST, "ssh host (a host name or an IP address)")),
-    _string(_SSH_HOST.pattern),
-]
-SshUser = Annotated[
-    str, AfterValidator(pattern(_SSH_USER, "user name (a-z, 0-9, _ -)")), _string(_SSH_USER.pattern)
-]
+SshHost = Annotated[str, *_matching(_SSH_HOST, "ssh host (a host name or an IP address)")]
+SshUser = Annotated[str, *_matching(_SSH_USER, "user name (a-z, 0-9, _ -)", safe=False)]
 HostKey = Annotated[
     str,
-    AfterValidator(
-        pattern(_HOST_KEY, "host key ('ssh-ed25519 AAAA...', as ssh-keyscan prints it)")
-    ),
-    _string(_HOST_KEY.pattern),
+    *_matching(_HOST_KEY, "host key ('ssh-ed25519 AAAA...', as ssh-keyscan prints it)", safe=False),
 ]
 KnownHostsPath = Annotated[
     str,
-    AfterValidator(
-        pattern(
-            _KNOWN_HOSTS,
-            "known_hosts file path (absolute or ~/..., on the machine that runs vzgitops)",
-        )
+    *_matching(
+        _KNOWN_HOSTS,
+        "known_hosts file path (absolute or ~/..., on the machine that runs vzgitops)",
+        safe=False,
     ),
-    _string(_KNOWN_HOSTS.pattern),
 ]
 ContainerName = Annotated[
     str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_NAME, "name (letters, digits, . _ + -)")),
-    AfterValidator(not_numeric),
-    _string("^(?![0-9]+$)" + _NAME.pattern.removeprefix("^")),
+    *_matching(
+        _NAME,
+        "name (letters, digits, . _ + -)",
+        not_numeric,
+        schema="^(?![0-9]+$)" + _NAME.pattern.removeprefix("^"),
+    ),
 ]
 CpuMask = Annotated[
     str, AfterValidator(safe_text), AfterValidator(cpumask), _string(_CPUMASK.pattern)
 ]
 CInt = Annotated[int, BeforeValidator(strict_int), AfterValidator(c_int)]
-IfName = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_IFNAME, "interface name")),
-    _string(_IFNAME.pattern),
-]
-Mac = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_MAC, "MAC address (00:18:51:AA:BB:CC)")),
-    _string(_MAC.pattern),
-]
-DevNode = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_DEVNODE, "device node name (e.g. net/tun)")),
-    _string(_DEVNODE.pattern),
-]
-DevPerm = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(pattern(_DEVPERM, "device permission (r, w, q or none)")),
-    AfterValidator(devperm),
-    _string(_DEVPERM.pattern),
-]
-MemorySize = Annotated[
-    str | int,
-    BeforeValidator(not_bool),
-    AfterValidator(sizes.size(sizes.RAM)),
-    sizes.schema(sizes.RAM, False),
-]
-SwapSize = Annotated[
-    str | int,
-    BeforeValidator(not_bool),
-    AfterValidator(sizes.size(sizes.SWAP)),
-    sizes.schema(sizes.SWAP, False),
-]
-TotalMemory = Annotated[
-    str | int,
-    BeforeValidator(not_bool),
-    AfterValidator(sizes.size(sizes.TOTAL_RAM)),
-    sizes.schema(sizes.TOTAL_RAM, False),
-]
-ByteRate = Annotated[
-    str | int,
-    BeforeValidator(not_bool),
-    AfterValidator(sizes.size(sizes.IOLIMIT)),
-    sizes.schema(sizes.IOLIMIT, False),
-]
-DiskSize = Annotated[
-    str | int,
-    BeforeValidator(not_bool),
-    AfterValidator(sizes.soft_hard(sizes.DISK)),
-    sizes.schema(sizes.DISK, True),
-]
-TotalDisk = Annotated[
-    str | int,
-    BeforeValidator(not_bool),
-    AfterValidator(sizes.soft_hard(sizes.TOTAL_DISK)),
-    sizes.schema(sizes.TOTAL_DISK, True),
-]
+IfName = Annotated[str, *_matching(_IFNAME, "interface name")]
+Mac = Annotated[str, *_matching(_MAC, "MAC address (00:18:51:AA:BB:CC)")]
+DevNode = Annotated[str, *_matching(_DEVNODE, "device node name (e.g. net/tun)")]
+DevPerm = Annotated[str, *_matching(_DEVPERM, "device permission (r, w, q or none)", devperm)]
+MemorySize = Annotated[str | int, *_sized(sizes.RAM)]
+SwapSize = Annotated[str | int, *_sized(sizes.SWAP)]
+TotalMemory = Annotated[str | int, *_sized(sizes.TOTAL_RAM)]
+ByteRate = Annotated[str | int, *_sized(sizes.IOLIMIT)]
+DiskSize = Annotated[str | int, *_sized(sizes.DISK, pair=True)]
+TotalDisk = Annotated[str | int, *_sized(sizes.TOTAL_DISK, pair=True)]
 ItemCount = Annotated[
     str | int,
     BeforeValidator(not_bool),

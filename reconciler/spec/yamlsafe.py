@@ -1,14 +1,30 @@
-"""A safe, position-keeping YAML reader for desired-state files (pure; called by `spec.load`).
+"""The one YAML reader of desired-state files (pure; called by `spec.load`, and by `adopt_drift`
+to find where a value is written before it edits the text).
 
 PyYAML's parser yields events; this module builds plain values from them itself instead of
 calling `yaml.load`, so no constructor, tag or alias ever runs. Plain scalars are typed by a
-small fixed table (decimal integers, true/false, null); everything else stays a string, so
-`no`, `on`, `0101`, `0x1F` or `1e3` never turn into booleans or numbers behind the user's back.
-Anchors, aliases, tags, merge keys, duplicate and non-string keys are refused with their line
-and column. Where libyaml is there, a file that cannot hold any of those is composed by it
-instead and its values built from the nodes (`yamlcomposed`); the event reader stays the reference.
-Every value's position can be found, so that later errors can point at it: kept for a file with a
-problem, read again from the file's bytes for one without (see `_Where`).
+small fixed table (`yamlvalues.plain`: decimal integers, true/false, null); everything else stays
+a string, so `no`, `on`, `0101`, `0x1F` or `1e3` never turn into booleans or numbers behind the
+user's back. Anchors, aliases, tags, merge keys, duplicate and non-string keys are refused with
+their line and column, and so is nesting past `MAX_DEPTH`, a file past `yamltext.MAX_BYTES` or
+`MAX_DOCUMENTS`, and a number past `MAX_INT_DIGITS`.
+
+The parser is libyaml's where PyYAML was built with it (its wheels are), else PyYAML's own: the
+same events into the same builder, only the parser class differs. The two disagree on a few
+texts only, which then read differently on a host without libyaml: libyaml also accepts a tab
+after `: `, `?` inside a flow plain scalar, a byte order mark after the start and a comment
+glued to a block scalar's header (`|#`); it refuses an escape that is a surrogate where PyYAML
+builds one (refused here too); and it words its syntax errors its own way (the line and column
+are the same).
+
+A file is read once without keeping positions; where each value and key is (line and column, and
+its span of character offsets for an edit) is read again from the file's bytes only when a later
+error or an edit asks for it (`_Where`): keeping them for every document of a large repository
+until the cross-document checks end took most of the memory of loading it.
+
+Not libyaml's composer, though it is faster on small files: its nodes do not show an anchor that
+no alias uses, and it recurses in C without a limit, so it could only read what a second reader
+had vetted (the fast path this module once had, and the tests that held the two to one answer).
 """
 
 from __future__ import annotations
@@ -18,19 +34,18 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 import yaml
+from yaml import AliasEvent, CollectionStartEvent, MappingEndEvent, ScalarEvent, SequenceEndEvent
 
 from reconciler.errors import Problem, SpecError
-from reconciler.spec.yamlcomposed import composed
-from reconciler.spec.yamltext import MAX_BYTES as MAX_BYTES
 from reconciler.spec.yamltext import decode
 from reconciler.spec.yamlvalues import (
     INT,
-    LIBYAML_ONLY,
     MAX_DEPTH,
     MAX_INT_DIGITS,
     Loc,
+    Places,
     Position,
-    Unsure,
+    Span,
     Value,
     dotted,
     plain,
@@ -38,44 +53,28 @@ from reconciler.spec.yamlvalues import (
 
 MAX_DOCUMENTS = 100
 
-# libyaml's parser, when PyYAML was built with it: the same events, about 7x faster. The pure-Python
-# parser stays the reference: a file with any problem is read again with it (libyaml words its
-# errors differently), and so is a file with what libyaml is known to read differently: tabs (it
-# accepts some PyYAML refuses), `?` (PyYAML ends a plain scalar there inside [] and {}), a byte
-# order mark after the start, an empty value (it places some of them elsewhere), or what only
-# libyaml accepts (`yamlvalues.LIBYAML_ONLY`).
-# tests/spec/test_yamlsafe_fast.py holds both parsers to the same output.
-_FAST_PARSER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
-_FAST_PARSER_DIFFERS = re.compile("[\t?\ufeff]")
+# libyaml's parser when PyYAML has it (about 7x faster than PyYAML's), else PyYAML's own.
+PARSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # A UTF-16 surrogate, from an escape such as "\ud800": PyYAML builds a string that cannot be
-# encoded, libyaml refuses it; so is it refused here.
+# encoded (libyaml refuses it); it is refused here.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Faster still, `yamlcomposed` builds the values of a file libyaml composed into nodes, where that
-# cannot differ from this reader (tests/spec/test_yamlsafe_composed.py holds it to this one).
 
 
 @dataclass
 class _Where:
-    """Where a document's parts are: kept, or read again from its file when first asked for.
+    """Where a document's parts are: read again from its file's bytes when first asked for."""
 
-    Keeping every value's position of every document until the cross-document checks finish took
-    most of the memory of loading a large repository (~100 MiB at 10,000 containers); a file
-    that reads without a problem drops them and reads itself again only to place a later problem.
-    """
+    path: str
+    data: bytes
+    index: int  # of the document among the file's documents
+    places: Places | None = None
 
-    parser: type[yaml.SafeLoader]  # the one that read the file, and reads it again
-    positions: dict[Loc, Position] | None
-    key_positions: dict[Loc, Position] | None
-    source: tuple[str, bytes, int] | None = None  # path, the file's bytes, index of the document
-
-    def load(self) -> tuple[dict[Loc, Position], dict[Loc, Position]]:
-        if self.positions is None or self.key_positions is None:
-            assert self.source is not None
-            path, data, index = self.source
-            text, _ = decode(path, data)
-            where = _Reader(path, text, self.parser).read().documents[index].where
-            self.positions, self.key_positions = where.load()
-        return self.positions, self.key_positions
+    def load(self) -> Places:
+        if self.places is None:
+            text, _ = decode(self.path, self.data)
+            self.places = _Reader(self.path, text, keep=True).read()[0][self.index].places
+        return self.places
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,20 +87,17 @@ class YamlDocument:
 
     @property
     def positions(self) -> dict[Loc, Position]:
-        return self.where.load()[0]
+        return self.where.load().positions
 
     @property
     def key_positions(self) -> dict[Loc, Position]:
-        return self.where.load()[1]
+        return self.where.load().key_positions
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, YamlDocument):
             return NotImplemented
-        return (self.value, self.line, self.where.load()) == (
-            other.value,
-            other.line,
-            other.where.load(),
-        )
+        mine, theirs = (self.value, self.line), (other.value, other.line)
+        return mine == theirs and self.where.load() == other.where.load()
 
     __hash__ = None  # type: ignore[assignment]  # as the dataclass with dict fields was
 
@@ -111,14 +107,19 @@ class YamlDocument:
 
     def position(self, loc: Loc, *, key: bool = False) -> Position:
         """Line and column of `loc` (its key when `key`), else of its nearest placed parent."""
-        positions, key_positions = self.where.load()
+        places = self.where.load()
         for end in range(len(loc), -1, -1):
             part = loc[:end]
-            if key and part in key_positions:
-                return key_positions[part]
-            if part in positions:
-                return positions[part]
+            if key and part in places.key_positions:
+                return places.key_positions[part]
+            if part in places.positions:
+                return places.positions[part]
         return (self.line, 1)
+
+    def span(self, loc: Loc, *, key: bool = False) -> Span | None:
+        """Where the text of the value at `loc` (its key when `key`) starts and ends."""
+        places = self.where.load()
+        return (places.key_spans if key else places.spans).get(loc)
 
 
 @dataclass(frozen=True)
@@ -142,45 +143,12 @@ def read_yaml(path: str, data: bytes) -> YamlFile:
     text, problem = decode(path, data)
     if problem is not None:
         return YamlFile([], [problem])
-    documents = composed(text) if _FAST_PARSER is not None else None
-    if documents is not None:
-        assert _FAST_PARSER is not None  # the composed path needs libyaml
-        return _positions_dropped(path, data, _FAST_PARSER, documents)
-    result = _read(path, text)
-    if result.problems:
-        return result
-    # One reader read every document of the file; with none, the parser does not matter.
-    parser = result.documents[0].where.parser if result.documents else yaml.SafeLoader
-    return _positions_dropped(path, data, parser, [(d.value, d.line) for d in result.documents])
-
-
-def _positions_dropped(
-    path: str, data: bytes, parser: type[yaml.SafeLoader], documents: list[tuple[Value, int]]
-) -> YamlFile:
-    """Documents that read their positions again from `data` with `parser` when asked for."""
-    return YamlFile(
-        [
-            YamlDocument(value, line, _Where(parser, None, None, (path, data, index)))
-            for index, (value, line) in enumerate(documents)
-        ],
-        [],
-    )
-
-
-def _read(path: str, text: str) -> YamlFile:
-    """`read_yaml` with every position kept, from the event reader."""
-    if (
-        _FAST_PARSER is not None
-        and not _FAST_PARSER_DIFFERS.search(text)
-        and not LIBYAML_ONLY.search(text)
-    ):
-        try:
-            result = _Reader(path, text, _FAST_PARSER).read()
-        except Unsure:
-            result = None
-        if result is not None and not result.problems:
-            return result
-    return _Reader(path, text, yaml.SafeLoader).read()
+    read, problems = _Reader(path, text, keep=False).read()
+    documents = [
+        YamlDocument(doc.value, doc.line, _Where(path, data, index))
+        for index, doc in enumerate(read)
+    ]
+    return YamlFile(documents, problems)
 
 
 def _pos(event: yaml.Event) -> Position:
@@ -188,11 +156,18 @@ def _pos(event: yaml.Event) -> Position:
     return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
 
 
+class _Mark(Protocol):
+    @property
+    def index(self) -> int: ...
+
+
+def _offset(mark: _Mark | None) -> int:
+    return mark.index if mark is not None else 0
+
+
 class _Events(Protocol):
     """The part of PyYAML's loader used here: its parser's event stream (typed)."""
 
-    def check_event(self, *choices: type[yaml.Event]) -> bool: ...
-    def peek_event(self) -> yaml.Event: ...
     def get_event(self) -> yaml.Event: ...
     def dispose(self) -> None: ...
 
@@ -201,32 +176,41 @@ class _Fatal(Exception):
     """Stops reading a file: a syntax error or too many documents."""
 
 
-@dataclass
-class _Doc:
-    positions: dict[Loc, Position] = field(default_factory=dict)
-    key_positions: dict[Loc, Position] = field(default_factory=dict)
-    failed: bool = False
+@dataclass(frozen=True)
+class _Read:
+    """One document as the reader built it (its places are empty unless it kept them)."""
+
+    value: Value
+    line: int
+    places: Places
 
 
 class _Reader:
-    """Builds values from PyYAML's events; one instance per file."""
+    """Builds values from the parser's events; one instance per file.
 
-    def __init__(self, path: str, text: str, parser: type[yaml.SafeLoader]) -> None:
+    With `keep`, it also records where each value and key is (`Places`); without, only what a
+    problem needs, which is read from the event at hand.
+    """
+
+    def __init__(self, path: str, text: str, *, keep: bool) -> None:
         self.path = path
-        self.parser = cast(_Events, parser(text))
-        self.parser_type = parser
-        self.fast = parser is not yaml.SafeLoader
+        self.parser = cast(_Events, PARSER(text))
+        self.get = self.parser.get_event
+        self.keep = keep
         self.problems: list[Problem] = []
-        self.doc = _Doc()
+        self.failed = False
+        self.places = Places()
 
-    def read(self) -> YamlFile:
-        documents: list[YamlDocument] = []
+    def read(self) -> tuple[list[_Read], list[Problem]]:
+        """The documents without a problem, and every problem of the file."""
+        documents: list[_Read] = []
         try:
             self._next(yaml.StreamStartEvent)
             for count in range(1, MAX_DOCUMENTS + 2):
-                if self.parser.check_event(yaml.StreamEndEvent):
+                event = self.get()
+                if isinstance(event, yaml.StreamEndEvent):
                     break
-                document = self._document(count)
+                document = self._document(event, count)
                 if document is not None:
                     documents.append(document)
         except _Fatal:
@@ -239,16 +223,16 @@ class _Reader:
             self.problems.append(Problem(self.path, 0, 0, "", f"YAML error: {exc}"))
         finally:
             self.parser.dispose()
-        return YamlFile(documents, self.problems)
+        return documents, self.problems
 
     def _next(self, kind: type[yaml.Event]) -> yaml.Event:
-        event = self.parser.get_event()
+        event = self.get()
         assert isinstance(event, kind), event  # the parser only emits well-formed streams
         return event
 
     def _problem(self, where: Position, loc: Loc, message: str) -> None:
         self.problems.append(Problem(self.path, where[0], where[1], dotted(loc), message))
-        self.doc.failed = True
+        self.failed = True
 
     def _syntax(self, exc: yaml.MarkedYAMLError) -> None:
         mark = exc.problem_mark or exc.context_mark
@@ -267,123 +251,144 @@ class _Reader:
             Problem(self.path, where[0], where[1], dotted(loc),
                     "YAML syntax error: a \\u or \\U escape is not a Unicode character (a surrogate or past U+10FFFF)")
         )  # fmt: skip
-        self.doc.failed = True
+        self.failed = True
 
-    def _document(self, count: int) -> YamlDocument | None:
-        start = self._next(yaml.DocumentStartEvent)
+    def _document(self, start: yaml.Event, count: int) -> _Read | None:
+        assert isinstance(start, yaml.DocumentStartEvent), start
         if count > MAX_DOCUMENTS:
             self._problem(_pos(start), (), f"more than {MAX_DOCUMENTS} documents in one file")
             raise _Fatal
-        self.doc = _Doc()
-        value = self._node((), 0)
+        self.failed, self.places = False, Places()
+        value = self._node(self.get(), (), 0)
         self._next(yaml.DocumentEndEvent)
-        if self.doc.failed or value is None:
+        if self.failed or value is None:
             return None
-        where = _Where(self.parser_type, self.doc.positions, self.doc.key_positions)
-        return YamlDocument(value, _pos(start)[0], where)
+        return _Read(value, _pos(start)[0], self.places)
 
-    def _node(self, loc: Loc, depth: int) -> Value:
-        event = self.parser.get_event()
-        where = _pos(event)
-        self.doc.positions[loc] = where
-        if isinstance(event, yaml.AliasEvent):
-            self._problem(where, loc, f"alias *{event.anchor} is not allowed; write the value out")
-            return None
-        assert isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent), event
-        self._check_node(event, where, loc)
-        if isinstance(event, yaml.ScalarEvent):
-            return self._scalar(event, where, loc)
+    def _node(self, event: yaml.Event, loc: Loc, depth: int) -> Value:
+        """The value that starts with `event` (already read)."""
+        value: Value = None
+        close = event
+        if isinstance(event, ScalarEvent):
+            value = self._scalar(event, loc)
+        elif isinstance(event, CollectionStartEvent):
+            value, close = self._collection(event, loc, depth)
+        else:
+            assert isinstance(event, AliasEvent), event  # the parser only emits nodes here
+            alias = event.anchor
+            self._problem(_pos(event), loc, f"alias *{alias} is not allowed; write the value out")
+        if self.keep:
+            self._place(loc, event, close, value)
+        return value
+
+    def _place(self, loc: Loc, start: yaml.Event, close: yaml.Event, value: Value) -> None:
+        """Keep where the value at `loc` is. A block collection's end event is at the next token,
+        possibly lines later: its text ends where its last item's does."""
+        end = _offset(close.end_mark)
+        if value and isinstance(start, yaml.CollectionStartEvent) and not start.flow_style:
+            assert isinstance(value, list | dict)
+            last = len(value) - 1 if isinstance(value, list) else next(reversed(value))
+            end = self.places.spans.get((*loc, last), (0, end))[1]
+        self.places.positions[loc] = _pos(start)
+        self.places.spans[loc] = (_offset(start.start_mark), end)
+
+    def _check_node(self, event: yaml.NodeEvent, loc: Loc) -> None:
+        if event.anchor is not None:
+            message = f"anchor &{event.anchor} is not allowed; repeat the value instead"
+            self._problem(_pos(event), loc, message)
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            self._problem(_pos(event), loc, f"tag {tag} is not allowed; write a plain value")
+
+    def _scalar(self, event: ScalarEvent, loc: Loc) -> Value:
+        if event.anchor is not None or event.tag is not None:
+            self._check_node(event, loc)
+        text: str = event.value
+        if event.style:  # quoted or block; plain is None (PyYAML) or "" (libyaml)
+            if event.style == '"' and _SURROGATE.search(text):  # only an escape makes one
+                self._bad_escape(_pos(event), loc)
+            return text
+        if len(text) > MAX_INT_DIGITS and INT.fullmatch(text):
+            digits = len(text.lstrip("+-"))
+            if digits > MAX_INT_DIGITS:
+                self._problem(_pos(event), loc, f"a number with {len(text)} digits is too large")
+                return text
+        return plain(text)
+
+    def _collection(
+        self, event: yaml.CollectionStartEvent, loc: Loc, depth: int
+    ) -> tuple[Value, yaml.Event]:
+        """A sequence or mapping, and the event that ends it."""
+        self._check_node(event, loc)
         if depth >= MAX_DEPTH:
-            self._problem(where, loc, f"nesting deeper than {MAX_DEPTH} levels")
-            self._skip()
-            return None
+            self._problem(_pos(event), loc, f"nesting deeper than {MAX_DEPTH} levels")
+            return None, self._skip()
         if isinstance(event, yaml.SequenceStartEvent):
             return self._sequence(loc, depth)
         return self._mapping(loc, depth)
 
-    def _check_node(self, event: yaml.NodeEvent, where: Position, loc: Loc) -> None:
-        if event.anchor is not None:
-            self._problem(
-                where, loc, f"anchor &{event.anchor} is not allowed; repeat the value instead"
-            )
-        tag = getattr(event, "tag", None)
-        if tag is not None:
-            self._problem(where, loc, f"tag {tag} is not allowed; write a plain value")
-
-    def _scalar(self, event: yaml.ScalarEvent, where: Position, loc: Loc) -> Value:
-        text: str = event.value
-        if event.style == '"' and _SURROGATE.search(text):  # only an escape makes one
-            self._bad_escape(where, loc)
-            return text
-        if event.style:  # quoted or block; plain is None (PyYAML) or "" (libyaml)
-            return text
-        if self.fast and not text:
-            raise Unsure
-        if INT.fullmatch(text) and len(text.lstrip("+-")) > MAX_INT_DIGITS:
-            self._problem(where, loc, f"a number with {len(text)} digits is too large")
-            return text
-        return plain(text)
-
-    def _skip(self) -> None:
-        """Consume the rest of a collection whose start event was just read."""
+    def _skip(self) -> yaml.Event:
+        """Consume the rest of a collection whose start event was just read; its end event."""
         depth = 1
-        while depth:
-            event = self.parser.get_event()
+        while True:
+            event = self.get()
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+                if not depth:
+                    return event
 
-    def _sequence(self, loc: Loc, depth: int) -> list[Value]:
+    def _sequence(self, loc: Loc, depth: int) -> tuple[list[Value], yaml.Event]:
+        """The items, and the event that ends them."""
         items: list[Value] = []
-        while not self.parser.check_event(yaml.SequenceEndEvent):
-            items.append(self._node((*loc, len(items)), depth + 1))
-        self._next(yaml.SequenceEndEvent)
-        return items
+        event = self.get()
+        while not isinstance(event, SequenceEndEvent):
+            items.append(self._node(event, (*loc, len(items)), depth + 1))
+            event = self.get()
+        return items, event
 
-    def _mapping(self, loc: Loc, depth: int) -> dict[str, Value]:
+    def _mapping(self, loc: Loc, depth: int) -> tuple[dict[str, Value], yaml.Event]:
+        """The items, and the event that ends them."""
         items: dict[str, Value] = {}
-        while not self.parser.check_event(yaml.MappingEndEvent):
-            key = self._key(loc, depth, items)
+        keys: dict[str, ScalarEvent] = {}  # where each key is, for a duplicate's message
+        event = self.get()
+        while not isinstance(event, MappingEndEvent):
+            key = self._key(event, loc, depth, keys)
             if key is None:
-                self._discard((*loc, "?"), depth + 1)
-                continue
-            items[key] = self._node((*loc, key), depth + 1)
-        self._next(yaml.MappingEndEvent)
-        return items
+                self._node(self.get(), (*loc, "?"), depth + 1)  # for the problems inside it
+            else:
+                items[key] = self._node(self.get(), (*loc, key), depth + 1)
+            event = self.get()
+        return items, event
 
-    def _discard(self, loc: Loc, depth: int) -> None:
-        """Read a value that is not kept, still reporting the problems inside it."""
-        positions, key_positions = dict(self.doc.positions), dict(self.doc.key_positions)
-        self._node(loc, depth)
-        self.doc.positions, self.doc.key_positions = positions, key_positions
-
-    def _key(self, loc: Loc, depth: int, seen: dict[str, Value]) -> str | None:
-        """The next key as a string, or None (and a problem) when it cannot be one."""
-        event = self.parser.peek_event()
-        where = _pos(event)
-        if not isinstance(event, yaml.ScalarEvent):
-            self._problem(where, loc, "a key must be a plain string, not a list, mapping or alias")
-            self._discard((*loc, "?"), depth + 1)
+    def _key(
+        self, event: yaml.Event, loc: Loc, depth: int, keys: dict[str, ScalarEvent]
+    ) -> str | None:
+        """The key that `event` starts as a string, or None (and a problem) when it cannot be."""
+        if not isinstance(event, ScalarEvent):
+            message = "a key must be a plain string, not a list, mapping or alias"
+            self._problem(_pos(event), loc, message)
+            self._node(event, (*loc, "?"), depth + 1)  # for the problems inside it
             return None
-        self.parser.get_event()
-        self._check_node(event, where, loc)
-        key = self._scalar(event, where, loc)
+        key = self._scalar(event, loc)
         if not isinstance(key, str):
             shown = "null" if key is None else str(key).lower()
-            self._problem(where, loc, f"key {shown} is not a string; quote it or use a field name")
-            return None
-        return self._named_key(key, where, loc, seen)
+            message = f"key {shown} is not a string; quote it or use a field name"
+            self._problem(_pos(event), loc, message)
+        elif key == "<<":
+            self._problem(_pos(event), loc, "merge key << is not allowed; write the fields out")
+        elif key in keys:
+            first = _pos(keys[key])[0]
+            message = f"duplicate key {key!r}; it is already set on line {first}"
+            self._problem(_pos(event), (*loc, key), message)
+        else:
+            keys[key] = event
+            if self.keep:
+                self._place_key((*loc, key), event)
+            return key
+        return None
 
-    def _named_key(self, key: str, where: Position, loc: Loc, seen: dict[str, Value]) -> str | None:
-        if key == "<<":
-            self._problem(where, loc, "merge key << is not allowed; write the fields out")
-            return None
-        if key in seen:
-            first = self.doc.key_positions[(*loc, key)][0]
-            self._problem(
-                where, (*loc, key), f"duplicate key {key!r}; it is already set on line {first}"
-            )
-            return None
-        self.doc.key_positions[(*loc, key)] = where
-        return key
+    def _place_key(self, loc: Loc, event: ScalarEvent) -> None:
+        self.places.key_positions[loc] = _pos(event)
+        self.places.key_spans[loc] = (_offset(event.start_mark), _offset(event.end_mark))

@@ -1,13 +1,15 @@
-"""The values a desired-state YAML file can hold, and the one table that types plain scalars (pure).
+"""The values a desired-state YAML file can hold, where they are, and the one table that types
+plain scalars (pure).
 
-Shared by the event reader (`yamlsafe`) and the composed fast path (`yamlcomposed`), so that both
-type `no`, `0101`, `~` or `1e3` the same way: decimal integers, true/false and null are typed;
-everything else is a string.
+Used by the reader (`yamlsafe`) and by what places its values (`messages`, `revision`): decimal
+integers, true/false and null are typed; everything else, `no`, `0101`, `0x1F` or `1e3`
+included, is a string.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 30
@@ -15,21 +17,22 @@ MAX_INT_DIGITS = 30
 Scalar = str | int | bool | None
 Value = Scalar | list["Value"] | dict[str, "Value"]
 Loc = tuple[str | int, ...]
-Position = tuple[int, int]
+Position = tuple[int, int]  # line and column, from 1
+Span = tuple[int, int]  # character offsets in the file's text (without a byte order mark)
 
 INT = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
-TYPED_STARTS = "~nNtTfF+-0123456789"  # what `plain` types starts so, or is ""
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _BOOLS = {"true": True, "false": False}
 
 
-# What libyaml reads where PyYAML's pure parser refuses it, so neither libyaml path may read it:
-# a comment right after a block scalar's header (`|#`, `>-#`, `|2#`): PyYAML wants a space first.
-LIBYAML_ONLY = re.compile(r"[|>][-+0-9]*#")
+@dataclass(frozen=True)
+class Places:
+    """Where each part of one document is: line and column, and span, of each value and key."""
 
-
-class Unsure(Exception):
-    """A fast path met what it is not sure about; a slower reader reads the file instead."""
+    positions: dict[Loc, Position] = field(default_factory=dict)
+    key_positions: dict[Loc, Position] = field(default_factory=dict)
+    spans: dict[Loc, Span] = field(default_factory=dict)
+    key_spans: dict[Loc, Span] = field(default_factory=dict)
 
 
 def dotted(loc: Loc) -> str:

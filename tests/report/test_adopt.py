@@ -85,6 +85,23 @@ def test_second_document_is_edited_in_place() -> None:
     assert text == WEB.replace("  cpus: 1\n", "  cpus: 2\n")
 
 
+def test_a_file_with_a_byte_order_mark_keeps_it() -> None:
+    text = set_spec_value("\ufeff" + WEB, "web", "ram", "2G")
+    assert text == "\ufeff" + WEB.replace("  ram: 1G ", "  ram: 2G ")
+
+
+def test_a_block_mapping_value_becomes_one_line_and_the_next_key_stays() -> None:
+    text = WEB.replace("  features: {nfs: on}\n", "  features:\n    nfs: on   # c\n\n")
+    edited = set_spec_value(text, "web", "features", {"nfs": False})
+    assert "  features: {nfs: false}\n\n  state: running\n" in edited
+
+
+def test_a_flow_spec_is_left_to_a_human() -> None:
+    text = "apiVersion: vzgitops/v1\nkind: Container\nmetadata: {name: web}\nspec: {ctid: 101}\n"
+    with pytest.raises(AdoptError, match="flow style"):
+        set_spec_value(text, "web", "ram", "1G")
+
+
 def test_unknown_container_is_an_error() -> None:
     with pytest.raises(AdoptError):
         set_spec_value(WEB, "nope", "ram", "1G")

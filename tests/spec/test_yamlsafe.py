@@ -1,4 +1,8 @@
-"""The safe YAML reader: its typing table, positions, refusals, and that it never crashes."""
+"""The safe YAML reader: its typing table, positions, refusals, and that it never crashes.
+
+tests/spec/test_yamlsafe_parsers.py runs this file again without libyaml: every test here must
+hold over either parser.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import SpecError
-from reconciler.spec.yamlsafe import load_yaml, read_yaml
+from reconciler.spec.yamlsafe import MAX_DOCUMENTS, load_yaml, read_yaml
 from reconciler.spec.yamlvalues import MAX_DEPTH, Value
 
 
@@ -68,6 +72,83 @@ def test_positions_are_one_based_and_cover_keys_and_items() -> None:
     assert doc.key_positions[("spec", "ip")] == (3, 3)
     assert doc.position(("spec", "ip", 7)) == (4, 5)
     assert doc.position(("spec", "missing"), key=True) == (2, 1)
+
+
+def test_spans_are_character_offsets_of_values_and_keys() -> None:
+    text = "é: x\nspec:\n  ip:\n    - a   # c\n    - bb\n\n  f: {n: 1}  # d\n  s: 'q'\n"
+    (doc,) = load_yaml("f.yaml", text.encode())
+    shown = {loc: text[slice(*doc.span(loc) or (0, 0))] for loc in doc.positions}
+    assert shown[("é",)] == "x"
+    assert shown[("spec", "ip")] == "- a   # c\n    - bb"  # a block one ends with its last item
+    assert shown[("spec", "f")] == "{n: 1}"
+    assert shown[("spec", "s")] == "'q'"
+    assert text[slice(*doc.span(("spec", "ip"), key=True) or (0, 0))] == "ip"
+    assert doc.span(("spec", "missing")) is None
+
+
+def test_a_byte_order_mark_is_not_counted_in_spans() -> None:
+    (doc,) = load_yaml("f.yaml", b"\xef\xbb\xbfa: xy\n")
+    assert doc.span(("a",)) == (3, 5)
+
+
+REFUSED = [
+    ("a: &x 1\n", 1, 4, "a", "anchor &x is not allowed"),
+    ("a: 1\nb: *x\n", 2, 4, "b", "alias *x is not allowed"),
+    ("a: !!int 1\n", 1, 4, "a", "tag tag:yaml.org,2002:int is not allowed"),
+    ("a: ! 1\n", 1, 4, "a", "tag ! is not allowed"),
+    ("a: !t [1]\n", 1, 4, "a", "tag !t is not allowed"),
+    ("<<: {a: 1}\n", 1, 1, "", "merge key << is not allowed"),
+    ("a: 1\nb: 2\na: 3\n", 3, 1, "a", "duplicate key 'a'; it is already set on line 1"),
+    ("true: 1\n", 1, 1, "", "key true is not a string"),
+    ("1: 1\n", 1, 1, "", "key 1 is not a string"),
+    ("~: 1\n", 1, 1, "", "key null is not a string"),
+    ("[a]: 1\n", 1, 1, "", "a key must be a plain string"),
+    ("a:\n  b: " + "9" * 31 + "\n", 2, 6, "a.b", "a number with 31 digits is too large"),
+    ("a: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n", 1, 3 + MAX_DEPTH, "a" + "[0]" * (MAX_DEPTH - 1), "nesting deeper than"),
+    ("a: 1\n" + "---\n" * MAX_DOCUMENTS + "---\n", MAX_DOCUMENTS + 1, 1, "", f"more than {MAX_DOCUMENTS} documents"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "line", "col", "field", "message"), REFUSED)
+def test_what_is_refused_is_refused_where_it_is_written(
+    text: str, line: int, col: int, field: str, message: str
+) -> None:
+    result = read_yaml("f.yaml", text.encode())
+    assert result.documents == [] or message.startswith("more than")
+    (problem,) = result.problems
+    assert problem.message.startswith(message), problem
+    assert (problem.line, problem.col, problem.field) == (line, col, field)
+
+
+def test_every_problem_of_a_document_is_reported() -> None:
+    result = read_yaml("f.yaml", b"a: &x 1\nb: *x\n<<: {}\n")
+    assert [(p.line, p.message.split()[0]) for p in result.problems] == [
+        (1, "anchor"),
+        (2, "alias"),
+        (3, "merge"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "quoted", ["'true': 1\n", "'~': 1\n", "'1': x\n", "a: '" + "9" * 40 + "'\n"]
+)
+def test_a_quoted_key_or_number_is_a_string(quoted: str) -> None:
+    (doc,) = load_yaml("f.yaml", quoted.encode())
+    assert isinstance(doc.value, dict)
+    ((key, value),) = doc.value.items()
+    assert isinstance(key, str)
+    assert value == 1 or isinstance(value, str)
+
+
+@pytest.mark.parametrize(
+    "text", ['a: "\\ud800"\n', 'a: ["x\\udfffy"]\n', '"\\ud83d": 1\n', 'a: "\\U00110000"\n']
+)
+def test_an_escape_that_is_not_a_character_is_a_problem_not_a_crash(text: str) -> None:
+    result = read_yaml("f.yaml", text.encode())
+    assert result.documents == []
+    (problem,) = result.problems
+    assert "escape" in problem.message
+    assert problem.line == 1
 
 
 def test_empty_documents_are_skipped_and_lines_are_kept() -> None:
