@@ -4,7 +4,10 @@
 reason in the plan (kind `preflight`), so a pull request shows it instead of a failed apply:
 
 - create/recreate: the OS template cache exists in `$TEMPLATE/cache` (vzctl would exit 91), and
-  its arch fits the node (an x86_64 template on a 32-bit node);
+  its arch fits the node (an x86_64 template on a 32-bit node); the layout vzctl will create
+  (`layout`, else the node's VE_LAYOUT, else ploop) is one the node has (ploop needs
+  /proc/vz/ploop_minor, else exit 99), and a ploop image made by the node's default layout
+  fits ploop's limits (the loader checks them for `layout: ploop` written in git);
 - `cpus` no more than the node has, and `cpumask` naming only CPUs the node has;
 - capacity: RAM and swap of the containers that will run within the node's (`free -b`); the
   disk-space limits a plan grants (new containers, raised limits) within the free space of
@@ -24,10 +27,11 @@ from dataclasses import dataclass
 
 from reconciler import units
 from reconciler.fields import Canon, desired_settings
-from reconciler.plan.facts import FactsUnknown, NodeFacts, arch_refusal
+from reconciler.plan.facts import FactsUnknown, Layout, NodeFacts, arch_refusal
 from reconciler.plan.model import Change, Held, Plan
 from reconciler.plan.observed import ObservedState
 from reconciler.spec.desired import DesiredContainer
+from reconciler.spec.revision import PLOOP_KIB_PER_INODE, PLOOP_MAX_KIB
 from reconciler.spec.types import CPUMASK_BITS, cpu_bits
 
 RESOURCES = ("ram", "swap", "disk", "cpus")
@@ -144,6 +148,49 @@ def _sample(d: DesiredContainer, facts: NodeFacts) -> list[str]:
     ]
 
 
+SIMFS_WORKS = "write spec.layout: simfs, which works on this node"
+
+
+def _layout(d: DesiredContainer, facts: NodeFacts) -> list[str]:
+    """`layout`: ploop on a node without it (vzctl create exits 99 after is_ploop_supported()
+    finds no /proc/vz/ploop_minor), whether git asks for it or the node's default gives it."""
+    if _created_layout(d, facts) != "ploop" or facts.ploop is not False:
+        return []
+    why = "the kernel has no ploop (no /proc/vz/ploop_minor), so vzctl create would exit 99"
+    if d.spec.layout == "ploop":
+        return [f"layout: ploop, but {why}; {SIMFS_WORKS}"]
+    given = f"VE_LAYOUT={facts.ve_layout}" if facts.ve_layout else "no VE_LAYOUT (vzctl's ploop)"
+    return [f"layout: not set, so the node's default applies ({given} in vz.conf), but {why}; "
+            f"{SIMFS_WORKS}"]  # fmt: skip
+
+
+def _created_layout(d: DesiredContainer, facts: NodeFacts) -> Layout:
+    return d.spec.layout or facts.default_layout
+
+
+def _ploop_sizes(d: DesiredContainer, facts: NodeFacts) -> list[str]:
+    """A ploop image made by the node's default layout: the limits the loader checks for
+    `layout: ploop` (spec/revision.py), which it cannot know the node makes."""
+    if d.spec.layout is not None or facts.default_layout != "ploop":
+        return []
+    values = desired_settings(d.spec, d.name)
+    disk, inodes = values.get("diskspace"), values.get("diskinodes")
+    default = f"the node creates ploop (VE_LAYOUT={facts.ve_layout or 'unset'} in vz.conf)"
+    problems = []
+    if isinstance(disk, tuple) and isinstance(disk[1], int) and disk[1] > PLOOP_MAX_KIB:
+        problems.append(
+            f"diskspace: {default} and a ploop image is at most 16T (vzctl create would exit "
+            "151); write at most 16T, or layout: simfs"
+        )
+    most = PLOOP_MAX_KIB // PLOOP_KIB_PER_INODE
+    if isinstance(inodes, tuple) and isinstance(inodes[1], int) and inodes[1] > most:
+        problems.append(
+            f"diskinodes: {default} and a ploop image has at most {most} inodes (vzctl create "
+            f"would exit 21); write at most {most}, or layout: simfs"
+        )
+    return problems
+
+
 def _cpus(change: Change, d: DesiredContainer, facts: NodeFacts) -> list[str]:
     fields = {f.field for f in change.fields}
     new = change.action in ("create", "recreate")
@@ -192,8 +239,10 @@ def _node_checks(
 ) -> list[str]:
     problems = []
     if d is not None and change.action in ("create", "recreate"):
-        problems += _template(d, facts, cache=change.ctid not in arriving)
-        problems += _sample(d, facts) if change.ctid not in arriving else []
+        made_here = change.ctid not in arriving  # an arriving private area keeps its own
+        problems += _template(d, facts, cache=made_here)
+        if made_here:
+            problems += _sample(d, facts) + (_layout(d, facts) or _ploop_sizes(d, facts))
     if d is not None:
         problems += _cpus(change, d, facts)
     return problems or budget.charge(delta)

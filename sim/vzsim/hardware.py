@@ -1,9 +1,11 @@
-"""The simulated node's hardware, and the host tools that report it: uname, nproc, free, df.
+"""The simulated node's hardware, and the host tools that report it: uname, nproc, free, df, test.
 
-`vzgitops sim init --arch i686 --cpus 2 --ram 4G --swap 1G --disk 100G` stores the machine in
-`DIR/hardware.json`; `bin/uname`, `bin/nproc`, `bin/free` and `bin/df` (entry points like
-`bin/vzctl`) answer from it in the output formats of coreutils 8 and procps-ng 3.3, the tools
-a CentOS 6/7 OpenVZ node has. vzgitops's pre-flight asks the node through them, so it runs the
+`vzgitops sim init --arch i686 --cpus 2 --ram 4G --swap 1G --disk 100G --ploop` stores the
+machine in `DIR/hardware.json`; `bin/uname`, `bin/nproc`, `bin/free` and `bin/df` (entry points
+like `bin/vzctl`) answer from it in the output formats of coreutils 8 and procps-ng 3.3, the
+tools a CentOS 6/7 OpenVZ node has. `bin/test` answers a file test of the simulated kernel's
+`/proc/vz` (`ploop_minor` is there only with `--ploop`, as the ploop modules make it) and
+hands any other test to coreutils' `test`. vzgitops's pre-flight asks the node through them, so it runs the
 same argv on a real node and on this one. `df` measures the used space of the private areas as
 the simulated vzquota does, so creating containers fills the disk.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from dataclasses import asdict, dataclass
 
@@ -138,10 +141,36 @@ def df(args: list[str], hw: Hardware, node: Node) -> int:
     return 0
 
 
+PROC_VZ = "/proc/vz"
+_PROC_VZ_FILES = ("veinfo", "vestat", "veip")  # what an OpenVZ kernel always has
+_FILE_TESTS = ("-e", "-f", "-r", "-s")
+
+
+def proc_vz_has(name: str, hw: Hardware) -> bool:
+    """Whether the simulated kernel's /proc/vz has `name` (ploop_minor: the ploop modules)."""
+    return name in _PROC_VZ_FILES or (name == "ploop_minor" and hw.ploop)
+
+
+def test(args: list[str], hw: Hardware, state_dir: str) -> int:
+    """coreutils `test -f PATH` (or -e, -r, -s) for PATH in /proc/vz; any other test is the real
+    `test`'s (found on PATH after the node's own `bin/`)."""
+    if len(args) == 2 and args[0] in _FILE_TESTS and args[1].startswith(PROC_VZ + "/"):
+        return 0 if proc_vz_has(args[1][len(PROC_VZ) + 1 :], hw) else 1
+    own = os.path.join(state_dir, "bin")
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != own)
+    real = shutil.which("test", path=path or os.defpath)
+    if real is None:
+        sys.stderr.write("test: not found on PATH\n")
+        return 2
+    return os.execv(real, [real, *args])  # noqa: S606 - the caller's argv, unchanged
+
+
 def main(tool: str, argv: list[str], state_dir: str) -> int:
-    """Entry point of `bin/uname`, `bin/nproc`, `bin/free` and `bin/df`."""
+    """Entry point of `bin/uname`, `bin/nproc`, `bin/free`, `bin/df` and `bin/test`."""
     hw = load(state_dir)
     args = argv[1:]
     if tool == "df":
         return df(args, hw, Node(state_dir))
+    if tool == "test":
+        return test(args, hw, state_dir)
     return {"uname": uname, "nproc": nproc, "free": free}[tool](args, hw)
