@@ -89,7 +89,47 @@ def test_gather_asks_the_simulated_node_what_sim_init_was_told(tmp_path: Path) -
     assert "README" not in facts.templates
     assert {"basic", "vswap-256m"} <= (facts.samples or frozenset())
     assert "101" not in (facts.samples or frozenset())
-    assert [c[0] for c in run.calls] == ["cat", "free", "ls", "ls", "uname", "nproc", "df"]
+    assert [c[0] for c in run.calls] == ["cat", "free", "ls", "ls", "uname", "nproc", "df", "test"]
+    assert (facts.ploop, facts.ve_layout, facts.default_layout) == (False, "simfs", "simfs")
+
+
+@pytest.mark.parametrize(("ploop", "ve_layout"), [(True, "ploop"), (False, None), (True, None)])
+def test_gather_asks_the_node_for_ploop_and_its_default_layout(
+    tmp_path: Path, ploop: bool, ve_layout: str | None
+) -> None:
+    """`test -f /proc/vz/ploop_minor` (the simulated kernel has it with `sim init --ploop`)
+    and VE_LAYOUT from the vz.conf already read; without one, vzctl's default is ploop."""
+    sim = make_sim_node(tmp_path / "node", machine=Hardware(ploop=ploop))
+    conf = sim.dir / "vz.conf"
+    line = "" if ve_layout is None else f"VE_LAYOUT={ve_layout}"
+    conf.write_text(conf.read_text().replace('VE_LAYOUT="simfs"', line))
+    facts = gather(SubprocessRunner(sim.env), PurePosixPath(sim.env["VZGITOPS_VZ_CONF_DIR"]))
+    assert isinstance(facts, NodeFacts)
+    assert (facts.ploop, facts.ve_layout, facts.default_layout) == (ploop, ve_layout, "ploop")
+    created = sim.run("vzctl", "create", "101", "--ostemplate", "centos-6-x86")
+    assert created.returncode == (0 if ploop else 99), created.stdout + created.stderr
+    if not ploop:  # the message of vzctl's is_ploop_supported() and create.c
+        assert "No ploop support in the kernel" in created.stderr
+        assert "add --layout simfs option, or set VE_LAYOUT=simfs" in created.stderr
+    else:
+        assert 'VE_LAYOUT="ploop"' in (sim.dir / "conf" / "101.conf").read_text()
+
+
+def test_a_ploop_probe_that_does_not_answer_leaves_the_facts_unknown(tmp_path: Path) -> None:
+    """`test` exits 0 or 1; anything else (ssh's 255) is no answer, not a node without ploop."""
+    sim = make_sim_node(tmp_path / "node")
+    inner = SubprocessRunner(sim.env)
+
+    def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        if argv[0] == "test":
+            return Completed(tuple(argv), 255, "", "ssh: connect to host n1: refused\n", 0.0)
+        return inner(argv, timeout=timeout)
+
+    facts = gather(run, PurePosixPath(sim.env["VZGITOPS_VZ_CONF_DIR"]))
+    assert facts == FactsUnknown(
+        "pre-flight could not ask the node: test -f /proc/vz/ploop_minor failed: "
+        "ssh: connect to host n1: refused"
+    )
 
 
 def test_the_simulated_disk_fills_as_containers_are_created(tmp_path: Path) -> None:

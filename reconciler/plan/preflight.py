@@ -15,6 +15,9 @@ reason in the plan (kind `preflight`), so a pull request shows it instead of a f
   node's CPUs times that ratio. Only a change that raises a total is held, in plan order, so
   what fits still applies; unlimited values are not counted.
 
+A ploop container's disk-space limit is its image's size, so a raise past 16T of a container
+whose layout git leaves unset (its config says ploop) is held too: it needs no node facts.
+
 Duplicate hostnames on the node are warned about (`Plan.warnings`), never held. With `facts`
 None (an offline plan) only the checks that need no node run; with `FactsUnknown` every change
 that needs the node is held with the reason it could not be asked.
@@ -159,9 +162,13 @@ def _layout(d: DesiredContainer, facts: NodeFacts) -> list[str]:
     why = "the kernel has no ploop (no /proc/vz/ploop_minor), so vzctl create would exit 99"
     if d.spec.layout == "ploop":
         return [f"layout: ploop, but {why}; {SIMFS_WORKS}"]
-    given = f"VE_LAYOUT={facts.ve_layout}" if facts.ve_layout else "no VE_LAYOUT (vzctl's ploop)"
-    return [f"layout: not set, so the node's default applies ({given} in vz.conf), but {why}; "
-            f"{SIMFS_WORKS}"]  # fmt: skip
+    return [f"layout: not set, so {_node_default(facts)}, but {why}; {SIMFS_WORKS}"]
+
+
+def _node_default(facts: NodeFacts) -> str:
+    if facts.ve_layout:
+        return f"vzctl create makes ploop (VE_LAYOUT={facts.ve_layout} in the node's vz.conf)"
+    return "vzctl create makes ploop (its default: the node's vz.conf sets no VE_LAYOUT)"
 
 
 def _created_layout(d: DesiredContainer, facts: NodeFacts) -> Layout:
@@ -175,20 +182,38 @@ def _ploop_sizes(d: DesiredContainer, facts: NodeFacts) -> list[str]:
         return []
     values = desired_settings(d.spec, d.name)
     disk, inodes = values.get("diskspace"), values.get("diskinodes")
-    default = f"the node creates ploop (VE_LAYOUT={facts.ve_layout or 'unset'} in vz.conf)"
+    default = f"layout: not set, so {_node_default(facts)},"
     problems = []
     if isinstance(disk, tuple) and isinstance(disk[1], int) and disk[1] > PLOOP_MAX_KIB:
         problems.append(
             f"diskspace: {default} and a ploop image is at most 16T (vzctl create would exit "
-            "151); write at most 16T, or layout: simfs"
+            "151); write at most 16T, or spec.layout: simfs"
         )
     most = PLOOP_MAX_KIB // PLOOP_KIB_PER_INODE
     if isinstance(inodes, tuple) and isinstance(inodes[1], int) and inodes[1] > most:
         problems.append(
             f"diskinodes: {default} and a ploop image has at most {most} inodes (vzctl create "
-            f"would exit 21); write at most {most}, or layout: simfs"
+            f"would exit 21); write at most {most}, or spec.layout: simfs"
         )
     return problems
+
+
+def _ploop_resize(change: Change, d: DesiredContainer | None, observed: ObservedState) -> list[str]:
+    """`vzctl set --diskspace` resizes a ploop image to the hard limit: past 16T it exits 154."""
+    have = observed.containers.get(change.ctid)
+    if d is None or have is None or have.saved.get("layout") != "ploop":
+        return []
+    if change.action in ("create", "recreate") or "diskspace" not in {
+        f.field for f in change.fields
+    }:
+        return []
+    disk = desired_settings(d.spec, d.name).get("diskspace")
+    if not (isinstance(disk, tuple) and isinstance(disk[1], int) and disk[1] > PLOOP_MAX_KIB):
+        return []
+    return [
+        "diskspace: the container is ploop (VE_LAYOUT in its config) and vzctl set resizes its "
+        "image to the hard limit, at most 16T (it would exit 154); write at most 16T"
+    ]
 
 
 def _cpus(change: Change, d: DesiredContainer, facts: NodeFacts) -> list[str]:
@@ -259,21 +284,42 @@ def preflight(
     """The plan with every change the node cannot take held, and hostname warnings added.
     `arriving`: containers whose create stands for a move here (no template cache needed)."""
     warnings = (*plan.warnings, *duplicate_hostnames(desired, observed))
+    plan = _held_without_facts(plan, desired, observed)
     if not isinstance(facts, NodeFacts):
         facts_reason = facts.reason if isinstance(facts, FactsUnknown) else None
         return _without_node(plan, desired, observed, facts_reason, warnings)
     by_ctid = {d.ctid: d for d in desired}
     deltas = {c.ctid: _delta(c, by_ctid.get(c.ctid), observed) for c in plan.changes}
     budget = _Budget(Limits.of(facts, cpu_overcommit), _start(observed, deltas.values()))
+    return _held_where(
+        plan,
+        lambda c: _node_checks(c, by_ctid.get(c.ctid), facts, budget, deltas[c.ctid], arriving),
+        warnings,
+    )
+
+
+def _held_where(
+    plan: Plan, problems_of: Callable[[Change], list[str]], warnings: tuple[str, ...]
+) -> Plan:
+    """The plan with each change that has problems held (checked in plan order)."""
     kept, held = [], list(plan.held)
     for change in plan.changes:
-        d = by_ctid.get(change.ctid)
-        problems = _node_checks(change, d, facts, budget, deltas[change.ctid], arriving)
+        problems = problems_of(change)
         if problems:
             held.append(_hold(change, problems))
         else:
             kept.append(change)
     return _replaced(plan, kept, held, warnings)
+
+
+def _held_without_facts(
+    plan: Plan, desired: Sequence[DesiredContainer], observed: ObservedState
+) -> Plan:
+    """The checks that need no node facts (a ploop image's resize)."""
+    by_ctid = {d.ctid: d for d in desired}
+    return _held_where(
+        plan, lambda c: _ploop_resize(c, by_ctid.get(c.ctid), observed), plan.warnings
+    )
 
 
 def _without_node(
@@ -287,14 +333,11 @@ def _without_node(
     if reason is None:
         return plan.model_copy(update={"warnings": warnings})
     by_ctid = {d.ctid: d for d in desired}
-    kept, held = [], list(plan.held)
-    for change in plan.changes:
-        delta = _delta(change, by_ctid.get(change.ctid), observed)
-        if _needs_node(change, delta):
-            held.append(_hold(change, [reason]))
-        else:
-            kept.append(change)
-    return _replaced(plan, kept, held, warnings)
+    return _held_where(
+        plan,
+        lambda c: [reason] if _needs_node(c, _delta(c, by_ctid.get(c.ctid), observed)) else [],
+        warnings,
+    )
 
 
 def _replaced(plan: Plan, kept: list[Change], held: list[Held], warnings: tuple[str, ...]) -> Plan:
