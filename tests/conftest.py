@@ -138,7 +138,7 @@ def _let_coverage_measure(root: Path) -> None:
         "nproc",
         "free",
         "df",
-        "test",
+        "ls",
     )
     for tool in tools:
         entry = root / "bin" / tool

@@ -41,9 +41,9 @@ def create_layout(value: str | None) -> str:
 
 
 def supported(ctx: Ctx) -> bool:
-    """is_ploop_supported(): /proc/vz/ploop_minor (the probe `bin/test` answers too); prints
-    why not, as vzctl does."""
-    if hardware.proc_vz_has("ploop_minor", hardware.load(ctx.node.root)):
+    """is_ploop_supported(): /proc/vz/ploop_minor (what `bin/ls` lists there too); prints why
+    not, as vzctl does."""
+    if "ploop_minor" in hardware.proc_vz(hardware.load(ctx.node.root)):
         return True
     ctx.log(-1, "No ploop support in the kernel, or kernel is way too old.")
     ctx.log(-1, "Make sure you have OpenVZ kernel 042stab058.7 or later running,")
