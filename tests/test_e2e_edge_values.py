@@ -339,8 +339,7 @@ def counts(results: list[tuple[Edge, str]]) -> Counter[str]:
     return Counter(outcome.partition(":")[0] for _, outcome in results)
 
 
-# What still breaks, and why: pre-flight would need to know the node's samples (`ls -1` of the
-# config directory in node/facts.py), as it knows its template caches; vzctl create exits 82.
+# What still breaks, and why (nothing since pre-flight knows the node's samples and its ploop)
 KNOWN_BROKEN: set[tuple[str, str]] = set()
 
 
