@@ -128,7 +128,18 @@ def _let_coverage_measure(root: Path) -> None:
     tests start are measured everywhere."""
     if "COVERAGE_PROCESS_CONFIG" not in os.environ or not os.environ.get(COVER_SIM_ENV):
         return
-    tools = ("vzctl", "vzlist", "vzdump", "vzrestore", "vzmigrate", "uname", "nproc", "free", "df")
+    tools = (
+        "vzctl",
+        "vzlist",
+        "vzdump",
+        "vzrestore",
+        "vzmigrate",
+        "uname",
+        "nproc",
+        "free",
+        "df",
+        "ls",
+    )
     for tool in tools:
         entry = root / "bin" / tool
         shebang, rest = entry.read_text(encoding="utf-8").split("\n", 1)

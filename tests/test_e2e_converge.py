@@ -6,6 +6,8 @@ with a message naming that field. Each hypothesis example is one repository of s
 containers, each setting every field it drew, applied in one `vzgitops apply` on a fresh node and
 then changed to a second draw in another, so that a few dozen values per field stay well within
 a minute on a small machine (set VZGITOPS_CONVERGE_EXAMPLES for a longer hunt; CI derandomizes).
+The node is drawn too: its vz.conf's VE_LAYOUT (the layout of a container that leaves it unset)
+and whether its kernel has ploop; what it cannot create is held by pre-flight, naming the field.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from reconciler.spec.load import validate_files
@@ -38,6 +41,12 @@ MAX = 9223372036854775807
 INT_MAX = 2147483647
 BASE: dict[str, Any] = {"config": "vswap-256m"}
 CONTAINERS = 5
+# the node: its VE_LAYOUT (what a container leaving layout unset gets), and whether it has ploop
+NODES = {
+    "simfs": ("simfs", BIG),
+    "ploop": ("ploop", BIG),
+    "no ploop": ("ploop", replace(BIG, ploop=False)),
+}
 
 
 def _count() -> st.SearchStrategy[Any]:
@@ -177,12 +186,17 @@ def _accepted(ctid: int, spec: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError(f"still refused: {_problems(ctid, kept)}")
 
 
-def _node(root: Path) -> tuple[dict[str, str], GitRepo]:
-    node = make_sim_node(root / "node", machine=BIG)
+def _node(root: Path, kind: str = "simfs") -> tuple[dict[str, str], GitRepo]:
+    ve_layout, machine = NODES[kind]
+    node = make_sim_node(root / "node", machine=machine)
+    vz_conf = node.dir / "vz.conf"
+    vz_conf.write_text(vz_conf.read_text().replace('VE_LAYOUT="simfs"', f"VE_LAYOUT={ve_layout}"))
     return {**node.env, "VZGITOPS_STATE_DIR": str(root / "state")}, GitRepo(root / "repo")
 
 
-def _converges(env: dict[str, str], repo: GitRepo, specs: dict[int, dict[str, Any]]) -> None:
+def _converges(
+    env: dict[str, str], repo: GitRepo, specs: dict[int, dict[str, Any]], kind: str = "simfs"
+) -> None:
     """Apply `specs` (replacing what the repository had) and plan again: nothing to do."""
     for ctid, spec in specs.items():
         repo.write(f"ct{ctid}.yaml", container_doc(f"ct{ctid}", ctid, **spec))
@@ -195,13 +209,15 @@ def _converges(env: dict[str, str], repo: GitRepo, specs: dict[int, dict[str, An
     assert planned.returncode == 0, shown
     [section] = json.loads(planned.stdout)["nodes"]
     assert section["changes"] == [], shown
-    assert all(_asked_for(held, specs[held["ctid"]]) for held in section["held"]), shown
+    assert all(_asked_for(held, specs[held["ctid"]], kind) for held in section["held"]), shown
     assert (applied.returncode == 4) == bool(section["held"]), shown
 
 
-def _asked_for(held: dict[str, Any], spec: dict[str, Any]) -> bool:
+def _asked_for(held: dict[str, Any], spec: dict[str, Any], node: str) -> bool:
     """A change held because the spec says so, with a reason naming what to change."""
     reason, kind = held["reason"], held["kind"]
+    if kind == "preflight":
+        return _ploop_refused(reason, spec, node)
     if kind == "conflict":  # git leaving `disabled` unset keeps an earlier DISABLED=yes
         wanted_running = spec.get("state", "running") == "running"
         return "disabled" not in spec and wanted_running and "disabled" in reason
@@ -212,6 +228,18 @@ def _asked_for(held: dict[str, Any], spec: dict[str, Any]) -> bool:
     if kind == "destroy-held":
         return spec.get("state") == "absent" and spec.get("protect") is True and "protect" in reason
     return False
+
+
+def _ploop_refused(reason: str, spec: dict[str, Any], node: str) -> bool:
+    """Pre-flight holds only what the drawn node cannot make: ploop on a node without it, or a
+    ploop image (by the node's VE_LAYOUT=ploop) past its 16T."""
+    layout = spec.get("layout") or NODES[node][0]
+    if node == "no ploop":
+        return (
+            layout == "ploop" and reason.startswith("layout: ") and "spec.layout: simfs" in reason
+        )
+    sized = reason.startswith(("diskspace: ", "diskinodes: ")) and "ploop" in reason
+    return node == "ploop" and "layout" not in spec and sized
 
 
 PRUNE = ("--prune", "--allow-mass-destroy")  # state: absent destroys
@@ -257,17 +285,20 @@ def _keep(first: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 @given(
     st.tuples(*(_spec(200 + i) for i in range(CONTAINERS))),
     st.tuples(*(_spec(200 + i) for i in range(CONTAINERS))),
+    st.sampled_from(["simfs", "simfs", "ploop", "no ploop"]),
 )
 def test_every_value_that_validates_converges_and_every_refusal_names_its_field(
-    created: tuple[dict[str, Any], ...], changed: tuple[dict[str, Any], ...]
+    created: tuple[dict[str, Any], ...], changed: tuple[dict[str, Any], ...], node: str
 ) -> None:
     """Created with one set of values, then changed to another: both times the plan empties.
     The sample config, OS template and layout stay (changing one is a recreate)."""
     kept = tuple(_keep(first, spec) for first, spec in zip(created, changed, strict=True))
+    event(f"node: {node}")  # --hypothesis-show-statistics shows how often each was drawn
     with tempfile.TemporaryDirectory() as tmp:
-        env, repo = _node(Path(tmp))
+        env, repo = _node(Path(tmp), node)
         for specs in (created, kept):
-            _converges(env, repo, {200 + i: _accepted(200 + i, s) for i, s in enumerate(specs)})
+            accepted = {200 + i: _accepted(200 + i, s) for i, s in enumerate(specs)}
+            _converges(env, repo, accepted, node)
 
 
 ISSUE_VALUES: list[tuple[str, Any]] = [

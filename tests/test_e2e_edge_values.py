@@ -4,7 +4,10 @@ For each value: the loader refuses it with a problem naming its field, or the pl
 a reason naming its field, or it applies on the simulated node (real vzctl/vzlist processes) and
 the next plan is empty. Each value is tried on both of vzctl's paths: created with it (the
 options `vzctl create` takes, then `vzctl set`), and set on a container created without it.
-Anything else is broken. `python -m tests.test_e2e_edge_values` prints the table and the counts.
+Anything else is broken. The layout a container leaves unset is the node's (VE_LAYOUT of its
+vz.conf, else ploop), and ploop is the kernel's: `NODE_DEFAULTS` sweeps a few values on a node
+whose vz.conf says VE_LAYOUT=ploop, with and without ploop (a value of None is one git does not
+write). `python -m tests.test_e2e_edge_values` prints the tables and the counts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from reconciler.spec.load import validate_files
 from tests.conftest import make_sim_node
@@ -31,7 +36,7 @@ BASE: dict[str, Any] = {"config": "vswap-256m"}
 PLOOP = {"layout": "ploop"}
 WINDOW = {"days": ["mon"], "start": "00:00", "duration": "1h"}
 LONG = "a" * 63
-Edge = tuple[str, Any, dict[str, Any]]  # field, value, the other fields it needs
+Edge = tuple[str, Any, dict[str, Any]]  # field, value (None: not written), the fields it needs
 
 _COUNT_EDGES = (0, 1, "unlimited", MAX, MAX + 1, -1, "5:unlimited", "unlimited:5", "1:2", "0:0")
 
@@ -203,6 +208,30 @@ EDGES: list[Edge] = [
 ]
 
 
+# Nodes whose vz.conf sets VE_LAYOUT=ploop: what git leaves unset is created ploop there
+NO_PLOOP = Hardware(cpus=16, ram=1 << 62, swap=1 << 62, disk=1 << 62, ploop=False)
+NODE_DEFAULTS: dict[str, tuple[Hardware, list[Edge]]] = {
+    "VE_LAYOUT=ploop, no ploop": (
+        NO_PLOOP,
+        [("layout", "ploop", {}), ("layout", "simfs", {}), ("layout", None, {})],
+    ),
+    "VE_LAYOUT=ploop": (
+        NODE,
+        [
+            ("layout", None, {}),
+            ("layout", "simfs", {}),
+            *(("diskspace", v, {}) for v in ("10G:12G", "16T", "17T", "unlimited")),
+            *(("diskinodes", v, {}) for v in ("5:6", "unlimited")),
+        ],
+    ),
+}
+
+
+def _spec(edge: Edge) -> dict[str, Any]:
+    field, value, needs = edge
+    return {k: v for k, v in {**BASE, **needs, field: value}.items() if v is not None}
+
+
 def _problems(ctid: int, spec: Mapping[str, Any]) -> list[Any]:
     return validate_files({"ct.yaml": container_doc(f"e{ctid}", ctid, **spec).encode()})
 
@@ -271,17 +300,20 @@ def _elsewhere(spec: dict[str, Any]) -> dict[str, Any]:
     return moved
 
 
-def sweep(root: Path, edges: list[Edge] = EDGES) -> list[tuple[Edge, str]]:
+def sweep(
+    root: Path, edges: list[Edge] = EDGES, machine: Hardware = NODE, ve_layout: str = "simfs"
+) -> list[tuple[Edge, str]]:
     """Each edge's outcome: `converges`, `refused` or `broken: why`."""
-    node = make_sim_node(root / "node", machine=NODE)
+    node = make_sim_node(root / "node", machine=machine)
+    vz_conf = node.dir / "vz.conf"
+    vz_conf.write_text(vz_conf.read_text().replace('VE_LAYOUT="simfs"', f"VE_LAYOUT={ve_layout}"))
     env = {**node.env, "VZGITOPS_STATE_DIR": str(root / "state")}
     repo = GitRepo(root / "repo")
     outcomes: dict[int, str] = {}
     accepted: dict[int, dict[str, Any]] = {}
     for i, edge in enumerate(edges):
-        field, value, needs = edge
-        spec = {**BASE, **needs, field: value}
-        refused = refusal(field, spec)
+        spec = _spec(edge)
+        refused = refusal(edge[0], spec)
         if refused is not None:
             outcomes[i] = refused
         else:
@@ -307,8 +339,7 @@ def counts(results: list[tuple[Edge, str]]) -> Counter[str]:
     return Counter(outcome.partition(":")[0] for _, outcome in results)
 
 
-# What still breaks, and why: pre-flight would need to know the node's samples (`ls -1` of the
-# config directory in node/facts.py), as it knows its template caches; vzctl create exits 82.
+# What still breaks, and why (nothing since pre-flight knows the node's samples and its ploop)
 KNOWN_BROKEN: set[tuple[str, str]] = set()
 
 
@@ -320,17 +351,40 @@ def test_every_edge_value_converges_or_is_refused_naming_its_field() -> None:
     assert set(broken) == KNOWN_BROKEN, broken
 
 
-def main() -> int:
+@pytest.mark.parametrize("name", NODE_DEFAULTS)
+def test_what_git_leaves_to_the_node_converges_or_is_held_naming_its_field(name: str) -> None:
+    machine, edges = NODE_DEFAULTS[name]
     with tempfile.TemporaryDirectory() as tmp:
-        results = sweep(Path(tmp))
+        results = sweep(Path(tmp), edges, machine, ve_layout="ploop")
+    broken = {(field, str(value)): outcome for (field, value, _), outcome in results
+              if outcome.startswith("broken")}  # fmt: skip
+    assert broken == {}
+    if not machine.ploop:  # what the node cannot create is held, and says what it can
+        held = [outcome for (_, value, _), outcome in results if value != "simfs"]
+        assert all("spec.layout: simfs" in outcome for outcome in held), held
+
+
+def _table(title: str, results: list[tuple[Edge, str]]) -> Counter[str]:
+    print(f"== {title}")
     for (field, value, needs), outcome in results:
-        print(f"{field}: {value!r}{' with ' + repr(needs) if needs else ''} -> {outcome}")
+        shown = "(not written)" if value is None else repr(value)
+        print(f"{field}: {shown}{' with ' + repr(needs) if needs else ''} -> {outcome}")
     tally = counts(results)
     print(
         f"{len(results)} values: {tally['converges']} converge, {tally['refused']} refused with"
         f" a message naming the field, {tally['broken']} broken"
     )
-    return 1 if tally["broken"] else 0
+    return tally
+
+
+def main() -> int:
+    tallies = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tallies.append(_table("VE_LAYOUT=simfs, ploop", sweep(Path(tmp) / "all")))
+        for i, (name, (machine, edges)) in enumerate(NODE_DEFAULTS.items()):
+            results = sweep(Path(tmp) / str(i), edges, machine, ve_layout="ploop")
+            tallies.append(_table(name, results))
+    return 1 if any(tally["broken"] for tally in tallies) else 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ import pytest
 
 from reconciler.node.facts import ProbeFailed, gather, node_path, parse_df, parse_free
 from reconciler.node.process import DEFAULT_TIMEOUT, Completed, SubprocessRunner
+from reconciler.node.ssh import SshAccess, SshTarget
 from reconciler.plan.facts import FactsUnknown, NodeFacts
-from tests.conftest import make_sim_node
+from tests.conftest import SshNode, make_sim_node
+from vzsim import hardware
 from vzsim.hardware import Hardware
 
 # recorded on a CentOS 7 host (procps-ng 3.3.10, coreutils 8.22)
@@ -89,7 +91,64 @@ def test_gather_asks_the_simulated_node_what_sim_init_was_told(tmp_path: Path) -
     assert "README" not in facts.templates
     assert {"basic", "vswap-256m"} <= (facts.samples or frozenset())
     assert "101" not in (facts.samples or frozenset())
-    assert [c[0] for c in run.calls] == ["cat", "free", "ls", "ls", "uname", "nproc", "df"]
+    assert [c[0] for c in run.calls] == ["cat", "free", "ls", "ls", "uname", "nproc", "df", "ls"]
+    assert (facts.ploop, facts.ve_layout, facts.default_layout) == (False, "simfs", "simfs")
+
+
+@pytest.mark.parametrize(("ploop", "ve_layout"), [(True, "ploop"), (False, None), (True, None)])
+def test_gather_asks_the_node_for_ploop_and_its_default_layout(
+    tmp_path: Path, ploop: bool, ve_layout: str | None
+) -> None:
+    """`ls -1 /proc/vz` (the simulated kernel has ploop_minor there with `sim init --ploop`)
+    and VE_LAYOUT from the vz.conf already read; without one, vzctl's default is ploop."""
+    sim = make_sim_node(tmp_path / "node", machine=Hardware(ploop=ploop))
+    conf = sim.dir / "vz.conf"
+    line = "" if ve_layout is None else f"VE_LAYOUT={ve_layout}"
+    conf.write_text(conf.read_text().replace('VE_LAYOUT="simfs"', line))
+    facts = gather(SubprocessRunner(sim.env), PurePosixPath(sim.env["VZGITOPS_VZ_CONF_DIR"]))
+    assert isinstance(facts, NodeFacts)
+    assert (facts.ploop, facts.ve_layout, facts.default_layout) == (ploop, ve_layout, "ploop")
+    created = sim.run("vzctl", "create", "101", "--ostemplate", "centos-6-x86")
+    assert created.returncode == (0 if ploop else 99), created.stdout + created.stderr
+    if not ploop:  # the message of vzctl's is_ploop_supported() and create.c
+        assert "No ploop support in the kernel" in created.stderr
+        assert "add --layout simfs option, or set VE_LAYOUT=simfs" in created.stderr
+    else:
+        assert 'VE_LAYOUT="ploop"' in (sim.dir / "conf" / "101.conf").read_text()
+
+
+def test_the_ploop_probe_answers_over_ssh(ssh_node: SshNode) -> None:
+    """The same argv through the node's sshd (its sessions have the node's `bin/` first)."""
+    sshd = ssh_node.sshd
+    target = SshTarget("n1", sshd.host, sshd.port, sshd.user, sshd.host_key, None, 10)
+    access = SshAccess(target, ssh_config=ssh_node.keys.config)
+    try:
+        answers = []
+        for ploop in (False, True):
+            hardware.save(str(ssh_node.node.dir), Hardware(ploop=ploop))
+            facts = gather(access.run, access.conf_dir)
+            assert isinstance(facts, NodeFacts), facts
+            answers.append(facts.ploop)
+    finally:
+        access.close()
+    assert answers == [False, True]
+
+
+def test_a_ploop_probe_that_does_not_answer_leaves_the_facts_unknown(tmp_path: Path) -> None:
+    """ls exits 0, or 1 or 2 without /proc/vz; anything else (ssh's 255) is no answer, not a
+    node without ploop."""
+    sim = make_sim_node(tmp_path / "node")
+    inner = SubprocessRunner(sim.env)
+
+    def run(argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        if tuple(argv) == ("ls", "-1", "/proc/vz"):
+            return Completed(tuple(argv), 255, "", "ssh: connect to host n1: refused\n", 0.0)
+        return inner(argv, timeout=timeout)
+
+    facts = gather(run, PurePosixPath(sim.env["VZGITOPS_VZ_CONF_DIR"]))
+    assert facts == FactsUnknown(
+        "pre-flight could not ask the node: ls -1 /proc/vz failed: ssh: connect to host n1: refused"
+    )
 
 
 def test_the_simulated_disk_fills_as_containers_are_created(tmp_path: Path) -> None:

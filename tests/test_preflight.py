@@ -25,6 +25,8 @@ FACTS = NodeFacts(
     disk_free=100 * (1 << 20),  # KiB: 100G
     template_dir="/vz/template",
     templates=frozenset({"debian-12.0-x86_64-minimal", "centos-6-x86"}),
+    ploop=True,
+    ve_layout="simfs",  # as the simulated node's vz.conf (vzctl's default is ploop)
 )
 
 
@@ -167,6 +169,60 @@ def test_cpu_overcommit_ratio_bounds_the_running_cpus(ratio: float | None, held:
 def test_unlimited_values_are_not_counted() -> None:
     p = checked([container(ram="unlimited", swap="unlimited", diskspace="unlimited")], node())
     assert p.held == ()
+
+
+NO_PLOOP = replace(FACTS, ploop=False)
+
+
+@pytest.mark.parametrize(
+    ("spec", "facts", "held"),
+    [
+        ({"layout": "ploop"}, NO_PLOOP, "layout: ploop, but the kernel has no ploop"),
+        ({}, replace(NO_PLOOP, ve_layout="ploop"), "layout: not set, so vzctl create makes ploop"
+         " (VE_LAYOUT=ploop in the node's vz.conf), but the kernel has no ploop"),
+        ({}, replace(NO_PLOOP, ve_layout=None), "layout: not set, so vzctl create makes ploop"
+         " (its default: the node's vz.conf sets no VE_LAYOUT), but the kernel has no ploop"),
+        ({}, replace(NO_PLOOP, ve_layout="ploop:expanded"), "(VE_LAYOUT=ploop:expanded in"),
+        ({"layout": "simfs"}, replace(NO_PLOOP, ve_layout="ploop"), None),
+        ({}, NO_PLOOP, None),  # VE_LAYOUT=simfs
+        ({"layout": "ploop"}, replace(FACTS, ploop=None), None),  # not asked: not judged
+        ({"diskspace": "17T"}, replace(FACTS, ve_layout="ploop"), "diskspace: layout: not set,"
+         " so vzctl create makes ploop (VE_LAYOUT=ploop in the node's vz.conf), and a ploop image"
+         " is at most 16T (vzctl create would exit 151); write at most 16T, or spec.layout: simfs"),
+        ({"diskinodes": "unlimited"}, replace(FACTS, ve_layout=None), "diskinodes: layout: not"
+         " set, so vzctl create makes ploop (its default"),
+        ({"diskspace": "16T", "diskinodes": 1 << 30}, replace(FACTS, ve_layout="ploop"), None),
+        ({"diskspace": "unlimited"}, FACTS, None),
+    ],
+)  # fmt: skip
+def test_a_create_the_node_would_make_ploop_needs_ploop_there(
+    spec: dict[str, Any], facts: NodeFacts, held: str | None
+) -> None:
+    p = checked([container(**spec)], node(), replace(facts, disk_free=1 << 60))
+    if held is None:
+        assert reasons(p) == {}
+    else:
+        assert held in reasons(p)[101]
+        assert "spec.layout: simfs" in reasons(p)[101]
+
+
+def test_an_arriving_container_keeps_its_layout() -> None:
+    d = container(layout="ploop")
+    plan = run([d], node())
+    p = preflight(plan, (d,), node(), NO_PLOOP, None, frozenset({101}))
+    assert reasons(p) == {}
+
+
+def test_a_ploop_container_is_not_resized_past_16t_with_or_without_facts() -> None:
+    before, after = container(diskspace="10G"), container(diskspace="1G:unlimited")
+    observed = node(matching(before, layout="ploop"))
+    for facts in (FACTS, None):
+        p = checked([after], observed, facts)
+        assert reasons(p) == {
+            101: "diskspace: the container is ploop (VE_LAYOUT in its config) and vzctl set "
+            "resizes its image to the hard limit, at most 16T (it would exit 154); write at most 16T"
+        }
+    assert reasons(checked([after], node(matching(before, layout="simfs")), None)) == {}
 
 
 def test_unknown_facts_hold_what_needs_them_and_nothing_else() -> None:

@@ -1,11 +1,14 @@
-"""Asking the node about itself for pre-flight: arch, CPUs, memory, free disk, template caches.
+"""Asking the node about itself for pre-flight: arch, CPUs, memory, free disk, template caches,
+config samples, ploop.
 
-Shell part: `gather()` runs six short commands through the `Runner` (argument lists, the same
+Shell part: `gather()` runs eight short commands through the `Runner` (argument lists, the same
 on a real node, over ssh and on the simulated node, whose `bin/` answers them from its
-hardware): `cat VZ_CONF`, `uname -m`, `nproc`, `free -b`, `df -P -k PRIVATE` and
-`ls -1 TEMPLATE/cache` and `ls -1 CONF_DIR` (the config samples). The reconcile asks only when a plan has something pre-flight must check
-(a create, a start, a raised limit), so a converged node costs nothing. Pure part: the parsers,
-one per tool output. Any failure gives `FactsUnknown` naming the command, never a guess.
+hardware): `cat VZ_CONF` (TEMPLATE, VE_PRIVATE and VE_LAYOUT), `uname -m`, `nproc`, `free -b`,
+`df -P -k PRIVATE`, `ls -1 TEMPLATE/cache`, `ls -1 CONF_DIR` (the config samples) and `ls -1
+/proc/vz` (its ploop_minor is what vzctl's is_ploop_supported() and its bash completion look
+for). The reconcile asks only when a plan has something pre-flight must check (a create, a
+start, a raised limit), so a converged node costs nothing. Pure part: the parsers, one per tool
+output. Any failure gives `FactsUnknown` naming the command, never a guess.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from reconciler.vzconf import parse_conf
 PROBE_TIMEOUT = 30.0
 DEFAULT_TEMPLATE = "/vz/template"  # vz.conf defaults (REFERENCE.md 2.2)
 DEFAULT_PRIVATE = "/vz/private/$VEID"
+PROC_VZ = "/proc/vz"  # ploop_minor there: vzctl's is_ploop_supported() (src/lib/image.c)
 
 
 class ProbeFailed(ValueError):
@@ -89,6 +93,17 @@ def _run(run: Runner, argv: Sequence[str], failed_ok: bool = False) -> str:
     return done.stdout if done.code == 0 else ""
 
 
+def _proc_vz(run: Runner) -> frozenset[str]:
+    """`ls -1 /proc/vz`: what the OpenVZ kernel has there; none when it cannot be listed (no
+    OpenVZ kernel: GNU ls exits 2, or 1); any other failure (ssh's 255) is no answer."""
+    argv = ("ls", "-1", PROC_VZ)
+    done = run(argv, timeout=PROBE_TIMEOUT)
+    if done.code not in (0, 1, 2):
+        detail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.code}"]
+        raise ProbeFailed(f"{' '.join(argv)} failed: {detail[0]}")
+    return frozenset(done.stdout.split()) if done.code == 0 else frozenset()
+
+
 def _gather(run: Runner, conf_dir: PurePosixPath) -> NodeFacts:
     conf = parse_conf(_run(run, ("cat", str(vz_conf_path(conf_dir)))))
     template = node_path(conf.get("TEMPLATE"), DEFAULT_TEMPLATE, "TEMPLATE")
@@ -107,6 +122,8 @@ def _gather(run: Runner, conf_dir: PurePosixPath) -> NodeFacts:
         templates=template_names(listing.splitlines()),
         conf_dir=str(conf_dir),
         samples=sample_names(samples.splitlines()) if samples else None,
+        ploop="ploop_minor" in _proc_vz(run),
+        ve_layout=conf.get("VE_LAYOUT"),
     )
 
 

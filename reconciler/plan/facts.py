@@ -1,8 +1,10 @@
 """What pre-flight knows about the node itself (pure values; built by `node/facts.py`).
 
 The machine (`uname -m`, `nproc`, `free -b`), the free space where containers' private areas
-live (`df -P -k`), and the OS template caches in `$TEMPLATE/cache` (see
-../shared/openvz/REFERENCE.md 1.3 and 2.2). When the node could not be asked, `NodeFacts` is
+live (`df -P -k`), the OS template caches in `$TEMPLATE/cache` (see
+../shared/openvz/REFERENCE.md 1.3 and 2.2), and ploop: whether the kernel has it
+(`/proc/vz/ploop_minor`, what vzctl's is_ploop_supported() looks for) and the layout `vzctl
+create` gives a container without `--layout` (VE_LAYOUT of vz.conf, else ploop: REFERENCE.md 3). When the node could not be asked, `NodeFacts` is
 replaced by `FactsUnknown` with the reason, so every check that needs the node holds its change
 instead of guessing.
 """
@@ -10,11 +12,22 @@ instead of guessing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 # vzctl create tries these suffixes in this order (REFERENCE.md 1.3)
 TEMPLATE_SUFFIXES = (".tar", ".tar.gz", ".tar.bz2", ".tar.xz")
 _32BIT = frozenset({"x86", "i386", "i486", "i586", "i686"})
 _64BIT = frozenset({"x86_64", "amd64"})
+
+
+Layout = Literal["simfs", "ploop"]
+
+
+def layout_of(ve_layout: str | None) -> Layout:
+    """What vzctl 4.x makes of a VE_LAYOUT value: `simfs`, else ploop (config.c
+    parse_ve_layout takes `ploop` and `ploop:MODE`, case-sensitive; unset or invalid leaves the
+    default of create.c, ploop in a vzctl built with ploop, as vzctl.spec builds it)."""
+    return "simfs" if ve_layout == "simfs" else "ploop"
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,13 @@ class NodeFacts:
     samples: frozenset[str] | None = (
         None  # config samples (ve-NAME.conf-sample): NAME; None: unknown
     )
+    ploop: bool | None = None  # the kernel has ploop (/proc/vz/ploop_minor); None: not asked
+    ve_layout: str | None = None  # VE_LAYOUT of vz.conf as written; None: not set
+
+    @property
+    def default_layout(self) -> Layout:
+        """The layout vzctl create stores for a container created without `--layout`."""
+        return layout_of(self.ve_layout)
 
 
 @dataclass(frozen=True)

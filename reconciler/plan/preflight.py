@@ -4,13 +4,19 @@
 reason in the plan (kind `preflight`), so a pull request shows it instead of a failed apply:
 
 - create/recreate: the OS template cache exists in `$TEMPLATE/cache` (vzctl would exit 91), and
-  its arch fits the node (an x86_64 template on a 32-bit node);
+  its arch fits the node (an x86_64 template on a 32-bit node); the layout vzctl will create
+  (`layout`, else the node's VE_LAYOUT, else ploop) is one the node has (ploop needs
+  /proc/vz/ploop_minor, else exit 99), and a ploop image made by the node's default layout
+  fits ploop's limits (the loader checks them for `layout: ploop` written in git);
 - `cpus` no more than the node has, and `cpumask` naming only CPUs the node has;
 - capacity: RAM and swap of the containers that will run within the node's (`free -b`); the
   disk-space limits a plan grants (new containers, raised limits) within the free space of
   VE_PRIVATE (`df`); with `cpu_overcommit` set, the running containers' `cpus` within the
   node's CPUs times that ratio. Only a change that raises a total is held, in plan order, so
   what fits still applies; unlimited values are not counted.
+
+A ploop container's disk-space limit is its image's size, so a raise past 16T of a container
+whose layout git leaves unset (its config says ploop) is held too: it needs no node facts.
 
 Duplicate hostnames on the node are warned about (`Plan.warnings`), never held. With `facts`
 None (an offline plan) only the checks that need no node run; with `FactsUnknown` every change
@@ -24,10 +30,11 @@ from dataclasses import dataclass
 
 from reconciler import units
 from reconciler.fields import Canon, desired_settings
-from reconciler.plan.facts import FactsUnknown, NodeFacts, arch_refusal
+from reconciler.plan.facts import FactsUnknown, Layout, NodeFacts, arch_refusal
 from reconciler.plan.model import Change, Held, Plan
 from reconciler.plan.observed import ObservedState
 from reconciler.spec.desired import DesiredContainer
+from reconciler.spec.revision import PLOOP_KIB_PER_INODE, PLOOP_MAX_KIB
 from reconciler.spec.types import CPUMASK_BITS, cpu_bits
 
 RESOURCES = ("ram", "swap", "disk", "cpus")
@@ -144,6 +151,71 @@ def _sample(d: DesiredContainer, facts: NodeFacts) -> list[str]:
     ]
 
 
+SIMFS_WORKS = "write spec.layout: simfs, which works on this node"
+
+
+def _layout(d: DesiredContainer, facts: NodeFacts) -> list[str]:
+    """`layout`: ploop on a node without it (vzctl create exits 99 after is_ploop_supported()
+    finds no /proc/vz/ploop_minor), whether git asks for it or the node's default gives it."""
+    if _created_layout(d, facts) != "ploop" or facts.ploop is not False:
+        return []
+    why = "the kernel has no ploop (no /proc/vz/ploop_minor), so vzctl create would exit 99"
+    if d.spec.layout == "ploop":
+        return [f"layout: ploop, but {why}; {SIMFS_WORKS}"]
+    return [f"layout: not set, so {_node_default(facts)}, but {why}; {SIMFS_WORKS}"]
+
+
+def _node_default(facts: NodeFacts) -> str:
+    if facts.ve_layout:
+        return f"vzctl create makes ploop (VE_LAYOUT={facts.ve_layout} in the node's vz.conf)"
+    return "vzctl create makes ploop (its default: the node's vz.conf sets no VE_LAYOUT)"
+
+
+def _created_layout(d: DesiredContainer, facts: NodeFacts) -> Layout:
+    return d.spec.layout or facts.default_layout
+
+
+def _ploop_sizes(d: DesiredContainer, facts: NodeFacts) -> list[str]:
+    """A ploop image made by the node's default layout: the limits the loader checks for
+    `layout: ploop` (spec/revision.py), which it cannot know the node makes."""
+    if d.spec.layout is not None or facts.default_layout != "ploop":
+        return []
+    values = desired_settings(d.spec, d.name)
+    disk, inodes = values.get("diskspace"), values.get("diskinodes")
+    default = f"layout: not set, so {_node_default(facts)},"
+    problems = []
+    if isinstance(disk, tuple) and isinstance(disk[1], int) and disk[1] > PLOOP_MAX_KIB:
+        problems.append(
+            f"diskspace: {default} and a ploop image is at most 16T (vzctl create would exit "
+            "151); write at most 16T, or spec.layout: simfs"
+        )
+    most = PLOOP_MAX_KIB // PLOOP_KIB_PER_INODE
+    if isinstance(inodes, tuple) and isinstance(inodes[1], int) and inodes[1] > most:
+        problems.append(
+            f"diskinodes: {default} and a ploop image has at most {most} inodes (vzctl create "
+            f"would exit 21); write at most {most}, or spec.layout: simfs"
+        )
+    return problems
+
+
+def _ploop_resize(change: Change, d: DesiredContainer | None, observed: ObservedState) -> list[str]:
+    """`vzctl set --diskspace` resizes a ploop image to the hard limit: past 16T it exits 154."""
+    have = observed.containers.get(change.ctid)
+    if d is None or have is None or have.saved.get("layout") != "ploop":
+        return []
+    if change.action in ("create", "recreate") or "diskspace" not in {
+        f.field for f in change.fields
+    }:
+        return []
+    disk = desired_settings(d.spec, d.name).get("diskspace")
+    if not (isinstance(disk, tuple) and isinstance(disk[1], int) and disk[1] > PLOOP_MAX_KIB):
+        return []
+    return [
+        "diskspace: the container is ploop (VE_LAYOUT in its config) and vzctl set resizes its "
+        "image to the hard limit, at most 16T (it would exit 154); write at most 16T"
+    ]
+
+
 def _cpus(change: Change, d: DesiredContainer, facts: NodeFacts) -> list[str]:
     fields = {f.field for f in change.fields}
     new = change.action in ("create", "recreate")
@@ -192,8 +264,10 @@ def _node_checks(
 ) -> list[str]:
     problems = []
     if d is not None and change.action in ("create", "recreate"):
-        problems += _template(d, facts, cache=change.ctid not in arriving)
-        problems += _sample(d, facts) if change.ctid not in arriving else []
+        made_here = change.ctid not in arriving  # an arriving private area keeps its own
+        problems += _template(d, facts, cache=made_here)
+        if made_here:
+            problems += _sample(d, facts) + (_layout(d, facts) or _ploop_sizes(d, facts))
     if d is not None:
         problems += _cpus(change, d, facts)
     return problems or budget.charge(delta)
@@ -210,21 +284,42 @@ def preflight(
     """The plan with every change the node cannot take held, and hostname warnings added.
     `arriving`: containers whose create stands for a move here (no template cache needed)."""
     warnings = (*plan.warnings, *duplicate_hostnames(desired, observed))
+    plan = _held_without_facts(plan, desired, observed)
     if not isinstance(facts, NodeFacts):
         facts_reason = facts.reason if isinstance(facts, FactsUnknown) else None
         return _without_node(plan, desired, observed, facts_reason, warnings)
     by_ctid = {d.ctid: d for d in desired}
     deltas = {c.ctid: _delta(c, by_ctid.get(c.ctid), observed) for c in plan.changes}
     budget = _Budget(Limits.of(facts, cpu_overcommit), _start(observed, deltas.values()))
+    return _held_where(
+        plan,
+        lambda c: _node_checks(c, by_ctid.get(c.ctid), facts, budget, deltas[c.ctid], arriving),
+        warnings,
+    )
+
+
+def _held_where(
+    plan: Plan, problems_of: Callable[[Change], list[str]], warnings: tuple[str, ...]
+) -> Plan:
+    """The plan with each change that has problems held (checked in plan order)."""
     kept, held = [], list(plan.held)
     for change in plan.changes:
-        d = by_ctid.get(change.ctid)
-        problems = _node_checks(change, d, facts, budget, deltas[change.ctid], arriving)
+        problems = problems_of(change)
         if problems:
             held.append(_hold(change, problems))
         else:
             kept.append(change)
     return _replaced(plan, kept, held, warnings)
+
+
+def _held_without_facts(
+    plan: Plan, desired: Sequence[DesiredContainer], observed: ObservedState
+) -> Plan:
+    """The checks that need no node facts (a ploop image's resize)."""
+    by_ctid = {d.ctid: d for d in desired}
+    return _held_where(
+        plan, lambda c: _ploop_resize(c, by_ctid.get(c.ctid), observed), plan.warnings
+    )
 
 
 def _without_node(
@@ -238,14 +333,11 @@ def _without_node(
     if reason is None:
         return plan.model_copy(update={"warnings": warnings})
     by_ctid = {d.ctid: d for d in desired}
-    kept, held = [], list(plan.held)
-    for change in plan.changes:
-        delta = _delta(change, by_ctid.get(change.ctid), observed)
-        if _needs_node(change, delta):
-            held.append(_hold(change, [reason]))
-        else:
-            kept.append(change)
-    return _replaced(plan, kept, held, warnings)
+    return _held_where(
+        plan,
+        lambda c: [reason] if _needs_node(c, _delta(c, by_ctid.get(c.ctid), observed)) else [],
+        warnings,
+    )
 
 
 def _replaced(plan: Plan, kept: list[Change], held: list[Held], warnings: tuple[str, ...]) -> Plan:

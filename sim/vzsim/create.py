@@ -98,6 +98,7 @@ def _prepare(ctx: Ctx, req: Request, sample: str | None) -> ctconf.Config:
     for key in ("VE_ROOT", "VE_PRIVATE", "OSTEMPLATE", "VE_LAYOUT"):
         if key in req.strs:
             cfg.values[key] = req.strs[key]
+    cfg.values["VE_LAYOUT"] = ploop.create_layout(cfg.str("VE_LAYOUT"))
     if req.ip_add:
         cfg.values["IP_ADDRESS"] = list(req.ip_add)
     return cfg
@@ -149,7 +150,7 @@ def _build(ctx: Ctx, req: Request, cfg: ctconf.Config) -> int:
     req.strs.setdefault("VE_ROOT", cfg.str("VE_ROOT") or "")
     req.strs.setdefault("VE_PRIVATE", cfg.str("VE_PRIVATE") or "")
     req.strs["OSTEMPLATE"] = os.path.basename(ostemplate)
-    req.strs["VE_LAYOUT"] = cfg.str("VE_LAYOUT") or "simfs"
+    req.strs["VE_LAYOUT"] = ploop.create_layout(cfg.str("VE_LAYOUT"))
     req.nums["LOCAL_UID"] = req.nums["LOCAL_GID"] = 0
     return 0
 

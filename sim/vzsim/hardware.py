@@ -1,9 +1,11 @@
-"""The simulated node's hardware, and the host tools that report it: uname, nproc, free, df.
+"""The simulated node's hardware, and the host tools that report it: uname, nproc, free, df, ls.
 
-`vzgitops sim init --arch i686 --cpus 2 --ram 4G --swap 1G --disk 100G` stores the machine in
-`DIR/hardware.json`; `bin/uname`, `bin/nproc`, `bin/free` and `bin/df` (entry points like
-`bin/vzctl`) answer from it in the output formats of coreutils 8 and procps-ng 3.3, the tools
-a CentOS 6/7 OpenVZ node has. vzgitops's pre-flight asks the node through them, so it runs the
+`vzgitops sim init --arch i686 --cpus 2 --ram 4G --swap 1G --disk 100G --ploop` stores the
+machine in `DIR/hardware.json`; `bin/uname`, `bin/nproc`, `bin/free` and `bin/df` (entry points
+like `bin/vzctl`) answer from it in the output formats of coreutils 8 and procps-ng 3.3, the
+tools a CentOS 6/7 OpenVZ node has. `bin/ls` lists the simulated kernel's `/proc/vz`
+(`ploop_minor` is there only with `--ploop`, as the ploop modules make it) and hands any other
+listing to coreutils' `ls`. vzgitops's pre-flight asks the node through them, so it runs the
 same argv on a real node and on this one. `df` measures the used space of the private areas as
 the simulated vzquota does, so creating containers fills the disk.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from dataclasses import asdict, dataclass
 
@@ -138,10 +141,52 @@ def df(args: list[str], hw: Hardware, node: Node) -> int:
     return 0
 
 
+PROC_VZ = "/proc/vz"
+_PROC_VZ_FILES = ("veinfo", "vestat", "veip")  # what an OpenVZ kernel always has
+
+
+def proc_vz(hw: Hardware) -> list[str]:
+    """The simulated kernel's /proc/vz (ploop_minor: the ploop modules are loaded)."""
+    return sorted([*_PROC_VZ_FILES, *(["ploop_minor"] if hw.ploop else [])])
+
+
+def ls(args: list[str], hw: Hardware, state_dir: str) -> int:
+    """coreutils `ls -1 /proc/vz` (or `/proc/vz/NAME`) from the simulated kernel; any other
+    listing is the real `ls`'s (found on PATH after the node's own `bin/`)."""
+    paths = [a for a in args if not a.startswith("-")]
+    if len(paths) == 1 and set(args) - set(paths) <= {"-1"} and _in_proc_vz(paths[0]):
+        return _list_proc_vz(paths[0].rstrip("/"), hw)
+    own = os.path.join(state_dir, "bin")
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != own)
+    real = shutil.which("ls", path=path or os.defpath)
+    if real is None:
+        sys.stderr.write("ls: not found on PATH\n")
+        return 2
+    return os.execv(real, [real, *args])  # noqa: S606 - the caller's argv, unchanged
+
+
+def _in_proc_vz(path: str) -> bool:
+    return path.rstrip("/") == PROC_VZ or path.startswith(PROC_VZ + "/")
+
+
+def _list_proc_vz(path: str, hw: Hardware) -> int:
+    entries = proc_vz(hw)
+    if path == PROC_VZ:
+        print("\n".join(entries))
+        return 0
+    if path[len(PROC_VZ) + 1 :] in entries:
+        print(path)
+        return 0
+    sys.stderr.write(f"ls: cannot access '{path}': No such file or directory\n")
+    return 2
+
+
 def main(tool: str, argv: list[str], state_dir: str) -> int:
-    """Entry point of `bin/uname`, `bin/nproc`, `bin/free` and `bin/df`."""
+    """Entry point of `bin/uname`, `bin/nproc`, `bin/free`, `bin/df` and `bin/ls`."""
     hw = load(state_dir)
     args = argv[1:]
     if tool == "df":
         return df(args, hw, Node(state_dir))
+    if tool == "ls":
+        return ls(args, hw, state_dir)
     return {"uname": uname, "nproc": nproc, "free": free}[tool](args, hw)

@@ -117,7 +117,7 @@ from vzsim.hardware import main
 
 sys.exit(main({tool!r}, sys.argv, {d!r}))
 '''
-HOST_TOOLS = ("uname", "nproc", "free", "df")
+HOST_TOOLS = ("uname", "nproc", "free", "df", "ls")
 
 
 TOOLS = ("vzctl", "vzlist", "vzdump", "vzrestore", "vzmigrate")

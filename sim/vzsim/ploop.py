@@ -33,9 +33,17 @@ def is_ploop(layout: str | None) -> bool:
     return (layout or "").startswith("ploop")
 
 
+def create_layout(value: str | None) -> str:
+    """The layout vzctl create makes of VE_LAYOUT (vz.conf, sample, --layout): simfs, else ploop
+    (parse_ve_layout ignores an invalid value, and create.c's default is ploop in a vzctl built
+    with ploop, as this one is: it says "No ploop support in the kernel", not "not compiled in")."""
+    return "simfs" if value == "simfs" else "ploop"
+
+
 def supported(ctx: Ctx) -> bool:
-    """is_ploop_supported(); prints why not, as vzctl does."""
-    if hardware.load(ctx.node.root).ploop:
+    """is_ploop_supported(): /proc/vz/ploop_minor (what `bin/ls` lists there too); prints why
+    not, as vzctl does."""
+    if "ploop_minor" in hardware.proc_vz(hardware.load(ctx.node.root)):
         return True
     ctx.log(-1, "No ploop support in the kernel, or kernel is way too old.")
     ctx.log(-1, "Make sure you have OpenVZ kernel 042stab058.7 or later running,")

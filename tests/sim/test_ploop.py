@@ -97,3 +97,51 @@ def test_disk_inodes_of_a_ploop_container_are_saved_with_a_warning(ploop_node: S
         "Warning: --diskinodes is ignored for ploop-based container"
     )
     assert 'DISKINODES="5:6"' in conf_lines(ploop_node)
+
+
+@pytest.mark.parametrize(
+    ("ve_layout", "args", "stored"),
+    [
+        (None, (), "ploop"),  # create.c: no --layout, no VE_LAYOUT: ploop (built with ploop)
+        ("ploop:expanded", (), "ploop"),  # store_ve_layout saves simfs or ploop only
+        ("simfs", (), "simfs"),
+        ("ploop", ("--layout", "simfs"), "simfs"),
+        ("Ploop", (), "ploop"),  # parse_ve_layout is case-sensitive: invalid, the default
+    ],
+)
+def test_create_without_layout_takes_vz_conf_then_vzctl_default(
+    ploop_node: SimNode, ve_layout: str | None, args: tuple[str, ...], stored: str
+) -> None:
+    conf = ploop_node.dir / "vz.conf"
+    line = "" if ve_layout is None else f"VE_LAYOUT={ve_layout}"
+    conf.write_text(conf.read_text().replace('VE_LAYOUT="simfs"', line))
+    code, said = _create(ploop_node, 101, "--config", "vswap-256m", *args)
+    assert code == 0, said
+    assert f'VE_LAYOUT="{stored}"' in conf_lines(ploop_node, 101)
+
+
+def test_a_node_without_ploop_refuses_its_default_layout_ploop_with_99(sim_node: SimNode) -> None:
+    conf = sim_node.dir / "vz.conf"
+    conf.write_text(conf.read_text().replace('VE_LAYOUT="simfs"', "VE_LAYOUT=ploop"))
+    code, said = _create(sim_node, 101, "--config", "vswap-256m")
+    assert code == 99
+    assert "add --layout simfs option, or set VE_LAYOUT=simfs in /etc/vz/vz.conf" in said
+    assert _create(sim_node, 101, "--config", "vswap-256m", "--layout", "simfs")[0] == 0
+
+
+@pytest.mark.parametrize("ploop", [False, True])
+def test_ls_lists_the_simulated_proc_vz(tmp_path: Path, ploop: bool) -> None:
+    """/proc/vz has ploop_minor only with the ploop modules (what is_ploop_supported() looks
+    for); every other listing is coreutils' ls."""
+    node = make_sim_node(tmp_path / "node", machine=Hardware(ploop=ploop))
+    listed = node.run("ls", "-1", "/proc/vz")
+    assert listed.returncode == 0
+    assert listed.stdout.split() == sorted(["veinfo", "veip", "vestat", *(["ploop_minor"] * ploop)])
+    one = node.run("ls", "/proc/vz/ploop_minor")
+    assert (one.returncode, one.stdout) == ((0, "/proc/vz/ploop_minor\n") if ploop else (2, ""))
+    if not ploop:
+        assert one.stderr == "ls: cannot access '/proc/vz/ploop_minor': No such file or directory\n"
+    samples = node.run("ls", "-1", str(node.dir / "conf"))
+    assert samples.returncode == 0 and "ve-basic.conf-sample" in samples.stdout.split()
+    missing = node.run("ls", "-1", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "nowhere" in missing.stderr
