@@ -15,9 +15,10 @@ are validated by the Node model and passed as separate options after `--`-free c
   master die, a command connects on its own.
 - ssh's exit 255 is its own failure (cannot connect, dropped): `NodeUnreachable`, naming the
   node, an error of that node only. Any other code is the remote command's.
-- The config directory is `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` on the node, asked once; all
-  `CTID.conf` files come back in one `tar` stream, and the identities of many containers in one
-  `stat`/`lsattr` call.
+- The config directory is `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` on the node, told by the
+  call that reads the configs (or asked once, when something needs it first); all
+  `CTID.conf` files come back in one `tar` stream after it, and the identities of many
+  containers in one `stat`/`lsattr` call.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ from reconciler.spec.models import SshAccess as SshSpec
 SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
 CONTROL_PERSIST = 60  # seconds the master stays after the last command (close() ends it sooner)
 _CONF_NAME = re.compile(r"^(?:\./)?([1-9][0-9]*)\.conf$")
-_CONF_DIR_SCRIPT = 'printf "%s" "${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"'
+_CONF_DIR_DEFAULT = '"${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"'
+_CONF_DIR_SCRIPT = f'printf "%s" {_CONF_DIR_DEFAULT}'
 _KEY_REFUSED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
 
 
@@ -233,13 +235,17 @@ class SshAccess:
         return self._conf_dir
 
     def config_texts(self) -> Iterator[tuple[int, str]]:
-        conf = str(self.conf_dir)
+        where = shlex.quote(str(self._conf_dir)) if self._conf_dir else _CONF_DIR_DEFAULT
         script = (
-            f"cd -- {shlex.quote(conf)} || exit 3; "
+            f'd={where}; printf \'%s\\0\' "$d"; cd -- "$d" || exit 3; '
             "find . -maxdepth 1 -name '*.conf' -type f -print0 | "
             "tar --null --ignore-failed-read -T - -cf -"
         )
-        code, out, err = self._ssh(script, 120, ["tar", conf])
+        code, said, err = self._ssh(script, 120, ["tar", "conf-dir"])
+        named, _, out = said.partition(b"\0")  # the directory first: no round trip to ask it
+        conf = named.decode("utf-8", "replace")
+        if self._conf_dir is None and conf.startswith("/"):
+            self._conf_dir = PurePosixPath(conf)
         if code == 3:
             raise ObservationIncomplete(
                 f"node {self.node}: the container config directory {conf} cannot be entered: "
