@@ -203,12 +203,13 @@ class SshAccess:
 
     def close(self) -> None:
         """End the master connection and remove this access's files."""
+        if self._dir is None:
+            return
+        exit_argv = self.ssh_argv("", "-O", "exit")  # while _dir still names the socket
         directory, self._dir = self._dir, None
         self._master = False
-        if directory is None:
-            return
         with contextlib.suppress(OSError, CommandTimeout):
-            run_bytes(self.ssh_argv("", "-O", "exit"), 10)
+            run_bytes(exit_argv, 10)
         shutil.rmtree(directory, ignore_errors=True)
 
     # ---- NodeAccess ---------------------------------------------------------------------
