@@ -8,17 +8,20 @@ are validated by the Node model and passed as separate options after `--`-free c
 - Host keys are always checked (`StrictHostKeyChecking=yes`): against the key the Node pins
   (written to a known_hosts file of this access) or the known_hosts file it names. A key that
   does not match is `HostKeyRefused` (a person must look), never retried.
-- One connection per node: before the first command a master connection is opened on its own
-  (`ssh -M -N -f`, its output in a file: a master started by a command whose output is a pipe
-  keeps that pipe open, and the command's reader would wait for it until ControlPersist ends),
-  every command of the cycle rides it (`ControlMaster=no`), and `close()` ends it. Should the
-  master die, a command connects on its own.
+- One connection per node: the first command of an access opens it (`ControlMaster=yes` with
+  `ControlPersist`: once authenticated, ssh forks the master off and runs the command through
+  it); every later command rides it (`ControlMaster=no`), and `close()` ends it. The first
+  command's output goes to files, not pipes: a master forked by a command whose output is a
+  pipe could keep that pipe open (an ssh with `-v` keeps its stderr), and the command's reader
+  would wait for it until ControlPersist ends. Should the master die, a command connects on its
+  own.
 - ssh's exit 255 is its own failure (cannot connect, dropped): `NodeUnreachable`, naming the
-  node, an error of that node only. Any other code is the remote command's.
-- The config directory is `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` on the node, told by the
-  call that reads the configs (or asked once, when something needs it first); all
-  `CTID.conf` files come back in one `tar` stream after it, and the identities of many
-  containers in one `stat`/`lsattr` call.
+  node, an error of that node only. Any other code is the remote command's. A first command
+  that times out before any connection came up is `NodeUnreachable` too.
+- Few round trips: a plan is three commands on one connection (vzlist; the config directory
+  `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` with all its `CTID.conf` files in one `tar` stream;
+  the identities of all containers in one `stat`/`lsattr` call). Each script is a constant
+  text run as `sh -c SCRIPT sh ARG...`, every value a quoted positional argument.
 """
 
 from __future__ import annotations
@@ -50,8 +53,13 @@ from reconciler.spec.models import SshAccess as SshSpec
 SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
 CONTROL_PERSIST = 60  # seconds the master stays after the last command (close() ends it sooner)
 _CONF_NAME = re.compile(r"^(?:\./)?([1-9][0-9]*)\.conf$")
-_CONF_DIR_DEFAULT = '"${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"'
-_CONF_DIR_SCRIPT = f'printf "%s" {_CONF_DIR_DEFAULT}'
+# The node's scripts: constant texts, every value a positional argument (`_script`).
+_CONF_DIR_SCRIPT = 'printf "%s" "${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"'
+_CONFIGS_SCRIPT = (
+    'd="${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"; printf "%s\\0" "$d"; cd -- "$d" || exit 3; '
+    "find . -maxdepth 1 -name '*.conf' -type f -print0 | tar --null --ignore-failed-read -T - -cf -"
+)
+_IDENTITIES_SCRIPT = 'stat -L -c "%d %i %n" -- "$@"; echo @; lsattr -d -v -- "$@" 2>/dev/null'
 _KEY_REFUSED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
 
 
@@ -87,6 +95,11 @@ class SshTarget:
 def remote_command(argv: Sequence[str]) -> str:
     """The one string the remote shell parses back into exactly `argv`."""
     return shlex.join(argv)
+
+
+def _script(script: str, *args: str) -> str:
+    """`sh -c SCRIPT sh ARG...` for the remote shell: the script sees each value as "$1"..."""
+    return remote_command(["sh", "-c", script, "sh", *args])
 
 
 @dataclass
@@ -162,27 +175,18 @@ class SshAccess:
             argv.append(remote)
         return argv
 
-    def _open_master(self) -> None:
-        """The one connection of this access, in the background until `close()`."""
-        self._master = True
-        argv = self.ssh_argv("", "-N", "-f", master="yes")
-        wait = self.target.connect_timeout + 30
-        try:
-            code, _, said = run_bytes(argv, wait, detach=True)
-        except CommandTimeout as exc:
-            raise NodeUnreachable(
-                f"node {self.node} ({self.where}): no ssh connection after {wait}s; the next "
-                "cycle tries again"
-            ) from exc
-        if code != 0:
-            self._failed(said.decode("utf-8", "replace"))
-
     def _ssh(self, remote: str, timeout: float, shown: Sequence[str]) -> tuple[int, bytes, bytes]:
-        if not self._master:
-            self._open_master()
+        first = not self._master
+        self._master = True  # the next command rides the master, or connects on its own
+        argv = self.ssh_argv(remote, master="yes" if first else "no")
         try:
-            code, out, err = run_bytes(self.ssh_argv(remote), timeout)
+            code, out, err = run_bytes(argv, timeout, detach=first)
         except CommandTimeout as exc:
+            if first and not self._connected():
+                raise NodeUnreachable(
+                    f"node {self.node} ({self.where}): no ssh connection after {timeout:g}s; "
+                    "the next cycle tries again"
+                ) from exc
             raise CommandTimeout(
                 f"node {self.node} ({self.where}): {' '.join(shown[:3])}: no answer after "
                 f"{timeout:g}s"
@@ -190,6 +194,14 @@ class SshAccess:
         if code == SSH_FAILED:
             self._failed(err.decode("utf-8", "replace"))
         return code, out, err
+
+    def _connected(self) -> bool:
+        """Whether this access's master connection is up (`ssh -O check`)."""
+        try:
+            code, _, _ = run_bytes(self.ssh_argv("", "-O", "check"), 10)
+        except CommandTimeout:
+            return False
+        return code == 0
 
     def _failed(self, stderr: str) -> None:
         said = "; ".join(line.strip() for line in stderr.splitlines() if line.strip())[:300]
@@ -205,12 +217,14 @@ class SshAccess:
 
     def close(self) -> None:
         """End the master connection and remove this access's files."""
-        directory, self._dir = self._dir, None
-        self._master = False
-        if directory is None:
+        if self._dir is None:
             return
-        with contextlib.suppress(OSError, CommandTimeout):
-            run_bytes(self.ssh_argv("", "-O", "exit"), 10)
+        exit_argv = self.ssh_argv("", "-O", "exit")  # while _dir still names the socket
+        directory, self._dir = self._dir, None
+        if self._master:
+            with contextlib.suppress(OSError, CommandTimeout):
+                run_bytes(exit_argv, 10)
+        self._master = False
         shutil.rmtree(directory, ignore_errors=True)
 
     # ---- NodeAccess ---------------------------------------------------------------------
@@ -223,29 +237,27 @@ class SshAccess:
 
     @property
     def conf_dir(self) -> PurePosixPath:
+        """Learnt with the configs (`config_texts`); asked on its own only before them."""
         if self._conf_dir is None:
-            code, out, err = self._ssh(_CONF_DIR_SCRIPT, 60, ["conf-dir"])
-            text = out.decode("utf-8", "replace").strip()
-            if code != 0 or not text.startswith("/"):
-                raise ObserveError(
-                    f"node {self.node}: cannot tell its container config directory "
-                    f"(exit {code}): {_text(err).strip()}"
-                )
-            self._conf_dir = PurePosixPath(text)
+            code, out, err = self._ssh(_script(_CONF_DIR_SCRIPT), 60, ["conf-dir"])
+            return self._learn_conf_dir(code, out if code == 0 else b"", err)
+        return self._conf_dir
+
+    def _learn_conf_dir(self, code: int, printed: bytes, err: bytes) -> PurePosixPath:
+        text = printed.decode("utf-8", "replace").strip()
+        if not text.startswith("/"):
+            raise ObserveError(
+                f"node {self.node}: cannot tell its container config directory "
+                f"(exit {code}): {_text(err).strip()}"
+            )
+        self._conf_dir = PurePosixPath(text)
         return self._conf_dir
 
     def config_texts(self) -> Iterator[tuple[int, str]]:
-        where = shlex.quote(str(self._conf_dir)) if self._conf_dir else _CONF_DIR_DEFAULT
-        script = (
-            f'd={where}; printf \'%s\\0\' "$d"; cd -- "$d" || exit 3; '
-            "find . -maxdepth 1 -name '*.conf' -type f -print0 | "
-            "tar --null --ignore-failed-read -T - -cf -"
-        )
-        code, said, err = self._ssh(script, 120, ["tar", "conf-dir"])
-        named, _, out = said.partition(b"\0")  # the directory first: no round trip to ask it
-        conf = named.decode("utf-8", "replace")
-        if self._conf_dir is None and conf.startswith("/"):
-            self._conf_dir = PurePosixPath(conf)
+        """One round trip: the config directory's path, a NUL, then the tar of its configs."""
+        code, out, err = self._ssh(_script(_CONFIGS_SCRIPT), 120, ["tar", "configs"])
+        named, _, stream = out.partition(b"\0")
+        conf = self._learn_conf_dir(code, named, err)
         if code == 3:
             raise ObservationIncomplete(
                 f"node {self.node}: the container config directory {conf} cannot be entered: "
@@ -255,7 +267,7 @@ class SshAccess:
             raise ObserveError(
                 f"node {self.node}: reading {conf} failed (exit {code}): {_text(err).strip()}"
             )
-        texts = dict(_untar(out, self.node))
+        texts = dict(_untar(stream, self.node))
         self._privates = {
             ctid: path for ctid, text in texts.items() if (path := private_path(text, ctid))
         }
@@ -276,9 +288,7 @@ class SshAccess:
             if found is None:
                 return {wanted: None}
             paths[wanted] = found
-        quoted = " ".join(shlex.quote(p) for p in paths.values())
-        script = f"stat -L -c '%d %i %n' -- {quoted}; echo @; lsattr -d -v -- {quoted} 2>/dev/null"
-        _, out, _ = self._ssh(script, 120, ["stat"])
+        _, out, _ = self._ssh(_script(_IDENTITIES_SCRIPT, *paths.values()), 120, ["stat"])
         return identities_of(out.decode("utf-8", "replace"), paths)
 
     def _private_of(self, ctid: int) -> str | None:

@@ -29,7 +29,9 @@ from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = "/run/sshd"  # Debian's sshd refuses to start without it
-ACCEPTED = "Accepted publickey for "
+ACCEPTED = "Accepted publickey for "  # sshd LogLevel VERBOSE lines
+SESSION = "Starting session: "
+DISCONNECTED = "Disconnected from user "
 
 
 class SshdUnavailable(RuntimeError):
@@ -89,11 +91,22 @@ class Sshd:
 
     def accepted(self) -> int:
         """How many connections this server has authenticated so far (from its log)."""
+        return self._logged(ACCEPTED)
+
+    def sessions(self) -> int:
+        """How many commands (sessions) it has started so far, over any connection."""
+        return self._logged(SESSION)
+
+    def disconnected(self) -> int:
+        """How many authenticated connections have ended so far."""
+        return self._logged(DISCONNECTED)
+
+    def _logged(self, mark: str) -> int:
         try:
             text = self.log.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return 0
-        return text.count(ACCEPTED)
+        return text.count(mark)
 
     def start(self, timeout: float = 15.0) -> None:
         """(Re)start the server on its port with its keys; returns once it accepts connections."""

@@ -1,0 +1,132 @@
+"""`SshAccess` against a real sshd on 127.0.0.1: what observing a node costs in connections and
+commands, that `close()` ends the connection, and how a node that cannot be reached fails.
+
+Real OpenSSH client and server, the simulated node's vzlist/tar/stat run by that server.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from reconciler.errors import CommandTimeout, HostKeyRefused, NodeUnreachable
+from reconciler.node.identity import identity_at
+from reconciler.node.observe import observe
+from reconciler.node.ssh import SshAccess, SshTarget
+from tests.conftest import SshNode
+
+TEMPLATE = "debian-12.0-x86_64-minimal"
+
+
+def access_to(node: SshNode, *, port: int | None = None, host_key: str | None = None) -> SshAccess:
+    server = node.sshd
+    target = SshTarget(
+        "server", server.host, port or server.port, server.user, host_key or server.host_key,
+        None, 2,
+    )  # fmt: skip
+    return SshAccess(target, ssh_config=node.keys.config)
+
+
+def _ended(node: SshNode, connections: int) -> bool:
+    """Whether `connections` connections have ended, waiting for sshd to log the last one."""
+    deadline = time.monotonic() + 20
+    while node.sshd.disconnected() < connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return node.sshd.disconnected() == connections
+
+
+def test_observing_a_node_is_one_connection_and_three_commands(ssh_node: SshNode) -> None:
+    for ctid in ("101", "102"):
+        made = ssh_node.node.run("vzctl", "create", ctid, "--ostemplate", TEMPLATE)
+        assert made.returncode == 0, made.stderr
+    access = access_to(ssh_node)
+    observed = observe(access)
+    found = {ctid: access.identity(ctid) for ctid in (101, 102)}
+    assert access.conf_dir == ssh_node.node.dir / "conf"  # learnt with the configs
+    workdir = access._workdir()
+    access.close()
+    assert sorted(observed.containers) == [101, 102]
+    private = ssh_node.node.dir / "private"
+    assert found == {ctid: identity_at(str(private / str(ctid))) for ctid in (101, 102)}
+    assert ssh_node.sshd.accepted() == 1
+    assert ssh_node.sshd.sessions() == 3  # vzlist; the config dir and its tar; stat/lsattr
+    assert _ended(ssh_node, 1), "close() left the master connection open"
+    assert not workdir.exists()
+
+
+def test_a_first_command_that_outlasts_its_timeout_is_a_command_timeout(
+    ssh_node: SshNode,
+) -> None:
+    access = access_to(ssh_node)
+    try:
+        with pytest.raises(CommandTimeout, match=r"node server .*sleep 30: no answer after 1s"):
+            access.run(["sleep", "30"], timeout=1)
+        assert access.run(["true"]).code == 0  # the master it opened is still there
+    finally:
+        access.close()
+    assert ssh_node.sshd.accepted() == 1
+    assert _ended(ssh_node, 1)
+
+
+def test_a_host_key_that_does_not_match_is_refused_before_anything_is_sent(
+    ssh_node: SshNode,
+) -> None:
+    forged = " ".join(ssh_node.keys.public.split()[:2])  # an ed25519 key, not the server's
+    access = access_to(ssh_node, host_key=forged)
+    try:
+        with pytest.raises(HostKeyRefused, match="node server"):
+            access.run(["vzlist", "-a"])
+    finally:
+        access.close()
+    assert ssh_node.sshd.accepted() == 0
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never says anything (no ssh banner)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.parametrize(
+    ("where", "timeout", "said"),
+    [
+        ("nothing listening", 60, "cannot be reached over ssh"),
+        ("no ssh banner", 60, "cannot be reached over ssh"),  # ssh's ConnectTimeout (2s)
+        ("no ssh banner", 1, "no ssh connection after 1s"),  # the first command's own timeout
+    ],
+)
+def test_a_node_that_cannot_be_reached_is_node_unreachable(
+    where: str, timeout: float, said: str, ssh_node: SshNode, silent_port: int
+) -> None:
+    if where == "nothing listening":
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            port = int(probe.getsockname()[1])  # closed again: nothing listens there
+    else:
+        port = silent_port
+    access = access_to(ssh_node, port=port)
+    try:
+        with pytest.raises(NodeUnreachable, match=f"node server .*{said}"):
+            access.run(["vzlist", "-a"], timeout=timeout)
+    finally:
+        access.close()
