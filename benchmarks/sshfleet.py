@@ -76,12 +76,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cts", type=int, default=50)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--kex", default=None, help="KexAlgorithms for the client's ssh_config (OpenSSH's "
+        "default when not given): the key exchange is the largest cost of a connection"
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from vzsim import sshd
     from vzsim.nodeinit import init_node
 
     work = Path(tempfile.mkdtemp(prefix="vzg-sshfleet-", dir=args.workdir))
     keys = sshd.ClientKeys.create(work / "client")
+    if args.kex:
+        with keys.config.open("a", encoding="utf-8") as config:
+            config.write(f"    KexAlgorithms {args.kex}\n")
     servers = []
     try:
         for i in range(args.nodes):

@@ -36,7 +36,7 @@ def _ended(node: SshNode, connections: int) -> bool:
     deadline = time.monotonic() + 20
     while node.sshd.disconnected() < connections and time.monotonic() < deadline:
         time.sleep(0.05)
-    return node.sshd.disconnected() == connections
+    return bool(node.sshd.disconnected() == connections)
 
 
 def test_observing_a_node_is_one_connection_and_three_commands(ssh_node: SshNode) -> None:
@@ -46,7 +46,7 @@ def test_observing_a_node_is_one_connection_and_three_commands(ssh_node: SshNode
     access = access_to(ssh_node)
     observed = observe(access)
     found = {ctid: access.identity(ctid) for ctid in (101, 102)}
-    assert access.conf_dir == ssh_node.node.dir / "conf"  # learnt with the configs
+    assert str(access.conf_dir) == str(ssh_node.node.dir / "conf")  # learnt with the configs
     workdir = access._workdir()
     access.close()
     assert sorted(observed.containers) == [101, 102]
