@@ -14,6 +14,7 @@ history, whether a command or the controller works on it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,14 @@ class Fleet:
         return len(self.members) > 1
 
     def close(self) -> None:
-        for member in self.members:
-            member.access.close()
+        """End every member's access at once: each ends its ssh master (one `ssh -O exit`),
+        which one after the other added ~10 ms a node to a fleet command's wall time."""
+        if len(self.members) < 2:
+            for member in self.members:
+                member.access.close()
+            return
+        with ThreadPoolExecutor(max_workers=len(self.members)) as pool:
+            list(pool.map(lambda member: member.access.close(), self.members))
 
 
 def this_node(desired: DesiredState, root: StateDir, env_node: str | None) -> str | None:
