@@ -70,7 +70,7 @@ def _names(wheel: Path) -> list[str]:
 def test_the_production_wheel_holds_no_simulator(wheels: dict[str, Path]) -> None:
     names = _names(wheels["vzgitops"])
     assert "reconciler/cli/__init__.py" in names
-    assert "reconciler/vzconf.py" in names
+    assert "reconciler/node/vzconf.py" in names
     top = {name.split("/")[0] for name in names}
     assert top == {"reconciler", "vzgitops-0.1.0.dist-info"}
     assert [n for n in names if "sim" in n.split("/")[1:-1] or "vzsim" in n] == []

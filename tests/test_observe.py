@@ -10,7 +10,7 @@ import pytest
 from reconciler.node.access import LocalAccess
 from reconciler.node.observe import FALLBACK_ARGV, VZLIST_ARGV, listed_values, observe
 from reconciler.node.process import Completed
-from reconciler.vzconf import parse_conf
+from reconciler.node.vzconf import parse_conf
 
 RECORDED = Path(__file__).parent / "data" / "openvz-recorded"
 

@@ -10,7 +10,7 @@ import pytest
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import saved_settings
 from reconciler.node.observe import local_config_texts, read_configs, read_saved
-from reconciler.vzconf import parse_conf
+from reconciler.node.vzconf import parse_conf
 
 CONTENTS = [
     b'HOSTNAME="web"\nNAME="web"\nCPUS="2"\n',

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.vzconf import NO_EQUALS, UNMATCHED_QUOTES, first_value, parse_conf, parse_text
+from reconciler.node.vzconf import NO_EQUALS, UNMATCHED_QUOTES, first_value, parse_conf, parse_text
 
 RECORDED = Path(__file__).parent / "data" / "openvz-recorded"
 

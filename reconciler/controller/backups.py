@@ -133,6 +133,15 @@ class Backups:
     ) -> dict[int, tuple[MaintenanceWindow, ...]]:
         return {} if self.options.ignore_windows else windows_of(desired, node)
 
+    def wait(self, desired: DesiredState, node: str) -> float:
+        """Seconds until the next dump is due, inf without one (at least one: a dump that waits
+        for the node lock is tried again a second later, not in a tight loop)."""
+        try:
+            due = self.next_at(desired, node)
+        except VzGitopsError:
+            return float("inf")
+        return float("inf") if due is None else max(1.0, due - self.clock())
+
     def next_at(self, desired: DesiredState, node: str) -> float | None:
         """The earliest due time (Unix time), None without policies."""
         dues = self._due(desired, node, self._records())
@@ -149,7 +158,15 @@ class Backups:
         return found
 
     def run_due(self, desired: DesiredState, node: str) -> int:
-        """Take every dump that is due now, one at a time under the node lock; how many ran."""
+        """Take every dump that is due now, one at a time under the node lock; how many ran.
+        Errors are logged, never raised."""
+        try:
+            return self._run_due(desired, node)
+        except VzGitopsError as error:
+            self.log("error", "backup.failed", error=str(error))
+            return 0
+
+    def _run_due(self, desired: DesiredState, node: str) -> int:
         records, now = self._records(), self.clock()
         dues = self._due(desired, node, records)
         due = [(c, name, p) for c, (name, p) in self.policies(desired, node).items()

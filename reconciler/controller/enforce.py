@@ -45,8 +45,14 @@ from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, node_lock
 
 Result = Literal["success", "failure", "invalid", "held"]
+_SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DriftMode = Literal["correct", "report"]
 LOCK_HOLDER = "vzgitops run"
+
+
+def worst(a: Result, b: Result) -> Result:
+    """The more severe of two results (a cycle's is the worst of its steps')."""
+    return a if _SEVERITY[a] >= _SEVERITY[b] else b
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
 """What keeps a new tip from being applied: a history rewrite, unsigned commits, an unknown
-applied revision (shell: it asks git)."""
+applied revision (shell: it asks git); and the `Pending` the status shows for a tip that is
+held or does not validate."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from reconciler.controller.events import Logger
 from reconciler.controller.settings import Settings
-from reconciler.errors import UsageError
+from reconciler.controller.status import Pending, utc
+from reconciler.errors import SpecError, UsageError
 from reconciler.source import Source
 
 
@@ -41,3 +45,21 @@ def refusal(
         return None
     shown = ", ".join(c[:12] for c in unsigned[:5]) + (" ..." if len(unsigned) > 5 else "")
     return f"{len(unsigned)} new commit(s) are not signed by a trusted key: {shown}"
+
+
+def not_valid(error: SpecError | None) -> str:
+    """Why a tip that does not validate is not applied."""
+    count = len(error.problems) if error else 0
+    return f"it does not validate ({count} problem{'s' if count != 1 else ''})"
+
+
+def withheld(
+    sha: str, subject: str | None, kind: Literal["invalid", "held"], reason: str,
+    live: str | None, at: float, error: SpecError | None = None,
+) -> Pending:  # fmt: skip
+    """The tip `sha`, not applied since `at` for `reason`, as the status shows it: with the
+    problems of `error`, and that the `live` revision stays."""
+    problems = tuple(p.render() for p in error.problems) if error else ()
+    why = f"{reason}; the live revision stays {live[:12] if live else 'none'}"
+    return Pending(sha=sha, subject=subject, kind=kind, reason=why, problems=problems,
+                   since=utc(at))  # fmt: skip

@@ -3,7 +3,7 @@
     triggers (poll, webhook, watch, SIGHUP, timers) -> one cycle at a time -> schedule the next
 
 The fleet's loop runs one `Controller` per node, each with its own schedule, backoff, live
-revision and status; this module is what one node's controller does when its turn comes. A
+revision (`live`) and status (`snapshot`); this is what one node's controller does in its turn. A
 cycle is an ordered list of small steps, each returning early: fetch the source and resolve
 the ref -> if the tip is new: the history-rewrite gate, the signature gate, read it from git
 objects and validate it (or take it from `revcache` when its tree validated before), apply it
@@ -23,28 +23,26 @@ a new revision, SIGHUP or an hour (`triggers.Failures`). SIGTERM/SIGINT end the 
 from __future__ import annotations
 
 import dataclasses
-import os
 import traceback
 from typing import Literal
 
 from reconciler.controller.backoff import Backoff, ContainerBackoff, Failures
 from reconciler.controller.backups import Backups
-from reconciler.controller.enforce import Enforcer, NodeOutcome, Result
-from reconciler.controller.gate import refusal
+from reconciler.controller.enforce import Enforcer, NodeOutcome, Result, worst
+from reconciler.controller.gate import not_valid, refusal, withheld
+from reconciler.controller.live import parent_desired, read_again, recall, revision_info
 from reconciler.controller.schedule import Schedule, jittered
 from reconciler.controller.settings import Seams, Settings
+from reconciler.controller.snapshot import publish, status_of
 from reconciler.controller.status import (
-    BackupStatus,
     ContainerStatus,
     ErrorInfo,
-    NextAction,
     Pending,
     RevisionInfo,
     RunState,
     Status,
     utc,
 )
-from reconciler.controller.status_file import write_status
 from reconciler.controller.triggers import Reason
 from reconciler.errors import (
     Disposition,
@@ -59,25 +57,15 @@ from reconciler.plan import Held
 from reconciler.plan.scope import Suspension
 from reconciler.reconcile import Options
 from reconciler.revcache import DesiredCache, desired_at
-from reconciler.source import Commit, redact
+from reconciler.source import Commit
 from reconciler.spec.desired import DEFAULT_NODE, DesiredState
 
-_SEVERITY: dict[Result, int] = {"success": 0, "held": 1, "invalid": 2, "failure": 3}
 DRIFT_BACKOFF_MAX = 3600.0
 
 
-def worst(a: Result, b: Result) -> Result:
-    return a if _SEVERITY[a] >= _SEVERITY[b] else b
-
-
-def _info(revision: Commit, at: float) -> RevisionInfo:
-    return RevisionInfo(
-        sha=revision.sha, subject=revision.subject, committed_at=revision.committed_at, at=utc(at)
-    )
-
-
 class Controller:
-    """The loop, the steps of one cycle, and what the status document shows."""
+    """The loop and the steps of one cycle; what it records, the status document shows
+    (`snapshot`)."""
 
     def __init__(self, settings: Settings, seams: Seams) -> None:
         self.settings = settings
@@ -242,38 +230,21 @@ class Controller:
     # ---- scheduled backups (between cycles, never during one) ---------------------------------
 
     def backup_wait(self) -> float:
-        """Seconds until the next scheduled dump is due (at least one: a dump that waits for
-        the node lock is tried again a second later, not in a tight loop)."""
+        """Seconds until the live revision's next scheduled dump is due (`Backups.wait`)."""
         desired = self.live_desired
         if desired is None or self.live is None:
             return float("inf")
-        try:
-            due = self.backups.next_at(desired, self._node_name())
-        except VzGitopsError:
-            return float("inf")
-        return float("inf") if due is None else max(1.0, due - self.s.clock())
+        return self.backups.wait(desired, self.node_name())
 
     def run_backups(self) -> int:
-        """Take the dumps that are due now (`backups`); errors are logged, never raised."""
+        """Take the live revision's dumps that are due now (`Backups.run_due`); errors are
+        logged, never raised."""
         desired = self._live_desired()
         if desired is None or self.live is None:
             return 0
-        try:
-            return self.backups.run_due(desired, self._node_name())
-        except VzGitopsError as error:
-            self.s.log("error", "backup.failed", error=str(error))
-            return 0
+        return self.backups.run_due(desired, self.node_name())
 
-    def backup_statuses(self) -> tuple[BackupStatus, ...]:
-        desired = self.live_desired
-        if desired is None or self.live is None:
-            return ()
-        try:
-            return self.backups.statuses(desired, self._node_name())
-        except VzGitopsError:
-            return ()
-
-    def _node_name(self) -> str:
+    def node_name(self) -> str:
         """The node the plans are for (a wrong --node is reported by the cycle, not here)."""
         if self.live_desired is not None:
             try:
@@ -288,11 +259,11 @@ class Controller:
         metrics; whether it changed since the last cycle."""
         found = self.s.state.load_suspension()
         before, self.suspension = self.suspension, found
-        node = found.node_suspended(self._node_name())
-        self.s.metrics.suspension(node, len(found.ctids(self._node_name())))
+        node = found.node_suspended(self.node_name())
+        self.s.metrics.suspension(node, len(found.ctids(self.node_name())))
         if found == (before or Suspension()):
             return False
-        ctids = ",".join(str(c) for c in sorted(found.ctids(self._node_name())))
+        ctids = ",".join(str(c) for c in sorted(found.ctids(self.node_name())))
         event = "controller.suspended" if node or ctids else "controller.resumed"
         self.s.log("info", event, node=node, ctids=ctids)
         return before is not None
@@ -322,7 +293,7 @@ class Controller:
     def _consider(self, sha: str) -> Result:
         """A new tip: gate it, read and validate it (unless its tree validated before), apply it."""
         commit = self.s.source.locate(sha, self.settings.path)
-        self.fetched = _info(commit, self.s.clock())
+        self.fetched = revision_info(commit, self.s.clock())
         self._step()
         reason = self._gate(sha)
         if reason is not None:
@@ -334,7 +305,8 @@ class Controller:
         self.s.log("info", "revision.new", revision=sha, subject=commit.subject)
         self._step()
         outcome = self.node.apply(desired, sha, self._previous(desired, commit))
-        self.live, self.live_desired, self.pending = _info(commit, self.s.clock()), desired, None
+        self.live, self.live_desired = revision_info(commit, self.s.clock()), desired
+        self.pending = None
         return self._record(outcome)
 
     def _previous(self, desired: DesiredState, commit: Commit) -> DesiredState | None:
@@ -344,11 +316,7 @@ class Controller:
             return None
         if self.live_desired is not None:
             return self.live_desired
-        try:
-            parent = self.s.source.locate(f"{commit.sha}^", self.settings.path)
-            return desired_at(self.s.source, parent, self.cache)
-        except VzGitopsError:
-            return None
+        return parent_desired(self.s.source, self.settings.path, self.cache, commit)
 
     def _gate(self, sha: str) -> str | None:
         """Why this tip must not be applied (`gate.refusal`), or None."""
@@ -358,19 +326,16 @@ class Controller:
         )  # fmt: skip
 
     def _invalid(self, sha: str, subject: str | None, error: SpecError | None) -> Result:
-        count = len(error.problems) if error else 0
-        reason = f"it does not validate ({count} problem{'s' if count != 1 else ''})"
-        return self._hold(sha, subject, "invalid", reason, error)
+        return self._hold(sha, subject, "invalid", not_valid(error), error)
 
     def _hold(
         self, sha: str, subject: str | None, kind: Literal["invalid", "held"], reason: str,
         error: SpecError | None = None,
     ) -> Result:  # fmt: skip
-        problems = tuple(p.render() for p in error.problems) if error else ()
-        why = f"{reason}; the live revision stays {self.live.sha[:12] if self.live else 'none'}"
-        self.pending = Pending(sha=sha, subject=subject, kind=kind, reason=why,
-                               problems=problems, since=utc(self.s.clock()))  # fmt: skip
-        self.s.log("warning", f"revision.{kind}", revision=sha, reason=why, problems=len(problems))
+        live = self.live.sha if self.live else None
+        held = self.pending = withheld(sha, subject, kind, reason, live, self.s.clock(), error)
+        self.s.log("warning", f"revision.{kind}", revision=sha, reason=held.reason,
+                   problems=len(held.problems))  # fmt: skip
         return kind
 
     def _enforce(self, retry: bool, correct: bool = True) -> Result:
@@ -399,77 +364,34 @@ class Controller:
         """After a restart the live revision is the one in last-applied.json; when that file
         cannot be read, nothing new is applied (`_gate`) until it can."""
         try:
-            last = self.s.state.last_applied() or {}
+            recalled = recall(self.s.state, self.s.clock)
         except StateUnusable as error:
             self.unreadable_applied = str(error)
             return
         self.unreadable_applied = None
-        sha, at = last.get("revision"), last.get("at")
-        if isinstance(sha, str) and len(sha) == 40:
-            when = at if isinstance(at, int | float) else self.s.clock()
-            self.live = RevisionInfo(sha=sha, at=utc(when))
-            self.converged = bool(last.get("converged", True))
+        if recalled is not None:
+            self.live, self.converged = recalled
 
     def _live_desired(self) -> DesiredState | None:
         """The live revision's desired state, read again from git after a restart."""
         if self.live_desired is not None or self.live is None:
             return self.live_desired
         try:
-            commit = self.s.source.locate(self.live.sha, self.settings.path)
-            self.live_desired = desired_at(self.s.source, commit, self.cache)
+            self.live, self.live_desired = read_again(
+                self.s.source, self.settings.path, self.cache, self.live
+            )
         except VzGitopsError as error:
             self.s.log("warning", "revision.unreadable", revision=self.live.sha, error=str(error))
             self.converged = None  # nothing to retry or check until a new revision is applied
             return None
-        self.live = _info(commit, self.live.at.timestamp())
         return self.live_desired
 
     # ---- status ------------------------------------------------------------------------------
 
     def snapshot(self) -> Status:
-        """The status document as of now."""
-        action, due_at = self.schedule.next_due()
-        at = utc(self.s.clock() + max(0.0, due_at - self.s.monotonic()))
-        stopped = self.run_state == "stopped"
-        stopping = self.s.stopping.is_set() and not stopped
-        return Status(
-            state="stopping" if stopping else self.run_state,
-            pid=os.getpid(),
-            node=self._node_name(),
-            started_at=utc(self.started_at),
-            updated_at=utc(self.s.clock()),
-            repo=redact(self.settings.repo),
-            ref=self.settings.ref,
-            path=self.settings.path,
-            drift=self.settings.drift,
-            listen=self.s.listen,
-            cycles=self.cycles,
-            last_result=self.last_result,
-            fetched=self.fetched,
-            applied=self.live,
-            converged=self.converged,
-            pending=self.pending,
-            containers=self.containers,
-            unmanaged=self.unmanaged,
-            held=self.held,
-            last_error=self.last_error,
-            suspended=self.suspension is not None
-            and self.suspension.node_suspended(self._node_name()),
-            suspended_containers=tuple(
-                sorted(self.suspension.ctids(self._node_name())) if self.suspension else ()
-            ),
-            next=None if stopped else NextAction(action=_action(action), at=at),
-            backups=self.backup_statuses(),
-        )
+        """The status document as of now (`snapshot.status_of`)."""
+        return status_of(self)
 
     def write_status(self) -> None:
-        snapshot = self.snapshot()
-        self.s.metrics.set_node(snapshot.node)  # the metrics' node label follows the status
-        try:
-            write_status(self.s.state.root, snapshot)
-        except OSError as error:
-            self.s.log("error", "status.unwritable", error=str(error))
-
-
-def _action(name: str) -> Literal["poll", "retry", "drift-check"]:
-    return "retry" if name == "retry" else "drift-check" if name == "drift-check" else "poll"
+        """Write status.json (`snapshot.publish`); an error is logged."""
+        publish(self)

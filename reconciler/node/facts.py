@@ -18,8 +18,8 @@ from pathlib import PurePath, PurePosixPath
 
 from reconciler.errors import VzGitopsError
 from reconciler.node.process import Runner
+from reconciler.node.vzconf import parse_conf
 from reconciler.plan.facts import FactsUnknown, NodeFacts, sample_names, template_names
-from reconciler.vzconf import parse_conf
 
 PROBE_TIMEOUT = 30.0
 DEFAULT_TEMPLATE = "/vz/template"  # vz.conf defaults (REFERENCE.md 2.2)

@@ -11,7 +11,7 @@ import os
 import struct
 from pathlib import Path
 
-from reconciler.vzconf import first_value
+from reconciler.node.vzconf import first_value
 
 Identity = dict[str, int]
 _LONG = struct.calcsize("l")

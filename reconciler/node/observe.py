@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import ObservationIncomplete, ObserveError
 from reconciler.fields import UBC_COUNTERS, Canon, SavedMemo, saved_settings
 from reconciler.node.process import Runner
+from reconciler.node.vzconf import parse_conf
 from reconciler.plan.observed import ObservedContainer, ObservedState, check_complete
-from reconciler.vzconf import parse_conf
 
 if TYPE_CHECKING:
     from reconciler.node.access import NodeAccess

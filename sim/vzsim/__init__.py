@@ -6,7 +6,7 @@ config files, exit codes and locking on an OpenVZ kernel. Tests and benchmarks d
 through exactly the code path the reconciler uses on a real node.
 
 It is its own distribution, vzgitops-sim (`sim/pyproject.toml`), never in the vzgitops wheel:
-it imports from vzgitops only `reconciler.vzconf`, `reconciler.atomicwrite` and the exit-code
+it imports from vzgitops only `reconciler.node.vzconf`, `reconciler.atomicwrite` and the exit-code
 table, and vzgitops imports it only for `vzgitops sim`.
 
 Nothing is imported here on purpose: every simulated call is a new process.

@@ -1,6 +1,6 @@
 """Reading and rewriting `KEY="value"` config files exactly like vzctl 4.x (util.c, config.c).
 
-Reading: `read_text` gives the file's text; it is parsed by `reconciler.vzconf.parse_text`, the
+Reading: `read_text` gives the file's text; it is parsed by `reconciler.node.vzconf.parse_text`, the
 parser the reconciler uses too. Key semantics (first duplicate wins, lists accumulate) live in
 `ctconf`.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 
-from reconciler.vzconf import parse_text
+from reconciler.node.vzconf import parse_text
 from vzsim import conffile
 from vzsim.codes import INT_MAX, LONG_MAX, PAGE_SIZE
 from vzsim.values import (

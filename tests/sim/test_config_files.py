@@ -279,7 +279,7 @@ def test_getopt_errors_prefixes_and_extra_arguments(sim_node: SimNode) -> None:
 def test_the_simulator_and_the_reconciler_read_a_config_alike(
     sim_node: SimNode, lines: str
 ) -> None:
-    """One parser (reconciler.vzconf): vzlist's hostname is the one observe reads."""
+    """One parser (reconciler.node.vzconf): vzlist's hostname is the one observe reads."""
     from reconciler.node.observe import read_configs
 
     path = sim_node.dir / "conf" / "101.conf"

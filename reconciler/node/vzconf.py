@@ -1,7 +1,7 @@
 """Reading OpenVZ `KEY="value"` config files exactly as vzctl 4.x does (pure, stdlib only).
 
-The one parser of `vz.conf` and `CTID.conf`: the reconciler (observe, ownership) and
-the simulator (`sim.conffile`, `sim.ctconf`) both read files with it, so they cannot disagree.
+The one parser of `vz.conf` and `CTID.conf`: the reconciler (`observe`, `facts`, `identity`)
+and the simulator (`sim.conffile`, `sim.ctconf`) both read files with it, so they cannot disagree.
 It follows vzctl 4.11 `parse_line()` (src/lib/util.c), which `vps_parse_config()`
 (src/lib/config.c) calls for every `\\n`-ended line (../shared/openvz/REFERENCE.md §2.1):
 
