@@ -21,9 +21,9 @@ from urllib.parse import unquote, urlsplit
 
 from reconciler.cli.steps import conf_dir, state_dir
 from reconciler.controller.events import EventLog, Logger
-from reconciler.controller.fleet import FleetController, FleetMetrics, SharedSource
+from reconciler.controller.fleet import FleetController, SharedSource
 from reconciler.controller.httpd import Listen, parse_listen
-from reconciler.controller.metrics import Health, Metrics, MetricsServer
+from reconciler.controller.metrics import FleetMetrics, Health, Metrics, MetricsServer
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.sources import GitWatch, SignalTriggers
 from reconciler.controller.triggers import TriggerQueue

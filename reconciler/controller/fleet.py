@@ -29,17 +29,13 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePath
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
-from prometheus_client.samples import Sample
 
 from reconciler.controller.enforce import StoppableRunner
 from reconciler.controller.events import Level, Logger
 from reconciler.controller.loop import Controller
-from reconciler.controller.metrics import CountingRunner, Metrics
+from reconciler.controller.metrics import CountingRunner, FleetMetrics, Metrics
 from reconciler.controller.settings import Seams, Settings
 from reconciler.controller.status_file import status_path
 from reconciler.controller.triggers import Reason
@@ -144,50 +140,6 @@ class CountedAccess:
 
     def close(self) -> None:
         self.inner.close()
-
-
-@dataclass(eq=False)  # hashable: the registry keys its collectors by identity
-class FleetMetrics:
-    """One `/metrics` for every node's controller: their families merged by name (each
-    sample keeps its `node` label), and the webhook's requests, which are the fleet's (with
-    one node, labelled with it; with several, with none)."""
-
-    hub: Metrics
-    members: Callable[[], Sequence[Metrics]]
-    _registry: CollectorRegistry = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(self)
-
-    def render(self) -> str:
-        return generate_latest(self._registry).decode("utf-8")
-
-    def collect(self) -> Iterator[Metric]:
-        merged: dict[str, Metric] = {}
-        members = self.members()
-        for metrics in members:
-            for family in metrics.collect():
-                if family.name == WEBHOOK_FAMILY:
-                    continue
-                kept = merged.setdefault(family.name, family)
-                if kept is not family:
-                    kept.samples.extend(family.samples)
-        if len(members) == 1:  # one node: its label, as on every other sample
-            self.hub.set_node(members[0].node)
-        for family in self.hub.collect():
-            if family.name == WEBHOOK_FAMILY:
-                if len(members) != 1:  # the fleet's, no one node's
-                    family.samples = [_unlabelled(s) for s in family.samples]
-                merged[family.name] = family
-        yield from merged.values()
-
-
-WEBHOOK_FAMILY = "vzgitops_webhook_requests"
-
-
-def _unlabelled(sample: Sample) -> Sample:
-    return sample._replace(labels={k: v for k, v in sample.labels.items() if k != "node"})
 
 
 @dataclass

@@ -25,6 +25,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.samples import Sample
 
 from reconciler.controller.events import Logger
 from reconciler.controller.httpd import BoundedHTTPServer, Listen, QuietHandler
@@ -285,3 +286,47 @@ class _MetricsHandler(QuietHandler):
             self.respond(404, b"not found\n")
 
     do_HEAD = do_GET
+
+
+@dataclass(eq=False)  # hashable: the registry keys its collectors by identity
+class FleetMetrics:
+    """One `/metrics` for every node's controller: their families merged by name (each
+    sample keeps its `node` label), and the webhook's requests, which are the fleet's (with
+    one node, labelled with it; with several, with none)."""
+
+    hub: Metrics
+    members: Callable[[], Sequence[Metrics]]
+    _registry: CollectorRegistry = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self)
+
+    def render(self) -> str:
+        return generate_latest(self._registry).decode("utf-8")
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        members = self.members()
+        for metrics in members:
+            for family in metrics.collect():
+                if family.name == WEBHOOK_FAMILY:
+                    continue
+                kept = merged.setdefault(family.name, family)
+                if kept is not family:
+                    kept.samples.extend(family.samples)
+        if len(members) == 1:  # one node: its label, as on every other sample
+            self.hub.set_node(members[0].node)
+        for family in self.hub.collect():
+            if family.name == WEBHOOK_FAMILY:
+                if len(members) != 1:  # the fleet's, no one node's
+                    family.samples = [_unlabelled(s) for s in family.samples]
+                merged[family.name] = family
+        yield from merged.values()
+
+
+WEBHOOK_FAMILY = "vzgitops_webhook_requests"
+
+
+def _unlabelled(sample: Sample) -> Sample:
+    return sample._replace(labels={k: v for k, v in sample.labels.items() if k != "node"})
