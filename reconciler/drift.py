@@ -7,7 +7,7 @@ and it answers per container and field with all three values: the desired one, t
 the running value and a hand edit of `CTID.conf` only the saved one; both are drift.
 
 Each field is compared by the planner's own comparison (`plan.diff.compare`: the canonical forms
-of `fields.py`, running values as the kernel rounds them), so drift and plan can never disagree
+of `fields/`, running values as the kernel rounds them), so drift and plan can never disagree
 about what "equal" means. No I/O, no clock.
 """
 

@@ -9,16 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import units
-from reconciler.fields import (
-    _CANONICAL_IPV4,
-    BY_NAME,
-    FIELDS,
-    NAME_FIELD,
-    SavedMemo,
-    _canon_ip,
-    _conf_ips,
-    saved_settings,
-)
+from reconciler.fields import BY_NAME, FIELDS, NAME_FIELD, SavedMemo, saved_settings
+from reconciler.fields.canon import _CANONICAL_IPV4, _canon_ip, _conf_ips
 
 
 def reference(conf: dict[str, str]) -> dict[str, Any]:
