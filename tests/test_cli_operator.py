@@ -73,7 +73,7 @@ def _complete(script: Path, *words: str) -> list[str]:
     return done.stdout.split()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def bash_script(tmp_path_factory: Any) -> Path:
     done = vzgitops(["completion", "bash"], os.environ)
     assert done.returncode == 0, done.stderr

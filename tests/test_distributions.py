@@ -47,7 +47,7 @@ def _wheel(source: Path, out: Path) -> Path:
     return wheel
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("dist")
     src = tmp / "vzgitops"
