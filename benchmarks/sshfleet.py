@@ -5,7 +5,8 @@ real sshd on 127.0.0.1, planned by one `vzgitops plan` (no --node) against one n
 
 The fleet is built by `vzgitops apply --yes` over ssh (the containers stopped), then the no-op
 plan of the whole fleet (`--parallel` = N) and of one node (`--node n00`) run alternately;
-the medians are compared, and each sshd's log counts the connections of each fleet plan.
+the medians are compared, and each sshd's log counts the connections and the commands (ssh
+sessions) of each fleet plan.
 Targets: the fleet's no-op plan at most 2x one node's wall time, one ssh connection per node
 per plan. Exits 1 if a plan fails or is not empty.
 """
@@ -70,6 +71,15 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _machine_cpu() -> float:
+    """CPU seconds this machine has spent so far, on every core and in every process (from
+    /proc/stat: all but idle and iowait): the fleet's processes and the simulated nodes'."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.sshfleet")
     parser.add_argument("--nodes", type=int, default=20)
@@ -114,23 +124,30 @@ def _measure(
     common: list[str],
 ) -> int:  # fmt: skip
     one_times, fleet_times, connections, one_cpu, fleet_cpu = [], [], [], [], []
+    sessions: list[int] = []
+    one_all: list[float] = []
+    fleet_all: list[float] = []
     for _ in range(args.runs):
-        cpu = _cpu()
+        cpu, machine = _cpu(), _machine_cpu()
         seconds, done = _run(["plan", "--detailed-exitcode", "--node", "n00", *common], env)
         one_cpu.append(_cpu() - cpu)
+        one_all.append(_machine_cpu() - machine)
         if done.returncode != 0:
             print(done.stdout + done.stderr, file=sys.stderr)
             return 1
         one_times.append(seconds)
         before = [s.accepted() for s in servers]
-        cpu = _cpu()
+        began = [s.sessions() for s in servers]
+        cpu, machine = _cpu(), _machine_cpu()
         seconds, done = _run(["plan", "--detailed-exitcode", *fleet], env)
         fleet_cpu.append(_cpu() - cpu)
+        fleet_all.append(_machine_cpu() - machine)
         if done.returncode != 0:
             print(done.stdout[-2000:] + done.stderr[-2000:], file=sys.stderr)
             return 1
         fleet_times.append(seconds)
         connections.append(max(s.accepted() - b for s, b in zip(servers, before, strict=True)))
+        sessions.append(max(s.sessions() - b for s, b in zip(servers, began, strict=True)))
     one, whole = statistics.median(one_times), statistics.median(fleet_times)
     ratio = whole / one
     most = max(connections)
@@ -139,7 +156,8 @@ def _measure(
         f"no-op plan over ssh, {args.nodes} nodes x {args.cts} containers: fleet {whole:.2f} s, "
         f"one node {one:.2f} s (medians of {args.runs}): {ratio:.2f}x (target <= "
         f"{TARGET_RATIO:g}x); ssh connections per node per plan: at most {most} (target 1): "
-        f"{'met' if met else 'MISSED'}"
+        f"{'met' if met else 'MISSED'}; commands (ssh sessions) per node per plan: at most "
+        f"{max(sessions)}"
     )
     mine, theirs = statistics.median(fleet_cpu), statistics.median(one_cpu)
     print(
@@ -147,6 +165,14 @@ def _measure(
         f"({mine / theirs:.2f}x for {args.nodes}x the nodes); the simulated nodes' own work "
         f"(sshd, vzlist, tar) shares this machine's {os.cpu_count()} cores, which real nodes "
         "do not"
+    )
+    everything, alone = statistics.median(fleet_all), statistics.median(one_all)
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU of the whole machine (vzgitops, ssh, and the nodes' sshd, vzlist, tar): fleet "
+        f"{everything:.2f} s, one node {alone:.2f} s; the nodes' side {everything - mine:.2f} s "
+        f"and {alone - theirs:.2f} s. On {cores} cores the fleet cannot take less than "
+        f"{everything / cores:.2f} s"
     )
     return 0
 

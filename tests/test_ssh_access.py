@@ -39,7 +39,7 @@ def _ended(node: SshNode, connections: int) -> bool:
     return bool(node.sshd.disconnected() == connections)
 
 
-def test_observing_a_node_is_one_connection_and_three_commands(ssh_node: SshNode) -> None:
+def test_observing_a_node_is_one_connection_and_two_commands(ssh_node: SshNode) -> None:
     for ctid in ("101", "102"):
         made = ssh_node.node.run("vzctl", "create", ctid, "--ostemplate", TEMPLATE)
         assert made.returncode == 0, made.stderr
@@ -53,9 +53,28 @@ def test_observing_a_node_is_one_connection_and_three_commands(ssh_node: SshNode
     private = ssh_node.node.dir / "private"
     assert found == {ctid: identity_at(str(private / str(ctid))) for ctid in (101, 102)}
     assert ssh_node.sshd.accepted() == 1
-    assert ssh_node.sshd.sessions() == 3  # vzlist; the config dir and its tar; stat/lsattr
+    assert ssh_node.sshd.sessions() == 2  # vzlist, the config dir and its tar; stat/lsattr
     assert _ended(ssh_node, 1), "close() left the master connection open"
     assert not workdir.exists()
+
+
+def test_a_listing_keeps_vzlist_apart_from_the_configs_sent_with_it(ssh_node: SshNode) -> None:
+    made = ssh_node.node.run("vzctl", "create", "101", "--ostemplate", TEMPLATE)
+    assert made.returncode == 0, made.stderr
+    access = access_to(ssh_node)
+    try:
+        failed = access.listing(["vzlist", "-a", "-o", "nosuchfield"])
+        assert failed.code != 0 and failed.stdout == ""
+        assert "nosuchfield" in failed.stderr  # vzlist's own message, not tar's
+        assert [ctid for ctid, _ in access.config_texts()] == [101]  # sent with the listing
+        assert ssh_node.sshd.sessions() == 1
+        listed = access.listing(["vzlist", "-a", "-H", "-o", "ctid"])
+        assert (listed.code, listed.stdout.split(), listed.stderr) == (0, ["101"], "")
+        access.run(["vzctl", "destroy", "101"])  # what the listing sent is stale now
+        assert list(access.config_texts()) == []
+        assert ssh_node.sshd.sessions() == 4
+    finally:
+        access.close()
 
 
 def test_a_first_command_that_outlasts_its_timeout_is_a_command_timeout(

@@ -116,10 +116,12 @@ class SharedSource:
 @dataclass(frozen=True)
 class CountedAccess:
     """A node's access whose commands are counted in its metrics and refused once the
-    controller is stopping (`runner`, built around the access's own `run`)."""
+    controller is stopping (`runner` and `lister`, built around the access's own `run` and
+    `listing`)."""
 
     inner: NodeAccess
     runner: Runner
+    lister: Runner
 
     @property
     def where(self) -> str:
@@ -131,6 +133,9 @@ class CountedAccess:
 
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
         return self.runner(argv, timeout=timeout)
+
+    def listing(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        return self.lister(argv, timeout=timeout)
 
     def config_texts(self) -> Iterator[tuple[int, str]]:
         return self.inner.config_texts()
@@ -309,7 +314,8 @@ class FleetController:
         remote = state.root != self.hub.state.root
         metrics = Metrics()
         runner = StoppableRunner(CountingRunner(access.run, metrics), self.hub.stopping)
-        counted = CountedAccess(access, runner)
+        lister = StoppableRunner(CountingRunner(access.listing, metrics), self.hub.stopping)
+        counted = CountedAccess(access, runner, lister)
         seams = dataclasses.replace(
             self.hub,
             access=counted,

@@ -33,6 +33,11 @@ class NodeAccess(Protocol):
         """Run one command on the node (vzctl, vzlist, vzdump, cat, uname...)."""
         ...
 
+    def listing(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        """`run(argv)` for the vzlist call of an observation: an access for which a round trip
+        costs fetches the configs with it, for the `config_texts()` that follows."""
+        ...
+
     def config_texts(self) -> Iterator[tuple[int, str]]:
         """(ctid, text) of every `CTID.conf` on the node (vzctl: the container exists iff it
         is there); ObservationIncomplete when the directory cannot be read."""
@@ -62,6 +67,9 @@ class LocalAccess:
     @property
     def where(self) -> str:
         return "local"
+
+    def listing(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        return self.run(argv, timeout=timeout)
 
     def config_texts(self) -> Iterator[tuple[int, str]]:
         from reconciler.node.observe import local_config_texts

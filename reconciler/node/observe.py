@@ -298,7 +298,7 @@ def observe(access: NodeAccess) -> ObservedState:
     and each config is reduced to its saved values as it is read, so that no two of these large
     intermediate forms are held at once.
     """
-    done = access.run(VZLIST_ARGV, timeout=120)
+    done = access.listing(VZLIST_ARGV, timeout=120)
     if done.code != 0:
         raise ObserveError(
             f"vzlist failed (exit {done.code}): {done.stderr.strip() or done.stdout.strip()}"

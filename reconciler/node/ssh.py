@@ -18,10 +18,11 @@ are validated by the Node model and passed as separate options after `--`-free c
 - ssh's exit 255 is its own failure (cannot connect, dropped): `NodeUnreachable`, naming the
   node, an error of that node only. Any other code is the remote command's. A first command
   that times out before any connection came up is `NodeUnreachable` too.
-- Few round trips: a plan is three commands on one connection (vzlist; the config directory
-  `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` with all its `CTID.conf` files in one `tar` stream;
-  the identities of all containers in one `stat`/`lsattr` call). Each script is a constant
-  text run as `sh -c SCRIPT sh ARG...`, every value a quoted positional argument.
+- Few round trips: a plan is two commands on one connection (`listing`: vzlist, then the
+  config directory `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` with all its `CTID.conf` files in
+  one `tar` stream; then the identities of all containers in one `stat`/`lsattr` call). Each
+  script is a constant text run as `sh -c SCRIPT sh ARG...`, every value a quoted positional
+  argument.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ _CONF_DIR_SCRIPT = 'printf "%s" "${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"'
 _CONFIGS_SCRIPT = (
     'd="${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"; printf "%s\\0" "$d"; cd -- "$d" || exit 3; '
     "find . -maxdepth 1 -name '*.conf' -type f -print0 | tar --null --ignore-failed-read -T - -cf -"
+)
+# vzlist ("$@") with its output kept apart, framed by a line "CODE OUTLEN ERRLEN", then the
+# configs as `_CONFIGS_SCRIPT` sends them: one round trip where there were two.
+_LISTING_SCRIPT = (
+    "t=$(mktemp -d) || exit 125; trap 'rm -rf -- \"$t\"' EXIT; "
+    '"$@" >"$t/o" 2>"$t/e"; c=$?; '
+    'printf "%s %s %s\\n" "$c" "$(wc -c <"$t/o")" "$(wc -c <"$t/e")"; cat -- "$t/o" "$t/e"; '
+    + _CONFIGS_SCRIPT
 )
 _IDENTITIES_SCRIPT = 'stat -L -c "%d %i %n" -- "$@"; echo @; lsattr -d -v -- "$@" 2>/dev/null'
 _KEY_REFUSED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
@@ -113,6 +122,7 @@ class SshAccess:
     _privates: dict[int, str] = field(default_factory=dict, init=False, repr=False)
     _identities: dict[int, Identity | None] | None = field(default=None, init=False, repr=False)
     _master: bool = field(default=False, init=False, repr=False)
+    _listed: tuple[int, bytes, bytes] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def of(cls, node: Node, ssh_config: Path | None = None) -> SshAccess:
@@ -225,6 +235,7 @@ class SshAccess:
             with contextlib.suppress(OSError, CommandTimeout):
                 run_bytes(exit_argv, 10)
         self._master = False
+        self._listed = None
         shutil.rmtree(directory, ignore_errors=True)
 
     # ---- NodeAccess ---------------------------------------------------------------------
@@ -232,8 +243,29 @@ class SshAccess:
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
         started = time.monotonic()
         self._identities = None  # a vzctl call may create, destroy or move a private area
+        self._listed = None  # and change the configs fetched with a listing
         code, out, err = self._ssh(remote_command(argv), timeout, argv)
         return Completed(tuple(argv), code, _text(out), _text(err), time.monotonic() - started)
+
+    def listing(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
+        """`run(argv)` (vzlist), with the configs fetched in the same round trip: the next
+        `config_texts()` hands them out instead of asking the node again."""
+        started = time.monotonic()
+        self._identities = None
+        code, out, err = self._ssh(_script(_LISTING_SCRIPT, *argv), timeout, argv)
+        head, newline, rest = out.partition(b"\n")
+        framed = head.split()
+        if not newline or len(framed) != 3 or not all(part.isdigit() for part in framed):
+            raise ObserveError(
+                f"node {self.node}: {' '.join(argv[:2])} could not be run with the configs "
+                f"(exit {code}): {_text(err).strip() or 'no output'}"
+            )
+        listed, olen, elen = (int(part) for part in framed)
+        self._listed = (code, rest[olen + elen :], err)
+        stdout, stderr = rest[:olen], rest[olen : olen + elen]
+        return Completed(
+            tuple(argv), listed, _text(stdout), _text(stderr), time.monotonic() - started
+        )
 
     @property
     def conf_dir(self) -> PurePosixPath:
@@ -254,8 +286,12 @@ class SshAccess:
         return self._conf_dir
 
     def config_texts(self) -> Iterator[tuple[int, str]]:
-        """One round trip: the config directory's path, a NUL, then the tar of its configs."""
-        code, out, err = self._ssh(_script(_CONFIGS_SCRIPT), 120, ["tar", "configs"])
+        """One round trip (none right after `listing`): the config directory's path, a NUL,
+        then the tar of its configs."""
+        if self._listed is not None:
+            (code, out, err), self._listed = self._listed, None
+        else:
+            code, out, err = self._ssh(_script(_CONFIGS_SCRIPT), 120, ["tar", "configs"])
         named, _, stream = out.partition(b"\0")
         conf = self._learn_conf_dir(code, named, err)
         if code == 3:
