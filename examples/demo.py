@@ -147,7 +147,9 @@ def main() -> None:
         sh([VZGITOPS, "plan", "--repo", str(repo), *ssh, "--detailed-exitcode"], env, ok=(2,))
         banner("Apply it: vzmigrate on the laptop moves each container, data and all")
         sh([VZGITOPS, "apply", "--repo", str(repo), *ssh, "--yes"], env)
+        print("(the laptop: empty now)", flush=True)
         sh(["vzlist", "-a"], env)
+        print("(the server)", flush=True)
         sh(["vzlist", "-a"], node_env(env, server_dir))
         moved = server_dir / "private" / "101" / "root" / "notes.txt"
         print(f"$ cat {moved}\n{moved.read_text()}", end="", flush=True)

@@ -20,7 +20,7 @@ def test_the_demo_moves_the_groupware_from_the_laptop_to_the_server(
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    assert "Plan: 0 to create, 0 to change, 0 to destroy, 2 to move, 2 held." in out
+    assert "Plan, 2 nodes: 0 to create, 0 to change, 0 to destroy, 2 to move, 2 held." in out
     assert "Meeting with the customer on Monday." in out.split("vzmigrate on the laptop")[1]
     moved = tmp_path / "demo" / "server" / "private" / "101" / "root" / "notes.txt"
     assert moved.read_text() == "Meeting with the customer on Monday.\n"

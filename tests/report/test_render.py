@@ -151,7 +151,7 @@ def test_mass_destroy_lists_are_bounded_so_the_summary_always_fits() -> None:
     plans = [plan((), ObservedState(doomed), inventory, policy, node=f"hn{n}") for n in range(5)]
     text = render(build_plan_report(plans), "markdown")
     assert len(text) <= COMMENT_LIMIT
-    assert "**Plan: 0 to create, 0 to change, 15000 to destroy.**" in text
+    assert "**Plan, 5 nodes: 0 to create, 0 to change, 15000 to destroy.**" in text
     assert ", and 14980 more" in text
     assert text.index("| `hn4` |") < text.index("<details>")
 
@@ -171,3 +171,20 @@ def test_even_an_oversized_summary_is_cut_to_the_limit() -> None:
     report = build_report(mixed_plan())
     text = render_markdown(report, limit=300)
     assert len(text) <= 300 and text.endswith("_… summary cut at the comment size limit._\n")
+
+
+def test_a_fleet_total_says_how_many_nodes_it_counts_in_every_format() -> None:
+    from reconciler.report.model import failed_section
+
+    plans = [mixed_plan("laptop"), empty_plan("server")]
+    report = build_plan_report(plans)
+    assert report.summary == (
+        "Plan, 2 nodes: 1 to create, 2 to change, 1 to destroy, 1 to recreate, 1 held."
+    )
+    text = render(report, "text")
+    assert text.splitlines()[-1] == report.summary
+    assert "Plan: 1 to create, 2 to change, 1 to destroy, 1 to recreate, 1 held." in text
+    assert f"**{report.summary}**" in render(report, "markdown")
+    failed = build_plan_report(plans, failed=[failed_section("office", "unreachable")])
+    assert failed.summary.startswith("Plan, 2 of 3 nodes: 1 to create")
+    assert build_plan_report(plans[:1]).summary == plans[0].summary()
