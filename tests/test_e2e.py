@@ -67,6 +67,11 @@ def test_three_containers_apply_and_converge(
     done = vzgitops(["apply", "--repo", str(repo.path)], env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "converged" in done.stdout
+    # the plan is shown once, before the calls; the report after them says what each came to
+    assert done.stdout.count("hostname: web.lan") == 1
+    assert done.stdout.count("container 101 (web): create") == 1
+    assert done.stdout.index("hostname: web.lan") < done.stdout.index("applied: container 101")
+    assert done.stdout.rstrip().endswith("Apply: 3 applied, 0 failed; converged.")
     nodes = listing(env)
     assert {ct: nodes[ct]["status"] for ct in nodes} == {
         101: "running",

@@ -31,7 +31,7 @@ from reconciler.plan import Plan
 from reconciler.plan.moves import paired, placed
 from reconciler.plan.result import ApplyResult, ChangeResult
 from reconciler.reconcile import Options, apply_revision, make_plan
-from reconciler.report import Report, build_report, render
+from reconciler.report import Report, build_report, render, render_outcome
 from reconciler.spec.desired import DesiredState
 from reconciler.state import StateDir, node_lock
 
@@ -262,10 +262,11 @@ def _report(
         if errors:
             raise next(iter(errors.values()))  # one node: its error is the command's
         (report,) = reports.values()
-        sys.stdout.write(render(report, args.format))
+        text = args.format == "text"  # the plan was shown above: what it came to, not it again
+        sys.stdout.write(render_outcome(report) if text else render(report, args.format))
     else:
         why = {node: node_error(node, error) for node, error in errors.items()}
-        sys.stdout.write(render_fleet(reports, why, args.format))
+        sys.stdout.write(render_fleet(reports, why, args.format, outcome=True))
     results = [result for _, result, _ in applied.values()]
     if errors or any(not r.converged for r in results):
         return EXIT_ERROR
@@ -274,9 +275,12 @@ def _report(
     return plan_exit(args, any(not before.empty for before, _, _ in applied.values()))
 
 
-def render_fleet(reports: dict[str, Report], errors: dict[str, str], fmt: str) -> str:
+def render_fleet(
+    reports: dict[str, Report], errors: dict[str, str], fmt: str, *, outcome: bool = False
+) -> str:
     """The reports of several nodes, each under its node's name, then the nodes that failed.
-    JSON: one document {"kind": "fleet", "nodes": {name: report}, "errors": {name: why}}."""
+    JSON: one document {"kind": "fleet", "nodes": {name: report}, "errors": {name: why}}.
+    `outcome`: an apply's text, its plans shown above (`render_outcome`)."""
     if fmt == "json":
         document = {
             "kind": "fleet",
@@ -287,7 +291,10 @@ def render_fleet(reports: dict[str, Report], errors: dict[str, str], fmt: str) -
     parts = []
     for node, report in sorted(reports.items()):
         head = f"## Node `{node}`\n\n" if fmt == "markdown" else f"=== node {node} ===\n"
-        parts.append(head + render(report, "markdown" if fmt == "markdown" else "text"))
+        if fmt == "markdown":
+            parts.append(head + render(report, "markdown"))
+        else:
+            parts.append(head + (render_outcome(report) if outcome else render(report, "text")))
     for node, why in sorted(errors.items()):
         head = f"## Node `{node}`\n\n" if fmt == "markdown" else f"=== node {node} ===\n"
         parts.append(f"{head}error: {why}\n")

@@ -23,7 +23,7 @@ from reconciler.report.model import (
     build_plan_report,
     build_report,
 )
-from reconciler.report.text import render_text
+from reconciler.report.text import render_outcome, render_text
 
 Format = Literal["text", "json", "markdown"]
 SCHEMA_FILE = "report.schema.json"
@@ -43,6 +43,7 @@ __all__ = [
     "render",
     "render_json",
     "render_markdown",
+    "render_outcome",
     "render_text",
     "report_schema",
 ]

@@ -187,3 +187,19 @@ def render_text(report: Report) -> str:
     lines += _apply(report)
     lines.append(report.summary)
     return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def render_outcome(report: Report) -> str:
+    """What an apply prints in text once its plan was shown above: the heading, what is left
+    to a person (errors, held containers, warnings), what each change came to, and the summary;
+    not the plan's changes a second time (`render_text` is the whole report)."""
+    lines = _heading(report)
+    several = len(report.nodes) > 1
+    for section in report.nodes:
+        lines += [f"Node {section.node}:"] if several else []
+        lines += [f"  error: {section.error}"] if section.error is not None else []
+        lines += [_held(h) for h in section.held]
+        lines += [f"  warning: {w}" for w in section.warnings]
+    lines += _apply(report)
+    lines.append(report.summary)
+    return "\n".join(printable(line) for line in lines) + "\n"
