@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,17 @@ def _ended(node: SshNode, connections: int) -> bool:
     return bool(node.sshd.disconnected() == connections)
 
 
+def _with_tmpdir(node: SshNode, tmpdir: Path) -> None:
+    """The node's sshd restarted with TMPDIR=`tmpdir` in its sessions."""
+    server = node.sshd
+    server.stop()
+    config = server.dir / "sshd_config"
+    lines = config.read_text().splitlines()
+    set_env = [f"{line} TMPDIR={tmpdir}" if line.startswith("SetEnv ") else line for line in lines]
+    config.write_text("\n".join(set_env) + "\n")
+    server.start()
+
+
 def test_observing_a_node_is_one_connection_and_two_commands(ssh_node: SshNode) -> None:
     for ctid in ("101", "102"):
         made = ssh_node.node.run("vzctl", "create", ctid, "--ostemplate", TEMPLATE)
@@ -61,6 +73,9 @@ def test_observing_a_node_is_one_connection_and_two_commands(ssh_node: SshNode) 
 def test_a_listing_keeps_vzlist_apart_from_the_configs_sent_with_it(ssh_node: SshNode) -> None:
     made = ssh_node.node.run("vzctl", "create", "101", "--ostemplate", TEMPLATE)
     assert made.returncode == 0, made.stderr
+    tmp = ssh_node.node.dir / "tmp"
+    tmp.mkdir()
+    _with_tmpdir(ssh_node, tmp)
     access = access_to(ssh_node)
     try:
         failed = access.listing(["vzlist", "-a", "-o", "nosuchfield"])
@@ -73,8 +88,25 @@ def test_a_listing_keeps_vzlist_apart_from_the_configs_sent_with_it(ssh_node: Ss
         access.run(["vzctl", "destroy", "101"])  # what the listing sent is stale now
         assert list(access.config_texts()) == []
         assert ssh_node.sshd.sessions() == 4
+        assert list(tmp.iterdir()) == []  # each listing removed what it kept on the node
     finally:
         access.close()
+
+
+def test_a_node_without_a_writable_tmp_is_observed_in_separate_commands(
+    ssh_node: SshNode,
+) -> None:
+    made = ssh_node.node.run("vzctl", "create", "101", "--ostemplate", TEMPLATE)
+    assert made.returncode == 0, made.stderr
+    _with_tmpdir(ssh_node, ssh_node.node.dir / "no-such-tmp")
+    access = access_to(ssh_node)
+    try:
+        observed = observe(access)
+    finally:
+        access.close()
+    assert sorted(observed.containers) == [101]
+    assert observed.containers[101].status == "stopped"
+    assert ssh_node.sshd.sessions() == 3  # the listing that could not start; vzlist; the configs
 
 
 def test_a_first_command_that_outlasts_its_timeout_is_a_command_timeout(

@@ -60,10 +60,12 @@ _CONFIGS_SCRIPT = (
     'd="${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}"; printf "%s\\0" "$d"; cd -- "$d" || exit 3; '
     "find . -maxdepth 1 -name '*.conf' -type f -print0 | tar --null --ignore-failed-read -T - -cf -"
 )
+_NO_TEMP = 125  # the listing's `mktemp -d` failed: nothing was run
 # vzlist ("$@") with its output kept apart, framed by a line "CODE OUTLEN ERRLEN", then the
 # configs as `_CONFIGS_SCRIPT` sends them: one round trip where there were two.
 _LISTING_SCRIPT = (
-    "t=$(mktemp -d) || exit 125; trap 'rm -rf -- \"$t\"' EXIT; "
+    f"t=$(mktemp -d) || exit {_NO_TEMP}; "
+    "trap 'rm -rf -- \"$t\"' EXIT; trap 'exit 129' HUP INT TERM; "
     '"$@" >"$t/o" 2>"$t/e"; c=$?; '
     'printf "%s %s %s\\n" "$c" "$(wc -c <"$t/o")" "$(wc -c <"$t/e")"; cat -- "$t/o" "$t/e"; '
     + _CONFIGS_SCRIPT
@@ -253,6 +255,8 @@ class SshAccess:
         started = time.monotonic()
         self._identities = None
         code, out, err = self._ssh(_script(_LISTING_SCRIPT, *argv), timeout, argv)
+        if code == _NO_TEMP and not out:  # no temporary directory on the node (/tmp full,
+            return self.run(argv, timeout=timeout)  # read-only): vzlist alone, configs after
         head, newline, rest = out.partition(b"\n")
         framed = head.split()
         if not newline or len(framed) != 3 or not all(part.isdigit() for part in framed):
@@ -261,6 +265,8 @@ class SshAccess:
                 f"(exit {code}): {_text(err).strip() or 'no output'}"
             )
         listed, olen, elen = (int(part) for part in framed)
+        if len(rest) < olen + elen:
+            raise ObserveError(f"node {self.node}: {' '.join(argv[:2])}: its output came cut")
         self._listed = (code, rest[olen + elen :], err)
         stdout, stderr = rest[:olen], rest[olen : olen + elen]
         return Completed(
