@@ -70,6 +70,43 @@ def test_observing_a_node_is_one_connection_and_two_commands(ssh_node: SshNode) 
     assert not workdir.exists()
 
 
+def test_a_second_observation_by_the_same_access_is_one_command(ssh_node: SshNode) -> None:
+    """As a controller's cycles do: the private areas the last configs named are sent with the
+    next listing, so the identities come back with it, where the configs still name them."""
+    for ctid in ("101", "102"):
+        made = ssh_node.node.run("vzctl", "create", ctid, "--ostemplate", TEMPLATE)
+        assert made.returncode == 0, made.stderr
+    private = ssh_node.node.dir / "private"
+    access = access_to(ssh_node)
+    try:
+        observe(access)
+        first = {ctid: access.identity(ctid) for ctid in (101, 102)}
+        access.close()  # the end of a cycle
+        assert ssh_node.sshd.sessions() == 2
+        made = ssh_node.node.run("vzctl", "destroy", "101")  # and made again: a new inode
+        assert made.returncode == 0, made.stderr
+        made = ssh_node.node.run("vzctl", "create", "101", "--ostemplate", TEMPLATE)
+        assert made.returncode == 0, made.stderr
+        (private / "102").rename(private / "elsewhere")  # the same inode, another path
+        moved = ssh_node.node.run(
+            "vzctl", "set", "102", "--private", str(private / "elsewhere"), "--save"
+        )
+        assert moved.returncode == 0, moved.stderr
+        observe(access)
+        now = {ctid: access.identity(ctid) for ctid in (101, 102)}
+        assert now[101] == identity_at(str(private / "101")) != first[101]
+        assert now[102] == first[102] == identity_at(str(private / "elsewhere"))
+        # 102's config names another path than the listing was sent: asked for on its own
+        assert ssh_node.sshd.sessions() == 4
+        access.close()
+        observe(access)
+        assert {ctid: access.identity(ctid) for ctid in (101, 102)} == now
+        assert ssh_node.sshd.sessions() == 5  # nothing moved: the listing alone
+    finally:
+        access.close()
+    assert ssh_node.sshd.accepted() == 3  # a connection a cycle
+
+
 def test_a_listing_keeps_vzlist_apart_from_the_configs_sent_with_it(ssh_node: SshNode) -> None:
     made = ssh_node.node.run("vzctl", "create", "101", "--ostemplate", TEMPLATE)
     assert made.returncode == 0, made.stderr

@@ -20,7 +20,9 @@ are validated by the Node model and passed as separate options after `--`-free c
   that times out before any connection came up is `NodeUnreachable` too.
 - Few round trips: a plan is two commands on one connection (`listing`: vzlist, then the
   config directory `${VZGITOPS_VZ_CONF_DIR:-/etc/vz/conf}` with all its `CTID.conf` files in
-  one `tar` stream; then the identities of all containers in one `stat`/`lsattr` call). Each
+  one `tar` stream; then the identities of all containers in one `stat`/`lsattr` call), and
+  one when the access observed the node before (a controller's next cycle): the private areas
+  the configs named then go with the listing, and their identities come back with it. Each
   script is a constant text run as `sh -c SCRIPT sh ARG...`, every value a quoted positional
   argument.
 """
@@ -61,16 +63,21 @@ _CONFIGS_SCRIPT = (
     "find . -maxdepth 1 -name '*.conf' -type f -print0 | tar --null --ignore-failed-read -T - -cf -"
 )
 _NO_TEMP = 125  # the listing's `mktemp -d` failed: nothing was run
-# vzlist ("$@") with its output kept apart, framed by a line "CODE OUTLEN ERRLEN", then the
-# configs as `_CONFIGS_SCRIPT` sends them: one round trip where there were two.
+_IDENTITIES_SCRIPT = 'stat -L -c "%d %i %n" -- "$@"; echo @; lsattr -d -v -- "$@" 2>/dev/null'
+# One round trip for an observation: `sh -c SCRIPT sh N VZLIST-ARGV... PATH...`. The first N
+# arguments are run (vzlist; `eval` sees only "${1}".."${N}", built from numbers), its output
+# kept apart and framed by a line "CODE OUTLEN ERRLEN"; then the identities of the private
+# areas PATH... (those the last configs named) framed by "LEN"; then the configs as
+# `_CONFIGS_SCRIPT` sends them, to the end.
 _LISTING_SCRIPT = (
     f"t=$(mktemp -d) || exit {_NO_TEMP}; "
     "trap 'rm -rf -- \"$t\"' EXIT; trap 'exit 129' HUP INT TERM; "
-    '"$@" >"$t/o" 2>"$t/e"; c=$?; '
-    'printf "%s %s %s\\n" "$c" "$(wc -c <"$t/o")" "$(wc -c <"$t/e")"; cat -- "$t/o" "$t/e"; '
-    + _CONFIGS_SCRIPT
+    'n=$1; shift; c=; i=1; while [ "$i" -le "$n" ]; do c="$c \\"\\${$i}\\""; i=$((i+1)); done; '
+    'eval "$c" >"$t/o" 2>"$t/e"; r=$?; shift "$n"; : >"$t/i"; '
+    'printf "%s %s %s\\n" "$r" "$(wc -c <"$t/o")" "$(wc -c <"$t/e")"; cat -- "$t/o" "$t/e"; '
+    'if [ "$#" -gt 0 ]; then { ' + _IDENTITIES_SCRIPT + '; } >"$t/i" 2>/dev/null; fi; '
+    'printf "%s\\n" "$(wc -c <"$t/i")"; cat -- "$t/i"; ' + _CONFIGS_SCRIPT
 )
-_IDENTITIES_SCRIPT = 'stat -L -c "%d %i %n" -- "$@"; echo @; lsattr -d -v -- "$@" 2>/dev/null'
 _KEY_REFUSED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
 
 
@@ -125,6 +132,9 @@ class SshAccess:
     _identities: dict[int, Identity | None] | None = field(default=None, init=False, repr=False)
     _master: bool = field(default=False, init=False, repr=False)
     _listed: tuple[int, bytes, bytes] | None = field(default=None, init=False, repr=False)
+    _hinted: tuple[dict[int, str], dict[int, Identity | None]] = field(
+        default=({}, {}), init=False, repr=False
+    )
 
     @classmethod
     def of(cls, node: Node, ssh_config: Path | None = None) -> SshAccess:
@@ -246,32 +256,48 @@ class SshAccess:
         started = time.monotonic()
         self._identities = None  # a vzctl call may create, destroy or move a private area
         self._listed = None  # and change the configs fetched with a listing
+        self._hinted = ({}, {})
         code, out, err = self._ssh(remote_command(argv), timeout, argv)
         return Completed(tuple(argv), code, _text(out), _text(err), time.monotonic() - started)
 
     def listing(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT) -> Completed:
-        """`run(argv)` (vzlist), with the configs fetched in the same round trip: the next
-        `config_texts()` hands them out instead of asking the node again."""
+        """`run(argv)` (vzlist), with the configs fetched in the same round trip, and the
+        identities of the private areas the last configs this access read named (a controller's
+        earlier cycle): `config_texts()` and `identity()` then hand them out instead of asking
+        the node again (an identity only where the configs still name the same path)."""
         started = time.monotonic()
         self._identities = None
-        code, out, err = self._ssh(_script(_LISTING_SCRIPT, *argv), timeout, argv)
+        hints = dict(self._privates)
+        args = [str(len(argv)), *argv, *hints.values()]
+        code, out, err = self._ssh(_script(_LISTING_SCRIPT, *args), timeout, argv)
         if code == _NO_TEMP and not out:  # no temporary directory on the node (/tmp full,
             return self.run(argv, timeout=timeout)  # read-only): vzlist alone, configs after
-        head, newline, rest = out.partition(b"\n")
-        framed = head.split()
-        if not newline or len(framed) != 3 or not all(part.isdigit() for part in framed):
-            raise ObserveError(
-                f"node {self.node}: {' '.join(argv[:2])} could not be run with the configs "
-                f"(exit {code}): {_text(err).strip() or 'no output'}"
-            )
-        listed, olen, elen = (int(part) for part in framed)
-        if len(rest) < olen + elen:
-            raise ObserveError(f"node {self.node}: {' '.join(argv[:2])}: its output came cut")
-        self._listed = (code, rest[olen + elen :], err)
+        (listed, olen, elen), rest = self._frame(out, 3, 1, argv)
         stdout, stderr = rest[:olen], rest[olen : olen + elen]
+        (ilen,), rest = self._frame(rest[olen + elen :], 1, 0, argv)
+        found = identities_of(rest[:ilen].decode("utf-8", "replace"), hints) if hints else {}
+        self._listed = (code, rest[ilen:], err)
+        self._hinted = (hints, found)
         return Completed(
             tuple(argv), listed, _text(stdout), _text(stderr), time.monotonic() - started
         )
+
+    def _frame(
+        self, data: bytes, count: int, sizes: int, argv: Sequence[str]
+    ) -> tuple[list[int], bytes]:
+        """A listing's frame line of `count` numbers, the numbers from index `sizes` on being
+        the lengths of what it frames, and what follows the line (at least that long)."""
+        head, newline, rest = data.partition(b"\n")
+        numbers = head.split()
+        if not newline or len(numbers) != count or not all(n.isdigit() for n in numbers):
+            raise ObserveError(
+                f"node {self.node}: {' '.join(argv[:2])} could not be run with the configs: "
+                "its output is not what the listing sends"
+            )
+        values = [int(n) for n in numbers]
+        if len(rest) < sum(values[sizes:]):
+            raise ObserveError(f"node {self.node}: {' '.join(argv[:2])}: its output came cut")
+        return values, rest
 
     @property
     def conf_dir(self) -> PurePosixPath:
@@ -313,7 +339,13 @@ class SshAccess:
         self._privates = {
             ctid: path for ctid, text in texts.items() if (path := private_path(text, ctid))
         }
-        self._identities = None
+        hints, found = self._hinted
+        self._hinted = ({}, {})
+        self._identities = {
+            ctid: found.get(ctid)
+            for ctid, path in hints.items()
+            if self._privates.get(ctid) == path
+        }
         return iter(sorted(texts.items()))
 
     def identity(self, ctid: int) -> Identity | None:
