@@ -6,6 +6,7 @@ Real OpenSSH client and server, the simulated node's vzlist/tar/stat run by that
 
 from __future__ import annotations
 
+import shlex
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import CommandTimeout, HostKeyRefused, NodeUnreachable
+from reconciler.node import ssh
 from reconciler.node.identity import identity_at
 from reconciler.node.observe import observe
 from reconciler.node.ssh import SshAccess, SshTarget
@@ -105,6 +107,42 @@ def test_a_second_observation_by_the_same_access_is_one_command(ssh_node: SshNod
     finally:
         access.close()
     assert ssh_node.sshd.accepted() == 3  # a connection a cycle
+
+
+def test_identities_of_more_paths_than_one_command_line_holds_come_in_batches(
+    ssh_node: SshNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux refuses an argument over 128 KiB, and the remote command is one (to ssh here, to
+    `sh -c` there): thousands of private areas do not go in one command. Three do not fit a
+    budget of two."""
+    private = ssh_node.node.dir / "private"
+    monkeypatch.setattr(ssh, "COMMAND_BUDGET", 2 * (len(shlex.quote(str(private / "101"))) + 1))
+    for ctid in ("101", "102", "103"):
+        made = ssh_node.node.run("vzctl", "create", ctid, "--ostemplate", TEMPLATE)
+        assert made.returncode == 0, made.stderr
+    access = access_to(ssh_node)
+    try:
+        for cycle in (1, 2):  # the second listing goes without paths: they do not fit either
+            observe(access)
+            found = {ctid: access.identity(ctid) for ctid in (101, 102, 103)}
+            assert found == {c: identity_at(str(private / str(c))) for c in (101, 102, 103)}
+            assert ssh_node.sshd.sessions() == cycle * 3  # the listing; two batches of stat
+            access.close()
+    finally:
+        access.close()
+
+
+@pytest.mark.parametrize("budget", [1, 30, 100, 10_000])
+def test_batches_keep_every_path_once_in_order_and_under_the_budget(
+    budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ssh, "COMMAND_BUDGET", budget)
+    paths = {ctid: f"/vz/private/{ctid}" + (" x" if ctid % 3 else "") for ctid in range(1, 40)}
+    batches = list(ssh._batches(paths))
+    assert [ctid for batch in batches for ctid in batch] == list(paths)
+    for batch in batches:
+        assert len(batch) == 1 or sum(len(shlex.quote(p)) + 1 for p in batch.values()) <= budget
+    assert ssh._fits({1: "/a"}) == (budget >= 3)
 
 
 def test_a_listing_keeps_vzlist_apart_from_the_configs_sent_with_it(ssh_node: SshNode) -> None:

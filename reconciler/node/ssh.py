@@ -53,6 +53,9 @@ from reconciler.node.process import DEFAULT_TIMEOUT, Completed, find_tool, run_b
 from reconciler.spec.models import Node
 from reconciler.spec.models import SshAccess as SshSpec
 
+# The remote command is one argument of ssh here and of `sh -c` on the node, and Linux takes no
+# argument over 128 KiB (MAX_ARG_STRLEN): the private-area paths of one command stay under this.
+COMMAND_BUDGET = 96 * 1024
 SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
 CONTROL_PERSIST = 60  # seconds the master stays after the last command (close() ends it sooner)
 _CONF_NAME = re.compile(r"^(?:\./)?([1-9][0-9]*)\.conf$")
@@ -267,7 +270,7 @@ class SshAccess:
         the node again (an identity only where the configs still name the same path)."""
         started = time.monotonic()
         self._identities = None
-        hints = dict(self._privates)
+        hints = dict(self._privates) if _fits(self._privates) else {}
         args = [str(len(argv)), *argv, *hints.values()]
         code, out, err = self._ssh(_script(_LISTING_SCRIPT, *args), timeout, argv)
         if code == _NO_TEMP and not out:  # no temporary directory on the node (/tmp full,
@@ -355,15 +358,19 @@ class SshAccess:
 
     def _fetch_identities(self, wanted: int) -> dict[int, Identity | None]:
         """Identities of every container whose private area is known, and of `wanted`, in
-        one round trip (`stat` and `lsattr -v` give the numbers `local_identity` reads)."""
+        one round trip (`stat` and `lsattr -v` give the numbers `local_identity` reads; one a
+        `COMMAND_BUDGET` of paths, on a node of thousands of containers)."""
         paths = dict(self._privates)
         if wanted not in paths:
-            found = self._private_of(wanted)
-            if found is None:
+            private = self._private_of(wanted)
+            if private is None:
                 return {wanted: None}
-            paths[wanted] = found
-        _, out, _ = self._ssh(_script(_IDENTITIES_SCRIPT, *paths.values()), 120, ["stat"])
-        return identities_of(out.decode("utf-8", "replace"), paths)
+            paths[wanted] = private
+        found: dict[int, Identity | None] = {}
+        for batch in _batches(paths):
+            _, out, _ = self._ssh(_script(_IDENTITIES_SCRIPT, *batch.values()), 120, ["stat"])
+            found.update(identities_of(out.decode("utf-8", "replace"), batch))
+        return found
 
     def _private_of(self, ctid: int) -> str | None:
         path = str(self.conf_dir / f"{ctid}.conf")
@@ -371,6 +378,26 @@ class SshAccess:
         if code != 0:
             return None
         return private_path(out.decode("utf-8", "replace"), ctid)
+
+
+def _fits(paths: Mapping[int, str]) -> bool:
+    """Whether `paths` leave a command line under `COMMAND_BUDGET` once quoted."""
+    return sum(len(shlex.quote(path)) + 1 for path in paths.values()) <= COMMAND_BUDGET
+
+
+def _batches(paths: Mapping[int, str]) -> Iterator[dict[int, str]]:
+    """`paths` in pieces that each fit one command line (`_fits`)."""
+    batch: dict[int, str] = {}
+    size = 0
+    for ctid, path in paths.items():
+        quoted = len(shlex.quote(path)) + 1
+        if batch and size + quoted > COMMAND_BUDGET:
+            yield batch
+            batch, size = {}, 0
+        batch[ctid] = path
+        size += quoted
+    if batch:
+        yield batch
 
 
 def identities_of(text: str, paths: Mapping[int, str]) -> dict[int, Identity | None]:
