@@ -358,8 +358,8 @@ class SshAccess:
 
     def _fetch_identities(self, wanted: int) -> dict[int, Identity | None]:
         """Identities of every container whose private area is known, and of `wanted`, in
-        one round trip (`stat` and `lsattr -v` give the numbers `local_identity` reads; one a
-        `COMMAND_BUDGET` of paths, on a node of thousands of containers)."""
+        one round trip (`stat` and `lsattr -v` give the numbers `local_identity` reads), or one
+        per `COMMAND_BUDGET` of paths on a node of thousands of containers."""
         paths = dict(self._privates)
         if wanted not in paths:
             private = self._private_of(wanted)
