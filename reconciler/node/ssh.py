@@ -380,9 +380,14 @@ class SshAccess:
         return private_path(out.decode("utf-8", "replace"), ctid)
 
 
+def _size(path: str) -> int:
+    """What `path` adds to a remote command line: quoted, and a space."""
+    return len(shlex.quote(path)) + 1
+
+
 def _fits(paths: Mapping[int, str]) -> bool:
     """Whether `paths` leave a command line under `COMMAND_BUDGET` once quoted."""
-    return sum(len(shlex.quote(path)) + 1 for path in paths.values()) <= COMMAND_BUDGET
+    return sum(_size(path) for path in paths.values()) <= COMMAND_BUDGET
 
 
 def _batches(paths: Mapping[int, str]) -> Iterator[dict[int, str]]:
@@ -390,7 +395,7 @@ def _batches(paths: Mapping[int, str]) -> Iterator[dict[int, str]]:
     batch: dict[int, str] = {}
     size = 0
     for ctid, path in paths.items():
-        quoted = len(shlex.quote(path)) + 1
+        quoted = _size(path)
         if batch and size + quoted > COMMAND_BUDGET:
             yield batch
             batch, size = {}, 0

@@ -157,14 +157,15 @@ class Plan(Frozen):
     def count(self, *actions: str) -> int:
         return sum(1 for c in self.changes if c.action in actions)
 
-    def summary(self) -> str:
+    def summary(self, subject: str = "Plan") -> str:
+        """`Plan: 1 to create, 0 to change, 0 to destroy.` (`subject` in place of `Plan`)."""
         create = self.count("create")
         destroy = self.count("destroy")
         recreate = self.count("recreate")
         restore = self.count("restore")
         move = self.count("move")
         change = len(self.changes) - create - destroy - recreate - restore - move
-        line = f"Plan: {create} to create, {change} to change, {destroy} to destroy"
+        line = f"{subject}: {create} to create, {change} to change, {destroy} to destroy"
         if recreate:
             line += f", {recreate} to recreate"
         if restore:

@@ -157,15 +157,12 @@ def _merged(plans: Sequence[Plan]) -> Plan:
     )
 
 
-def _fleet_summary(summary: str, planned: int, nodes: int) -> str:
-    """Over several nodes, the total's line says how many it counts (`Plan, 2 nodes: 0 to
-    create, ...`; `Plan, 2 of 3 nodes: ...` when one failed): under the nodes' own `Plan: ...`
-    lines it would read as one more node's."""
-    kind, sep, counts = summary.partition(": ")
-    if not sep or nodes < 2:
-        return summary
-    some = f"{planned} nodes" if planned == nodes else f"{planned} of {nodes} nodes"
-    return f"{kind}, {some}: {counts}"
+def _subject(planned: int, nodes: int) -> str:
+    """The total's subject over several nodes (`Plan, 2 nodes`; `Plan, 2 of 3 nodes` when one
+    failed): under the nodes' own `Plan: ...` lines a bare `Plan` reads as one more node's."""
+    if nodes < 2:
+        return "Plan"
+    return f"Plan, {planned} nodes" if planned == nodes else f"Plan, {planned} of {nodes} nodes"
 
 
 def failed_section(node: str, error: str) -> NodeSection:
@@ -192,7 +189,7 @@ def build_plan_report(
         head=head,
         base=base,
         against=against,
-        summary=_fleet_summary(total.summary(), len(plans), len(plans) + len(failed)),
+        summary=total.summary(_subject(len(plans), len(plans) + len(failed))),
         counts=plan_counts(total),
         nodes=(*(section(p) for p in plans), *failed),
         targets=tuple(sorted({t for p in plans for t in p.targets})),
